@@ -1,0 +1,17 @@
+//! veil-core: the enforcement functions every engine runs.
+//!
+//! Pure and deterministic: no I/O, no clock, no global state. Every function has a
+//! scalar form and a batch form over a slice that does its set-up (key derivation,
+//! HMAC states, AES key schedule, compiled regex) once per batch. NULLs are
+//! `None` and pass through batch forms unchanged.
+#![forbid(unsafe_code)]
+
+mod error;
+mod hex;
+mod key;
+mod mac;
+pub mod mask;
+pub mod rows;
+
+pub use error::{Error, Result};
+pub use key::{Key, Purpose, Scope, ScopeKind};
