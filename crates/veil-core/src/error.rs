@@ -49,5 +49,21 @@ pub enum Error {
     TokenInvalid,
 }
 
+impl Error {
+    /// A stable, machine-readable name for the kind of error (`invalid_regex`,
+    /// `fpe_domain`, …), shared by every engine veil runs in.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidKey(_) => "invalid_key",
+            Error::InvalidRegex { .. } => "invalid_regex",
+            Error::InvalidArgument(_) => "invalid_argument",
+            Error::ConstantType { .. } => "constant_type",
+            Error::FpeDomain { .. } => "fpe_domain",
+            Error::Parse { .. } => "parse",
+            Error::TokenInvalid => "token_invalid",
+        }
+    }
+}
+
 /// Result with [`Error`].
 pub type Result<T> = core::result::Result<T, Error>;

@@ -59,9 +59,7 @@ impl Key {
             match (hi, lo) {
                 (Some(hi), Some(lo)) => *slot = (hi << 4) | lo,
                 _ => {
-                    return Err(Error::InvalidKey(
-                        "a key is 64 hex digits (0-9, a-f); found another character".into(),
-                    ))
+                    return Err(Error::InvalidKey("a key is 64 hex digits (0-9, a-f); found another character".into()))
                 }
             }
         }

@@ -15,8 +15,7 @@ pub(crate) struct PreparedMac {
 impl PreparedMac {
     pub(crate) fn new(key: &[u8]) -> Self {
         // HMAC accepts keys of any length: the fallback is never taken.
-        let keyed = HmacSha256::new_from_slice(key)
-            .unwrap_or_else(|_| HmacSha256::new(&Default::default()));
+        let keyed = HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()));
         Self { keyed }
     }
 

@@ -38,9 +38,7 @@ pub fn tag_matches(user_value: &str, data_tag: &str) -> bool {
 /// assert!(!any_tag_matches(&["Internal.HR"], &["Internal"]));
 /// ```
 pub fn any_tag_matches<U: AsRef<str>, D: AsRef<str>>(user_values: &[U], data_tags: &[D]) -> bool {
-    user_values
-        .iter()
-        .any(|u| data_tags.iter().any(|d| tag_matches(u.as_ref(), d.as_ref())))
+    user_values.iter().any(|u| data_tags.iter().any(|d| tag_matches(u.as_ref(), d.as_ref())))
 }
 
 /// Is the row's `value` one of the reader's attribute `values`?
@@ -111,11 +109,7 @@ impl Sampler {
         let fraction = percent / 100.0;
         // 2^64 as f64; the cast saturates at u64::MAX.
         let threshold = (fraction * 18_446_744_073_709_551_616.0) as u64;
-        Ok(Self {
-            mac: PreparedMac::new(&key.derive(Purpose::Sample, scope)),
-            threshold,
-            all: percent >= 100.0,
-        })
+        Ok(Self { mac: PreparedMac::new(&key.derive(Purpose::Sample, scope)), threshold, all: percent >= 100.0 })
     }
 
     /// Is the row with key `row_key` in the sample?

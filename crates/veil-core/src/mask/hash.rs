@@ -31,6 +31,12 @@ impl KeyedHasher {
         Self { mac: PreparedMac::new(&key.derive(Purpose::Hash, scope)) }
     }
 
+    /// HMAC-SHA-256 under `key` as given, with no derivation: the primitive under
+    /// the keyed hash, exposed so it can be checked against RFC 4231.
+    pub fn from_raw_key(key: &[u8]) -> Self {
+        Self { mac: PreparedMac::new(key) }
+    }
+
     /// The raw 32-byte HMAC of `value`.
     pub fn hash_raw(&self, value: &[u8]) -> [u8; 32] {
         self.mac.digest(value)
