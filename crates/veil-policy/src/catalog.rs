@@ -1,0 +1,302 @@
+//! Facts about data: data sources with table tags and typed, tagged columns.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::error::{Error, Result};
+use crate::yaml::{self, Source as Text};
+
+const HELP: &str = "a catalog file has `sources:`, each with `name`, optional `database`, `schema`, `tags`, and `columns` (name, type, tags); see docs/policies.md";
+
+/// The type of a column, as far as masks care.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ColumnType {
+    /// Character data (`text`, `varchar`, `string`, `char`).
+    Text,
+    /// Whole numbers (`integer`, `int`, `bigint`, `smallint`).
+    Integer,
+    /// Binary floating point (`float`, `double`, `real`).
+    Float,
+    /// Fixed-point decimal with precision and scale.
+    Decimal {
+        /// Total digits.
+        precision: u32,
+        /// Digits after the point.
+        scale: u32,
+    },
+    /// `boolean`, `bool`.
+    Boolean,
+    /// Calendar date.
+    Date,
+    /// Date and time (`timestamp`, `timestamptz`, `datetime`).
+    Timestamp,
+    /// Anything else, as written; only type-agnostic masks (null, hash,
+    /// reversible) fit it.
+    Other {
+        /// The type as written.
+        name: String,
+    },
+}
+
+impl ColumnType {
+    /// Parse a type name as written in a catalog or by dbt (case-insensitive).
+    ///
+    /// ```
+    /// use veil_policy::ColumnType;
+    /// assert_eq!(ColumnType::parse("VARCHAR(20)"), ColumnType::Text);
+    /// assert_eq!(ColumnType::parse("numeric(10, 2)"), ColumnType::Decimal { precision: 10, scale: 2 });
+    /// assert_eq!(ColumnType::parse("geometry"), ColumnType::Other { name: "geometry".into() });
+    /// ```
+    pub fn parse(written: &str) -> ColumnType {
+        let lower = written.trim().to_ascii_lowercase();
+        let (base, args) = match lower.split_once('(') {
+            Some((b, rest)) => (b.trim(), rest.trim_end_matches(')').trim()),
+            None => (lower.as_str(), ""),
+        };
+        match base {
+            "text" | "varchar" | "string" | "char" | "character varying" | "character" | "nvarchar" | "bpchar" => {
+                ColumnType::Text
+            }
+            "integer" | "int" | "bigint" | "smallint" | "tinyint" | "int2" | "int4" | "int8" | "hugeint" => {
+                ColumnType::Integer
+            }
+            "float" | "double" | "real" | "float4" | "float8" | "double precision" => ColumnType::Float,
+            "decimal" | "numeric" | "number" => {
+                let mut parts = args.split(',').map(|p| p.trim().parse::<u32>());
+                match (parts.next(), parts.next()) {
+                    (Some(Ok(precision)), Some(Ok(scale))) => ColumnType::Decimal { precision, scale },
+                    (Some(Ok(precision)), None) => ColumnType::Decimal { precision, scale: 0 },
+                    _ => ColumnType::Decimal { precision: 18, scale: 3 },
+                }
+            }
+            "boolean" | "bool" => ColumnType::Boolean,
+            "date" => ColumnType::Date,
+            "timestamp" | "timestamptz" | "datetime" | "timestamp with time zone" | "timestamp without time zone" => {
+                ColumnType::Timestamp
+            }
+            _ => ColumnType::Other { name: written.trim().to_string() },
+        }
+    }
+
+    /// Is this a number type (integer, float, decimal)?
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, ColumnType::Integer | ColumnType::Float | ColumnType::Decimal { .. })
+    }
+
+    /// Is this a date or timestamp?
+    pub fn is_temporal(&self) -> bool {
+        matches!(self, ColumnType::Date | ColumnType::Timestamp)
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnType::Text => write!(f, "text"),
+            ColumnType::Integer => write!(f, "integer"),
+            ColumnType::Float => write!(f, "float"),
+            ColumnType::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            ColumnType::Boolean => write!(f, "boolean"),
+            ColumnType::Date => write!(f, "date"),
+            ColumnType::Timestamp => write!(f, "timestamp"),
+            ColumnType::Other { name } => write!(f, "{name}"),
+        }
+    }
+}
+
+/// A column of a data source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    pub column_type: ColumnType,
+    /// Column tags (hierarchical, dot-separated).
+    pub tags: Vec<String>,
+}
+
+/// A data source (table or view).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DataSource {
+    /// Unique name, e.g. `shop.orders`.
+    pub name: String,
+    /// Database, if known.
+    pub database: Option<String>,
+    /// Schema, if known.
+    pub schema: Option<String>,
+    /// Table tags.
+    pub tags: Vec<String>,
+    /// Columns, in table order.
+    pub columns: Vec<Column>,
+}
+
+impl DataSource {
+    /// The column named `name` (exact match).
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Every column tag of the source, in column order, without repeats.
+    pub fn column_tags(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for t in self.columns.iter().flat_map(|c| c.tags.iter()) {
+            if !out.contains(&t.as_str()) {
+                out.push(t);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    columns: Vec<RawColumn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    name: String,
+    #[serde(rename = "type", default)]
+    column_type: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// All data sources, by name.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Catalog {
+    sources: BTreeMap<String, DataSource>,
+}
+
+impl Catalog {
+    /// Parse a catalog file.
+    ///
+    /// ```
+    /// let catalog = veil_policy::Catalog::from_yaml_str(r#"
+    /// sources:
+    ///   - name: shop.customers
+    ///     tags: [Customer]
+    ///     columns:
+    ///       - {name: email, type: varchar, tags: [PII.Email]}
+    ///       - {name: age, type: integer}
+    /// "#, "catalog.yaml").unwrap();
+    /// let customers = catalog.source("shop.customers").unwrap();
+    /// assert_eq!(customers.columns.len(), 2);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Yaml`] for malformed input; [`Error::Invalid`] for a source
+    /// defined twice or a column repeated.
+    pub fn from_yaml_str(text: &str, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let input = Text { path, text };
+        let docs: Vec<RawCatalog> = yaml::documents(path, text, HELP)?;
+        let mut catalog = Catalog::default();
+        for raw in docs {
+            for s in raw.sources {
+                let at = input.at(&s.name);
+                let mut columns: Vec<Column> = Vec::new();
+                for c in s.columns {
+                    if columns.iter().any(|x| x.name == c.name) {
+                        return Err(Error::invalid(
+                            at,
+                            format!("column `{}` appears twice in `{}`", c.name, s.name.value),
+                            "list each column once",
+                        ));
+                    }
+                    columns.push(Column {
+                        name: c.name,
+                        // An untyped column only fits type-agnostic masks.
+                        column_type: c
+                            .column_type
+                            .as_deref()
+                            .map_or(ColumnType::Other { name: "unknown".into() }, ColumnType::parse),
+                        tags: c.tags,
+                    });
+                }
+                let name = s.name.value;
+                if catalog.sources.contains_key(&name) {
+                    return Err(Error::invalid(
+                        at,
+                        format!("data source `{name}` is defined twice"),
+                        "give each data source a unique name",
+                    ));
+                }
+                catalog.sources.insert(
+                    name.clone(),
+                    DataSource { name, database: s.database, schema: s.schema, tags: s.tags, columns },
+                );
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Load a catalog file, or a folder of them.
+    ///
+    /// # Errors
+    /// As [`Catalog::from_yaml_str`], plus [`Error::Io`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let mut catalog = Catalog::default();
+        for (p, text) in yaml::read_files(path.as_ref())? {
+            let part = Self::from_yaml_str(&text, &p)?;
+            for (name, source) in part.sources {
+                if catalog.sources.contains_key(&name) {
+                    return Err(Error::invalid(
+                        crate::Location::new(&p, 1, 1),
+                        format!("data source `{name}` is defined in two files"),
+                        "give each data source a unique name",
+                    ));
+                }
+                catalog.sources.insert(name, source);
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Build a catalog from sources (e.g. from dbt artifacts).
+    pub fn from_sources(sources: impl IntoIterator<Item = DataSource>) -> Self {
+        Self { sources: sources.into_iter().map(|s| (s.name.clone(), s)).collect() }
+    }
+
+    /// The source named `name`.
+    pub fn source(&self, name: &str) -> Option<&DataSource> {
+        self.sources.get(name)
+    }
+
+    /// Every source, by name.
+    pub fn sources(&self) -> impl Iterator<Item = &DataSource> {
+        self.sources.values()
+    }
+
+    /// Number of sources.
+    pub fn len(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// No sources at all?
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+}

@@ -1,0 +1,84 @@
+//! veil-policy: the policy model of veil.
+//!
+//! Inputs are facts: **policies** (YAML; subscription policies decide who may
+//! read a data source, data policies decide how columns and rows are shown),
+//! **users** (groups, multi-valued attributes, projects with purposes) and a
+//! **catalog** (data sources with table tags and typed, tagged columns).
+//! Outputs are a [`Decision`] per reader and source, a [`Plan`] per source (for
+//! a bindings generator to render as SQL for some engine), a [`ReaderPlan`]
+//! specialised to one reader, and a readable explanation.
+//!
+//! veil-policy knows no target engine and generates no SQL. Everything fails
+//! closed: a source no policy reaches is readable by no one, a rule that cannot
+//! be applied hides rows or masks values, and any error means "deny".
+//!
+//! ```
+//! use veil_policy::{Catalog, Directory, Engine, PolicySet};
+//!
+//! let policies = PolicySet::from_yaml_str(r#"
+//! name: Employees read customers
+//! type: subscription
+//! actions: {type: grant, entitlements: {groups: [Employees]}}
+//! circumstances: [{type: tags, tag: Customer}]
+//! ---
+//! name: Hash e-mails
+//! type: data
+//! circumstances: [{type: columnTags, columnTag: PII}]
+//! rules:
+//!   - type: mask
+//!     columns: {tags: [PII.Email]}
+//!     mask: {type: hash}
+//!     exceptFor: {groups: [Support]}
+//! "#, "policies.yaml").unwrap();
+//! let users = Directory::from_yaml_str(r#"
+//! users:
+//!   - {name: ann, groups: [Employees]}
+//!   - {name: sam, groups: [Employees, Support]}
+//! "#, "users.yaml").unwrap();
+//! let catalog = Catalog::from_yaml_str(r#"
+//! sources:
+//!   - name: shop.customers
+//!     tags: [Customer]
+//!     columns:
+//!       - {name: email, type: text, tags: [PII.Email]}
+//! "#, "catalog.yaml").unwrap();
+//! let engine = Engine::new(policies, users, catalog).unwrap();
+//!
+//! let ann = engine.directory().subject("ann", None).unwrap();
+//! let plan = engine.plan_for(&ann, "shop.customers").unwrap();
+//! assert!(plan.allowed);
+//! assert_eq!(plan.columns[0].chain[0].mask.kind(), "hash");
+//!
+//! let sam = engine.directory().subject("sam", None).unwrap();
+//! assert!(engine.plan_for(&sam, "shop.customers").unwrap().columns[0].chain.is_empty());
+//! ```
+#![forbid(unsafe_code)]
+
+mod catalog;
+mod condition;
+pub mod dsl;
+mod engine;
+mod error;
+mod explain;
+mod mask;
+mod plan;
+mod policy;
+pub mod sql;
+mod users;
+mod yaml;
+
+pub use catalog::{Catalog, Column, ColumnType, DataSource};
+pub use condition::Condition;
+pub use engine::{decision_from, Engine, NEW_COLUMN_POLICY, NEW_COLUMN_TAG};
+pub use error::{Error, Location, Result};
+pub use explain::describe_mask;
+pub use mask::{HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
+pub use plan::{
+    Access, ColumnPlan, Decision, MaskCase, Plan, ReaderColumn, ReaderMask, ReaderPlan, Reason, RowFilter,
+    RowPredicate, Warning,
+};
+pub use policy::{
+    Applies, Circumstance, ColumnTarget, DataRule, Merge, Operator, PlacedMask, Policy, PolicyBody, PolicySet, RowRule,
+    Subscribers,
+};
+pub use users::{Approval, Directory, Subject, User};

@@ -1,0 +1,433 @@
+//! Masks as policies name them, checked against column types.
+//!
+//! Each kind lines up with a veil-core function; the bindings generator picks
+//! the function, veil-policy only says which mask with which parameters.
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::catalog::ColumnType;
+use crate::condition::Condition;
+use crate::error::{Error, Location, Result};
+use crate::policy::Who;
+use crate::yaml::Source as Text;
+
+/// Whose key a keyed hash uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HashScope {
+    /// A key per data source: equal inside a source, different across sources.
+    #[default]
+    Source,
+    /// A key per project: equal across the project's sources (masked joins).
+    Project,
+}
+
+/// Which end of a value [`Mask::Reveal`] keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    /// Keep the first N characters.
+    First(u32),
+    /// Keep the last N characters.
+    Last(u32),
+}
+
+/// Numeric rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Round down to a multiple of this width (e.g. 10, or 0.01).
+    Width(f64),
+    /// Round to this many decimal places (negative: tens, hundreds, …).
+    Places(i32),
+}
+
+/// Truncation unit for dates and timestamps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    /// To the minute.
+    Minute,
+    /// To the hour.
+    Hour,
+    /// To the day.
+    Day,
+    /// To the first day of the month.
+    Month,
+    /// To the first day of the quarter.
+    Quarter,
+    /// To the first day of the year.
+    Year,
+}
+
+/// A constant value for [`Mask::Constant`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Literal {
+    /// `true` / `false`.
+    Boolean(bool),
+    /// A whole number.
+    Integer(i64),
+    /// A number with a fraction.
+    Float(f64),
+    /// Text (also dates and timestamps, in ISO 8601).
+    Text(String),
+}
+
+/// A mask: how a value is shown instead of itself.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Mask {
+    /// Keyed HMAC-SHA-256 (veil-core `mask::keyed_hash`).
+    Hash {
+        /// Source or project key.
+        scope: HashScope,
+        /// Mix the reader's name into the key, so readers cannot compare hashes.
+        per_reader: bool,
+    },
+    /// NULL.
+    Null,
+    /// The same value for every row.
+    Constant {
+        /// The value.
+        value: Literal,
+    },
+    /// Regex replace (every match).
+    Regex {
+        /// The pattern (Rust `regex` syntax, compiled at load time).
+        pattern: String,
+        /// The replacement (`$1` refers to groups).
+        replacement: String,
+    },
+    /// Keep the first or last N characters, fill the rest.
+    Reveal {
+        /// Which end is kept.
+        keep: Keep,
+        /// The fill character.
+        fill: char,
+    },
+    /// Hide the local part of an e-mail address, keep the domain.
+    Email,
+    /// Round numbers.
+    Round {
+        /// How.
+        rounding: Rounding,
+    },
+    /// Truncate dates and timestamps.
+    Trunc {
+        /// To what.
+        unit: TimeUnit,
+    },
+    /// Deterministic AES-SIV token that authorised readers may unmask.
+    Reversible {
+        /// Who may unmask.
+        unmaskers: Condition,
+    },
+    /// NIST FF1 format-preserving encryption (digits stay digits, letters letters).
+    FormatPreserving,
+}
+
+impl Mask {
+    /// The protection rank of the mask kind: higher hides more. Conflicts
+    /// between policies on one column resolve to the highest rank.
+    ///
+    /// ```
+    /// use veil_policy::Mask;
+    /// assert!(Mask::Null.protection() > Mask::Email.protection());
+    /// ```
+    pub fn protection(&self) -> u8 {
+        match self {
+            Mask::Null => 9,
+            Mask::Constant { .. } => 8,
+            Mask::Hash { .. } => 7,
+            Mask::Reversible { .. } => 6,
+            Mask::FormatPreserving => 5,
+            Mask::Round { .. } | Mask::Trunc { .. } => 4,
+            Mask::Email => 3,
+            Mask::Reveal { .. } => 2,
+            Mask::Regex { .. } => 1,
+        }
+    }
+
+    /// The mask kind's name, as written in YAML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Mask::Hash { .. } => "hash",
+            Mask::Null => "null",
+            Mask::Constant { .. } => "constant",
+            Mask::Regex { .. } => "regex",
+            Mask::Reveal { .. } => "reveal",
+            Mask::Email => "email",
+            Mask::Round { .. } => "round",
+            Mask::Trunc { .. } => "trunc",
+            Mask::Reversible { .. } => "reversible",
+            Mask::FormatPreserving => "format_preserving",
+        }
+    }
+
+    /// The type of the masked column in the output, or `Err` with the reason
+    /// when the mask does not fit a column of type `input`.
+    ///
+    /// Rules: `null` and `constant` (when the value fits) keep the type; `hash`
+    /// and `reversible` accept any type, casting the value to text, and
+    /// produce text; `regex`, `reveal`, `email` and `format_preserving` need
+    /// text; `round` needs a number; `trunc` needs a date or timestamp.
+    ///
+    /// ```
+    /// use veil_policy::{ColumnType, Mask, TimeUnit};
+    /// let trunc = Mask::Trunc { unit: TimeUnit::Month };
+    /// assert_eq!(trunc.output_type(&ColumnType::Date), Ok(ColumnType::Date));
+    /// assert!(trunc.output_type(&ColumnType::Text).is_err());
+    /// ```
+    pub fn output_type(&self, input: &ColumnType) -> Result<ColumnType, String> {
+        let need = |ok: bool, what: &str| {
+            if ok {
+                Ok(input.clone())
+            } else {
+                Err(format!("mask `{}` needs a {what} column, not `{input}`", self.kind()))
+            }
+        };
+        match self {
+            Mask::Null => Ok(input.clone()),
+            Mask::Hash { .. } | Mask::Reversible { .. } => Ok(ColumnType::Text),
+            Mask::Regex { .. } | Mask::Reveal { .. } | Mask::Email | Mask::FormatPreserving => {
+                need(*input == ColumnType::Text, "text")
+            }
+            Mask::Round { .. } => need(input.is_numeric(), "number"),
+            Mask::Trunc { unit } => match (input, unit) {
+                (ColumnType::Date, TimeUnit::Minute | TimeUnit::Hour) => {
+                    Err(format!("a date has no {unit:?} to truncate to; use `day` or coarser").to_lowercase())
+                }
+                _ => need(input.is_temporal(), "date or timestamp"),
+            },
+            Mask::Constant { value } => {
+                if literal_fits(value, input) {
+                    Ok(input.clone())
+                } else {
+                    Err(format!("constant `{}` does not fit a `{input}` column", literal_text(value)))
+                }
+            }
+        }
+    }
+
+    /// The same mask with reader conditions folded for one reader.
+    pub(crate) fn fold(&self, subject: &crate::Subject) -> Mask {
+        match self {
+            Mask::Reversible { unmaskers } => Mask::Reversible {
+                unmaskers: if unmaskers.eval(subject) { Condition::Always } else { Condition::Never },
+            },
+            m => m.clone(),
+        }
+    }
+}
+
+fn literal_text(l: &Literal) -> String {
+    match l {
+        Literal::Boolean(b) => b.to_string(),
+        Literal::Integer(i) => i.to_string(),
+        Literal::Float(f) => f.to_string(),
+        Literal::Text(s) => s.clone(),
+    }
+}
+
+fn literal_fits(value: &Literal, column: &ColumnType) -> bool {
+    match (column, value) {
+        (ColumnType::Text, Literal::Text(_)) => true,
+        (ColumnType::Integer, Literal::Integer(_)) => true,
+        (ColumnType::Float, Literal::Integer(_) | Literal::Float(_)) => true,
+        (ColumnType::Decimal { precision, scale }, Literal::Integer(i)) => {
+            digits(i.unsigned_abs()) + scale <= *precision
+        }
+        (ColumnType::Decimal { precision, scale }, Literal::Float(f)) => {
+            let whole = f.abs().trunc();
+            whole < 1e18 && digits(whole as u64) + scale <= *precision
+        }
+        (ColumnType::Boolean, Literal::Boolean(_)) => true,
+        (ColumnType::Date, Literal::Text(s)) => is_date(s),
+        (ColumnType::Timestamp, Literal::Text(s)) => is_timestamp(s),
+        // Unknown types: only text constants, and the engine casts them.
+        (ColumnType::Other { .. }, Literal::Text(_)) => true,
+        _ => false,
+    }
+}
+
+fn digits(n: u64) -> u32 {
+    if n == 0 {
+        1
+    } else {
+        n.ilog10() + 1
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    regex::Regex::new(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$").is_ok_and(|r| r.is_match(s))
+}
+
+fn is_timestamp(s: &str) -> bool {
+    regex::Regex::new(
+        r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+    )
+    .is_ok_and(|r| r.is_match(s))
+}
+
+/// A mask as written in YAML: one flat mapping, checked per kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawMask {
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    scope: Option<HashScope>,
+    per_reader: Option<bool>,
+    value: Option<Literal>,
+    pattern: Option<Spanned<String>>,
+    replacement: Option<String>,
+    first: Option<u32>,
+    last: Option<u32>,
+    fill: Option<String>,
+    width: Option<f64>,
+    places: Option<i32>,
+    unit: Option<TimeUnit>,
+    unmaskers: Option<Who>,
+}
+
+const KINDS: &str = "hash, null, constant, regex, reveal, email, round, trunc, reversible, format_preserving";
+
+impl RawMask {
+    /// Where the mask is written.
+    pub fn location(&self, text: &Text<'_>) -> Location {
+        text.at(&self.kind)
+    }
+
+    /// Check the parameters for the kind and build the mask. `unmaskers` is
+    /// compiled by the caller (it may use tag functions of a source), so it is
+    /// returned separately.
+    pub fn build(&self, text: &Text<'_>) -> Result<(Mask, Option<Who>)> {
+        let at = text.at(&self.kind);
+        let kind = self.kind.value.as_str();
+        let present: Vec<&str> = [
+            ("scope", self.scope.is_some()),
+            ("perReader", self.per_reader.is_some()),
+            ("value", self.value.is_some()),
+            ("pattern", self.pattern.is_some()),
+            ("replacement", self.replacement.is_some()),
+            ("first", self.first.is_some()),
+            ("last", self.last.is_some()),
+            ("fill", self.fill.is_some()),
+            ("width", self.width.is_some()),
+            ("places", self.places.is_some()),
+            ("unit", self.unit.is_some()),
+            ("unmaskers", self.unmaskers.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, here)| here.then_some(name))
+        .collect();
+        let allowed: &[&str] = match kind {
+            "hash" => &["scope", "perReader"],
+            "null" | "email" | "format_preserving" => &[],
+            "constant" => &["value"],
+            "regex" => &["pattern", "replacement"],
+            "reveal" => &["first", "last", "fill"],
+            "round" => &["width", "places"],
+            "trunc" => &["unit"],
+            "reversible" => &["unmaskers"],
+            _ => return Err(Error::invalid(at, format!("unknown mask type `{kind}`"), format!("use one of: {KINDS}"))),
+        };
+        if let Some(extra) = present.iter().find(|p| !allowed.contains(p)) {
+            return Err(Error::invalid(
+                at,
+                format!("mask `{kind}` has no parameter `{extra}`"),
+                if allowed.is_empty() {
+                    format!("mask `{kind}` takes no parameters")
+                } else {
+                    format!("mask `{kind}` takes: {}", allowed.join(", "))
+                },
+            ));
+        }
+        let missing = |what: &str| {
+            Error::invalid(
+                at.clone(),
+                format!("mask `{kind}` needs `{what}`"),
+                "see the mask table in docs/policies.md",
+            )
+        };
+        let mask = match kind {
+            "hash" => {
+                Mask::Hash { scope: self.scope.unwrap_or_default(), per_reader: self.per_reader.unwrap_or(false) }
+            }
+            "null" => Mask::Null,
+            "email" => Mask::Email,
+            "format_preserving" => Mask::FormatPreserving,
+            "constant" => Mask::Constant { value: self.value.clone().ok_or_else(|| missing("value"))? },
+            "regex" => {
+                let pattern = self.pattern.as_ref().ok_or_else(|| missing("pattern"))?;
+                if let Err(e) = regex::Regex::new(&pattern.value) {
+                    return Err(Error::invalid(
+                        text.at(pattern),
+                        format!("regex `{}` does not compile", pattern.value),
+                        e.to_string().lines().last().unwrap_or("").trim().to_string(),
+                    ));
+                }
+                Mask::Regex {
+                    pattern: pattern.value.clone(),
+                    replacement: self.replacement.clone().ok_or_else(|| missing("replacement"))?,
+                }
+            }
+            "reveal" => {
+                let keep = match (self.first, self.last) {
+                    (Some(n), None) => Keep::First(n),
+                    (None, Some(n)) => Keep::Last(n),
+                    _ => {
+                        return Err(Error::invalid(
+                            at,
+                            "mask `reveal` needs exactly one of `first` and `last`",
+                            "e.g. `{type: reveal, last: 4}`",
+                        ))
+                    }
+                };
+                let fill = match self.fill.as_deref() {
+                    None => 'X',
+                    Some(f) => {
+                        let mut chars = f.chars();
+                        match (chars.next(), chars.next()) {
+                            (Some(c), None) => c,
+                            _ => {
+                                return Err(Error::invalid(
+                                    at,
+                                    format!("`fill` must be one character, got `{f}`"),
+                                    "e.g. `fill: '*'`",
+                                ))
+                            }
+                        }
+                    }
+                };
+                Mask::Reveal { keep, fill }
+            }
+            "round" => {
+                let rounding = match (self.width, self.places) {
+                    (Some(w), None) if w > 0.0 && w.is_finite() => Rounding::Width(w),
+                    (Some(w), None) => {
+                        return Err(Error::invalid(
+                            at,
+                            format!("rounding width must be a positive number, got `{w}`"),
+                            "e.g. `width: 10` or `width: 0.01`",
+                        ))
+                    }
+                    (None, Some(p)) => Rounding::Places(p),
+                    _ => {
+                        return Err(Error::invalid(
+                            at,
+                            "mask `round` needs exactly one of `width` and `places`",
+                            "e.g. `{type: round, width: 10}`",
+                        ))
+                    }
+                };
+                Mask::Round { rounding }
+            }
+            "trunc" => Mask::Trunc { unit: self.unit.ok_or_else(|| missing("unit"))? },
+            // "reversible": the caller compiles `unmaskers`; without it no one may unmask.
+            _ => Mask::Reversible { unmaskers: Condition::Never },
+        };
+        Ok((mask, self.unmaskers.clone()))
+    }
+}

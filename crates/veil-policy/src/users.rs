@@ -1,0 +1,246 @@
+//! Facts about readers: users, groups (whose attributes members inherit),
+//! projects (which carry purposes) and recorded access approvals.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::yaml::{self, OneOrMany};
+
+const HELP: &str = "a users file has `users:` (name, groups, attributes, projects), optional `groups:` (name, attributes), `projects:` (name, purposes) and `approvals:` (user, source, approvedBy); see docs/policies.md";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    #[serde(default)]
+    users: Vec<RawUser>,
+    #[serde(default)]
+    groups: Vec<RawGroup>,
+    #[serde(default)]
+    projects: Vec<RawProject>,
+    #[serde(default)]
+    approvals: Vec<RawApproval>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    name: serde_saphyr::Spanned<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, OneOrMany<String>>,
+    #[serde(default)]
+    projects: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    name: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, OneOrMany<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    name: String,
+    #[serde(default)]
+    purposes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawApproval {
+    user: String,
+    source: String,
+    approved_by: String,
+}
+
+/// One user as written in the directory (before group inheritance).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// User name (unique).
+    pub name: String,
+    /// Groups the user is a member of.
+    pub groups: BTreeSet<String>,
+    /// The user's own attributes; values are multi-valued.
+    pub attributes: BTreeMap<String, BTreeSet<String>>,
+    /// Projects the user is a member of.
+    pub projects: BTreeSet<String>,
+}
+
+/// A recorded approval: `approver` let `user` read `source`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    /// The data source.
+    pub source: String,
+    /// Who approved.
+    pub approver: String,
+    /// The approver's groups when the directory was loaded.
+    pub approver_groups: BTreeSet<String>,
+}
+
+/// A reader as policies see it: own and inherited facts, and the purposes of
+/// the project they act under (none when acting under no project).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    /// User name.
+    pub name: String,
+    /// Groups.
+    pub groups: BTreeSet<String>,
+    /// Attributes: the user's own, plus those of every group they are in.
+    pub attributes: BTreeMap<String, BTreeSet<String>>,
+    /// The project acted under, if any.
+    pub project: Option<String>,
+    /// Purposes of that project.
+    pub purposes: BTreeSet<String>,
+    /// Approvals recorded for this user.
+    pub approvals: Vec<Approval>,
+}
+
+/// All users, groups, projects and approvals.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Directory {
+    users: BTreeMap<String, User>,
+    group_attributes: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    projects: BTreeMap<String, BTreeSet<String>>,
+    approvals: BTreeMap<String, Vec<Approval>>,
+}
+
+fn values(raw: BTreeMap<String, OneOrMany<String>>) -> BTreeMap<String, BTreeSet<String>> {
+    raw.into_iter().map(|(k, v)| (k, v.into_vec().into_iter().collect())).collect()
+}
+
+impl Directory {
+    /// Parse a users file.
+    ///
+    /// ```
+    /// let dir = veil_policy::Directory::from_yaml_str(r#"
+    /// groups:
+    ///   - {name: Legal Team, attributes: {Department: Legal}}
+    /// users:
+    ///   - {name: ann, groups: [Legal Team], attributes: {sales_region: [Ohio, Michigan]}}
+    /// "#, "users.yaml").unwrap();
+    /// let ann = dir.subject("ann", None).unwrap();
+    /// assert!(ann.attributes["Department"].contains("Legal"));
+    /// assert_eq!(ann.attributes["sales_region"].len(), 2);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Yaml`] for malformed input; [`Error::Invalid`] for a user
+    /// defined twice.
+    pub fn from_yaml_str(text: &str, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let docs: Vec<RawDirectory> = yaml::documents(path, text, HELP)?;
+        Self::build(docs.into_iter().map(|d| (path.to_path_buf(), d)).collect())
+    }
+
+    fn build(docs: Vec<(std::path::PathBuf, RawDirectory)>) -> Result<Self> {
+        let mut dir = Directory::default();
+        let mut raw_approvals = Vec::new();
+        for (path, raw) in docs {
+            for g in raw.groups {
+                let entry = dir.group_attributes.entry(g.name).or_default();
+                for (k, v) in values(g.attributes) {
+                    entry.entry(k).or_default().extend(v);
+                }
+            }
+            for p in raw.projects {
+                dir.projects.entry(p.name).or_default().extend(p.purposes);
+            }
+            for u in raw.users {
+                if dir.users.contains_key(&u.name.value) {
+                    let at = u.name.referenced;
+                    return Err(Error::Invalid {
+                        location: crate::Location::new(&path, at.line() as usize, at.column() as usize),
+                        message: format!("user `{}` is defined twice", u.name.value),
+                        help: "merge the two entries into one".into(),
+                    });
+                }
+                let name = u.name.value;
+                let user = User {
+                    name: name.clone(),
+                    groups: u.groups.into_iter().collect(),
+                    attributes: values(u.attributes),
+                    projects: u.projects.into_iter().collect(),
+                };
+                dir.users.insert(name, user);
+            }
+            raw_approvals.extend(raw.approvals);
+        }
+        for a in raw_approvals {
+            let approver_groups = dir.users.get(&a.approved_by).map(|u| u.groups.clone()).unwrap_or_default();
+            dir.approvals.entry(a.user).or_default().push(Approval {
+                source: a.source,
+                approver: a.approved_by,
+                approver_groups,
+            });
+        }
+        Ok(dir)
+    }
+
+    /// Load a users file or a folder of them.
+    ///
+    /// # Errors
+    /// As [`Directory::from_yaml_str`], plus [`Error::Io`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let mut docs = Vec::new();
+        for (p, text) in yaml::read_files(path.as_ref())? {
+            let parsed: Vec<RawDirectory> = yaml::documents(&p, &text, HELP)?;
+            docs.extend(parsed.into_iter().map(|d| (p.clone(), d)));
+        }
+        Self::build(docs)
+    }
+
+    /// All users, by name.
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    /// Is there a user in this group?
+    pub fn group_has_members(&self, group: &str) -> bool {
+        self.users.values().any(|u| u.groups.contains(group))
+    }
+
+    /// The reader `name`, acting under `project` (or none).
+    ///
+    /// # Errors
+    /// [`Error::UnknownUser`]; [`Error::Project`] when the project does not
+    /// exist or the user is not a member (fail closed: no purposes are assumed).
+    pub fn subject(&self, name: &str, project: Option<&str>) -> Result<Subject> {
+        let user = self.users.get(name).ok_or_else(|| Error::UnknownUser(name.to_string()))?;
+        let mut attributes = user.attributes.clone();
+        for g in &user.groups {
+            if let Some(inherited) = self.group_attributes.get(g) {
+                for (k, v) in inherited {
+                    attributes.entry(k.clone()).or_default().extend(v.iter().cloned());
+                }
+            }
+        }
+        let mut purposes = BTreeSet::new();
+        if let Some(project) = project {
+            let err = |reason: &str| Error::Project {
+                user: name.to_string(),
+                project: project.to_string(),
+                reason: reason.to_string(),
+            };
+            let project_purposes = self.projects.get(project).ok_or_else(|| err("no such project"))?;
+            if !user.projects.contains(project) {
+                return Err(err("the user is not a member"));
+            }
+            purposes.clone_from(project_purposes);
+        }
+        Ok(Subject {
+            name: user.name.clone(),
+            groups: user.groups.clone(),
+            attributes,
+            project: project.map(str::to_string),
+            purposes,
+            approvals: self.approvals.get(name).cloned().unwrap_or_default(),
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! Loading YAML through serde-saphyr, keeping file:line:column for every error.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::error::{Error, Location, Result};
+
+/// One input text and its name, so spans can be turned into [`Location`]s.
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    /// The location of a spanned value.
+    pub fn at<T>(&self, spanned: &Spanned<T>) -> Location {
+        let at = spanned.referenced;
+        Location::new(self.path, at.line() as usize, at.column() as usize)
+    }
+
+    /// The location of the `offset`-th character *inside* a scalar string value,
+    /// accounting for its opening quote and escapes, so DSL and SQL errors point
+    /// at the right column. Multi-line scalars point at their first line.
+    pub fn inside(&self, spanned: &Spanned<String>, offset: usize) -> Location {
+        let at = spanned.referenced;
+        let base = Location::new(self.path, at.line() as usize, at.column() as usize);
+        let Some(byte) = at.span().byte_offset() else {
+            return base;
+        };
+        let Some(raw) = self.text.get(byte as usize..) else {
+            return base;
+        };
+        let mut chars = raw.chars().peekable();
+        let quote = match chars.peek() {
+            Some('\'') => Some('\''),
+            Some('"') => Some('"'),
+            _ => None,
+        };
+        let mut column = base.column;
+        if quote.is_some() {
+            chars.next();
+            column += 1;
+        }
+        let mut decoded = 0;
+        while decoded < offset {
+            let Some(c) = chars.next() else { break };
+            if c == '\n' {
+                break;
+            }
+            column += 1;
+            // `''` and `\x` are two raw characters for one decoded one.
+            let escape = matches!((quote, c), (Some('\''), '\'') | (Some('"'), '\\'));
+            if escape && chars.next().is_some() {
+                column += 1;
+            }
+            decoded += 1;
+        }
+        Location::new(self.path, base.line, column)
+    }
+}
+
+fn yaml_error(path: &Path, error: &serde_saphyr::Error, help: &str) -> Error {
+    let (line, column) = error.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((1, 1));
+    let message = error.without_snippet().to_string();
+    // serde-saphyr prefixes some messages with its own position; ours comes first.
+    let message = message.strip_prefix("error: ").unwrap_or(&message).to_string();
+    let message = match message.split_once(": ") {
+        Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
+        _ => message,
+    };
+    Error::Yaml { location: Location::new(path, line, column), message, help: help.to_string() }
+}
+
+/// Every YAML document in `text` as `T`; empty documents are skipped.
+pub(crate) fn documents<T: DeserializeOwned>(path: &Path, text: &str, help: &str) -> Result<Vec<T>> {
+    let docs: Vec<Option<T>> = serde_saphyr::from_multiple(text).map_err(|e| yaml_error(path, &e, help))?;
+    Ok(docs.into_iter().flatten().collect())
+}
+
+/// Read a file, or every `*.yaml`/`*.yml` file below a folder (sorted by path,
+/// so load order, and with it tie-breaking, is reproducible).
+pub(crate) fn read_files(path: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let mut files = Vec::new();
+    collect(path, &mut files)?;
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).map_err(|source| Error::Io { path: p.clone(), source })?;
+            Ok((p, text))
+        })
+        .collect()
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let p = entry.path();
+            if p.is_dir() {
+                collect(&p, out)?;
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+                out.push(p);
+            }
+        }
+        Ok(())
+    } else {
+        // Surface a missing file as an I/O error rather than an empty set.
+        std::fs::metadata(path).map_err(io)?;
+        out.push(path.to_path_buf());
+        Ok(())
+    }
+}
+
+/// A YAML value that may be written as one item or a list of items.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::One(t) => vec![t],
+            Self::Many(v) => v,
+        }
+    }
+}
