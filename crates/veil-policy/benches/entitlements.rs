@@ -1,1 +1,2 @@
+//! Entitlement matrix bench (placeholder until the generator lands).
 fn main() {}

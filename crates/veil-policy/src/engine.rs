@@ -143,10 +143,9 @@ impl Engine {
         let member_groups: BTreeSet<&str> =
             engine.directory.users().flat_map(|u| u.groups.iter().map(String::as_str)).collect();
         for (p, reached) in engine.policies.policies().iter().zip(&reached) {
-            if p.staged {
-                continue;
-            }
-            if !reached {
+            // Staged policies are drafts: they reach nothing yet, but naming a
+            // group no one has is worth saying before they go live.
+            if !reached && !p.staged {
                 warnings.push(Warning {
                     location: p.location.clone(),
                     message: format!("policy `{}` reaches no data source in the catalog", p.key),

@@ -275,8 +275,9 @@ fn is_timestamp(s: &str) -> bool {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RawMask {
+    /// `Option` because `type: null` written unquoted is a YAML null.
     #[serde(rename = "type")]
-    kind: Spanned<String>,
+    kind: Spanned<Option<String>>,
     scope: Option<HashScope>,
     per_reader: Option<bool>,
     value: Option<Literal>,
@@ -304,7 +305,7 @@ impl RawMask {
     /// returned separately.
     pub fn build(&self, text: &Text<'_>) -> Result<(Mask, Option<Who>)> {
         let at = text.at(&self.kind);
-        let kind = self.kind.value.as_str();
+        let kind = self.kind.value.as_deref().unwrap_or("null");
         let present: Vec<&str> = [
             ("scope", self.scope.is_some()),
             ("perReader", self.per_reader.is_some()),
