@@ -107,7 +107,7 @@ impl Visitor for Check {
             }
             Expr::Subquery(_) | Expr::Exists { .. } => refuse(self, "subqueries are not allowed in a row rule".into()),
             Expr::In { target, .. } if !matches!(target, InTarget::List(_)) => {
-                refuse(self, "`IN` takes a list of values here, not a query, table or array".into())
+                refuse(self, "`IN` over a query, table or array is not allowed in a row rule; list the values".into())
             }
             Expr::Function(f) => {
                 let name = f.name.to_string().to_ascii_lowercase();
