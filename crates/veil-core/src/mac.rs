@@ -1,27 +1,128 @@
-//! HMAC-SHA-256 with the keyed inner and outer states computed once.
+//! HMAC-SHA-256 (RFC 2104) with the keyed inner and outer states computed once.
+//!
+//! The `hmac` crate keys its states once too, but each message then pays for
+//! cloning its buffers and for its generic finalisation. Here a message costs the
+//! SHA-256 compressions of its own padded blocks plus one for the outer hash, run
+//! through `sha2::compress256` (SHA-NI where the CPU has it). RFC 4231's vectors
+//! and a property test against the `hmac` crate check it.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::digest::generic_array::GenericArray;
+use sha2::{Digest, Sha256};
 
-type HmacSha256 = Hmac<Sha256>;
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const IV: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+const BLOCK: usize = 64;
 
-/// HMAC-SHA-256 under one key, with the key schedule done once: each message
-/// costs the compressions of its own blocks plus one for the outer hash.
+type Block = GenericArray<u8, sha2::digest::consts::U64>;
+
+/// HMAC-SHA-256 under one key.
 #[derive(Clone)]
 pub(crate) struct PreparedMac {
-    keyed: HmacSha256,
+    inner: [u32; 8],
+    outer: [u32; 8],
 }
 
 impl PreparedMac {
     pub(crate) fn new(key: &[u8]) -> Self {
-        // HMAC accepts keys of any length: the fallback is never taken.
-        let keyed = HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()));
-        Self { keyed }
+        let mut k0 = [0u8; BLOCK];
+        if key.len() > BLOCK {
+            let digest = Sha256::digest(key);
+            k0.iter_mut().zip(digest.iter()).for_each(|(k, d)| *k = *d);
+        } else {
+            k0.iter_mut().zip(key).for_each(|(k, d)| *k = *d);
+        }
+        let keyed = |pad: u8| {
+            let mut block = Block::default();
+            block.iter_mut().zip(k0).for_each(|(b, k)| *b = k ^ pad);
+            let mut state = IV;
+            sha2::compress256(&mut state, core::slice::from_ref(&block));
+            state
+        };
+        Self { inner: keyed(0x36), outer: keyed(0x5c) }
     }
 
+    #[inline]
     pub(crate) fn digest(&self, message: &[u8]) -> [u8; 32] {
-        let mut mac = self.keyed.clone();
+        let mut inner = self.inner;
+        finish(&mut inner, BLOCK, message);
+        // The outer message is always the 32-byte inner digest: one block.
+        let mut block = Block::default();
+        for (chunk, word) in block.chunks_exact_mut(4).zip(inner) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        if let Some(b) = block.get_mut(32) {
+            *b = 0x80;
+        }
+        block.iter_mut().skip(BLOCK - 8).zip(OUTER_BIT_LEN.to_be_bytes()).for_each(|(t, b)| *t = b);
+        let mut outer = self.outer;
+        sha2::compress256(&mut outer, core::slice::from_ref(&block));
+        let mut out = [0u8; 32];
+        write_state(&outer, &mut out);
+        out
+    }
+}
+
+/// Bit length of the outer hash input: the opad block and a 32-byte digest.
+const OUTER_BIT_LEN: u64 = ((BLOCK + 32) * 8) as u64;
+
+/// Hash `message` into `state`, which has already absorbed `prefix_len` bytes
+/// (a whole number of blocks), and apply SHA-256's final padding.
+#[inline]
+fn finish(state: &mut [u32; 8], prefix_len: usize, message: &[u8]) {
+    let full = message.len() / BLOCK * BLOCK;
+    let (blocks, rest) = message.split_at(full);
+    for block in blocks.chunks_exact(BLOCK) {
+        sha2::compress256(state, core::slice::from_ref(Block::from_slice(block)));
+    }
+    let bit_len = ((prefix_len + message.len()) as u64).wrapping_mul(8).to_be_bytes();
+    let mut last = Block::default();
+    last.iter_mut().zip(rest).for_each(|(t, r)| *t = *r);
+    // rest.len() < 64: the 0x80 byte always fits in this block.
+    if let Some(b) = last.get_mut(rest.len()) {
+        *b = 0x80;
+    }
+    if rest.len() >= BLOCK - 8 {
+        // No room for the length: it goes in a block of its own.
+        sha2::compress256(state, core::slice::from_ref(&last));
+        last = Block::default();
+    }
+    last.iter_mut().skip(BLOCK - 8).zip(bit_len).for_each(|(t, b)| *t = b);
+    sha2::compress256(state, core::slice::from_ref(&last));
+}
+
+#[inline]
+fn write_state(state: &[u32; 8], out: &mut [u8; 32]) {
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, Mac};
+    use proptest::prelude::*;
+
+    fn reference(key: &[u8], message: &[u8]) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
         mac.update(message);
         mac.finalize().into_bytes().into()
+    }
+
+    #[test]
+    fn every_padding_boundary_matches_the_hmac_crate() {
+        let key = [0x5a; 32];
+        let mac = PreparedMac::new(&key);
+        for len in 0..=200 {
+            let message: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            assert_eq!(mac.digest(&message), reference(&key, &message), "length {len}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matches_the_hmac_crate(key in prop::collection::vec(any::<u8>(), 0..150), message in prop::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(PreparedMac::new(&key).digest(&message), reference(&key, &message));
+        }
     }
 }
