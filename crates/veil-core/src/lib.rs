@@ -15,3 +15,8 @@ pub mod rows;
 
 pub use error::{Error, Result};
 pub use key::{Key, Purpose, Scope, ScopeKind};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
