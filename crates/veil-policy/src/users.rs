@@ -196,6 +196,12 @@ impl Directory {
         Self::build(docs)
     }
 
+    /// Build a directory from users (e.g. from SCIM or a generator); no group
+    /// attributes, projects or approvals.
+    pub fn from_users(users: impl IntoIterator<Item = User>) -> Self {
+        Self { users: users.into_iter().map(|u| (u.name.clone(), u)).collect(), ..Self::default() }
+    }
+
     /// All users, by name.
     pub fn users(&self) -> impl Iterator<Item = &User> {
         self.users.values()
