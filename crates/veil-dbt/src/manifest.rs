@@ -1,0 +1,366 @@
+//! manifest.json and catalog.json, read leniently (unknown fields ignored) but
+//! checked for the schema versions veil understands.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use veil_policy::{Catalog, Column, ColumnType, DataSource};
+
+use crate::error::{Error, Result};
+
+/// Manifest schema versions veil reads (dbt-core 1.5 writes v10, 1.6 v10, 1.7 v11, 1.8+ v12).
+pub const SUPPORTED_MANIFEST_VERSIONS: std::ops::RangeInclusive<u32> = 10..=12;
+
+/// An exposure (dashboard, notebook, application) as a veil project.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Project {
+    /// The exposure's name.
+    pub name: String,
+    /// Purposes from `meta.veil.purposes`.
+    pub purposes: Vec<String>,
+    /// The owner's e-mail or name, if given.
+    pub owner: Option<String>,
+    /// Data sources the exposure depends on (catalog names).
+    pub sources: Vec<String>,
+}
+
+/// What veil takes from a dbt project's artifacts.
+#[derive(Clone, Debug)]
+pub struct DbtArtifacts {
+    /// Data sources with tags and typed columns.
+    pub catalog: Catalog,
+    /// Exposures as projects.
+    pub projects: Vec<Project>,
+    /// The dbt project's name.
+    pub project_name: Option<String>,
+    /// Columns whose type was not known (no catalog.json, no `data_type`), as
+    /// `source.column`; masks that need a type fail on them, closed.
+    pub untyped_columns: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawManifest {
+    metadata: RawMetadata,
+    #[serde(default)]
+    nodes: Map<String, Value>,
+    #[serde(default)]
+    sources: Map<String, Value>,
+    #[serde(default)]
+    exposures: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    #[serde(default)]
+    dbt_schema_version: Option<String>,
+    #[serde(default)]
+    project_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawNode {
+    resource_type: String,
+    name: String,
+    #[serde(default)]
+    alias: Option<String>,
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    tags: Value,
+    #[serde(default)]
+    meta: Value,
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    columns: Map<String, Value>,
+    #[serde(default)]
+    original_file_path: String,
+}
+
+#[derive(Deserialize)]
+struct RawColumn {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tags: Value,
+    #[serde(default)]
+    meta: Value,
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    data_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawExposure {
+    name: String,
+    #[serde(default)]
+    owner: Value,
+    #[serde(default)]
+    meta: Value,
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    depends_on: Value,
+}
+
+#[derive(Deserialize)]
+struct RawCatalogFile {
+    metadata: RawMetadata,
+    #[serde(default)]
+    nodes: Map<String, Value>,
+    #[serde(default)]
+    sources: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawCatalogTable {
+    #[serde(default)]
+    columns: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawCatalogColumn {
+    #[serde(rename = "type")]
+    column_type: String,
+    #[serde(default)]
+    index: i64,
+    name: String,
+}
+
+/// Load `<target>/manifest.json` and, if present, `<target>/catalog.json`.
+///
+/// # Errors
+/// [`Error`] naming the file (and line and column for malformed JSON).
+pub fn load(target_dir: impl AsRef<Path>) -> Result<DbtArtifacts> {
+    let dir = target_dir.as_ref();
+    let catalog = dir.join("catalog.json");
+    load_files(dir.join("manifest.json"), catalog.exists().then_some(catalog))
+}
+
+/// Load a manifest and an optional catalog from explicit paths.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_files(manifest: impl AsRef<Path>, catalog: Option<PathBuf>) -> Result<DbtArtifacts> {
+    let manifest_path = manifest.as_ref();
+    let text = read(manifest_path)?;
+    let types = match &catalog {
+        Some(path) => Some(read_catalog(path, &read(path)?)?),
+        None => None,
+    };
+    parse(manifest_path, &text, types.as_ref())
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })
+}
+
+/// `v12` from `https://schemas.getdbt.com/dbt/manifest/v12.json`.
+fn schema_version(url: &str) -> Option<u32> {
+    let file = url.rsplit('/').next()?;
+    file.strip_prefix('v')?.strip_suffix(".json")?.parse().ok()
+}
+
+/// Column types per node id: (name, type) in table order.
+type ColumnTypes = std::collections::HashMap<String, Vec<(String, String)>>;
+
+fn read_catalog(path: &Path, text: &str) -> Result<ColumnTypes> {
+    let raw: RawCatalogFile = serde_json::from_str(text).map_err(|e| Error::json(path, &e))?;
+    let version = raw.metadata.dbt_schema_version.as_deref().and_then(schema_version);
+    if version != Some(1) {
+        return Err(Error::Version {
+            path: path.to_path_buf(),
+            kind: "catalog",
+            found: raw.metadata.dbt_schema_version.unwrap_or_else(|| "(none)".into()),
+            supported: "v1",
+        });
+    }
+    let mut out = ColumnTypes::new();
+    for (id, table) in raw.nodes.into_iter().chain(raw.sources) {
+        let table: RawCatalogTable = serde_json::from_value(table).map_err(|e| Error::json(path, &e))?;
+        let mut columns: Vec<RawCatalogColumn> = table
+            .columns
+            .into_values()
+            .map(serde_json::from_value)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::json(path, &e))?;
+        columns.sort_by_key(|c| c.index);
+        out.insert(id, columns.into_iter().map(|c| (c.name, c.column_type)).collect());
+    }
+    Ok(out)
+}
+
+fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArtifacts> {
+    let raw: RawManifest = serde_json::from_str(text).map_err(|e| Error::json(path, &e))?;
+    let found = raw.metadata.dbt_schema_version.clone().unwrap_or_else(|| "(none)".into());
+    match schema_version(&found) {
+        Some(v) if SUPPORTED_MANIFEST_VERSIONS.contains(&v) => {}
+        _ => return Err(Error::Version { path: path.to_path_buf(), kind: "manifest", found, supported: "v10 to v12" }),
+    }
+
+    let mut sources = Vec::new();
+    let mut names = std::collections::HashMap::new();
+    let mut untyped = Vec::new();
+    let nodes = raw.nodes.into_iter().map(|n| (n, false)).chain(raw.sources.into_iter().map(|n| (n, true)));
+    for ((id, value), is_source) in nodes {
+        let node: RawNode = serde_json::from_value(value).map_err(|e| Error::json(path, &e))?;
+        if !is_source && !matches!(node.resource_type.as_str(), "model" | "seed" | "snapshot") {
+            continue;
+        }
+        let materialized = node.config.get("materialized").and_then(Value::as_str);
+        let enabled = node.config.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+        if materialized == Some("ephemeral") || !enabled {
+            continue;
+        }
+        let relation = if is_source { node.identifier.clone() } else { node.alias.clone() };
+        let relation = relation.unwrap_or_else(|| node.name.clone());
+        let name = match &node.schema {
+            Some(schema) => format!("{schema}.{relation}"),
+            None => relation,
+        };
+        let source = data_source(&name, &node, types.and_then(|t| t.get(&id)), &mut untyped);
+        names.insert(id, name);
+        sources.push(source);
+    }
+
+    let mut projects = Vec::new();
+    for (_, value) in raw.exposures {
+        let exposure: RawExposure = serde_json::from_value(value).map_err(|e| Error::json(path, &e))?;
+        let depends: Vec<String> = strings(exposure.depends_on.get("nodes").unwrap_or(&Value::Null));
+        projects.push(Project {
+            purposes: veil_list(&[&exposure.meta, exposure.config.get("meta").unwrap_or(&Value::Null)], "purposes"),
+            owner: exposure
+                .owner
+                .get("email")
+                .or_else(|| exposure.owner.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            sources: depends.iter().filter_map(|id| names.get(id).cloned()).collect(),
+            name: exposure.name,
+        });
+    }
+    projects.sort_by(|a, b| a.name.cmp(&b.name));
+    untyped.sort();
+    Ok(DbtArtifacts {
+        catalog: Catalog::from_sources(sources),
+        projects,
+        project_name: raw.metadata.project_name,
+        untyped_columns: untyped,
+    })
+}
+
+fn data_source(
+    name: &str,
+    node: &RawNode,
+    types: Option<&Vec<(String, String)>>,
+    untyped: &mut Vec<String>,
+) -> DataSource {
+    let mut tags = strings(&node.tags);
+    tags.extend(strings(node.config.get("tags").unwrap_or(&Value::Null)));
+    tags.extend(veil_list(&[&node.meta, node.config.get("meta").unwrap_or(&Value::Null)], "tags"));
+    tags.push(format!("dbt.resource.{}", node.resource_type));
+    if let Some(folder) = folder_tag(&node.original_file_path) {
+        tags.push(folder);
+    }
+    dedup(&mut tags);
+
+    // Documented columns, by lower-case name, with their tags and declared types.
+    let documented: Vec<(String, Vec<String>, Option<String>)> = node
+        .columns
+        .iter()
+        .filter_map(|(key, value)| {
+            let column: RawColumn = serde_json::from_value(value.clone()).ok()?;
+            let mut tags = strings(&column.tags);
+            tags.extend(strings(column.config.get("tags").unwrap_or(&Value::Null)));
+            tags.extend(veil_list(&[&column.meta, column.config.get("meta").unwrap_or(&Value::Null)], "tags"));
+            dedup(&mut tags);
+            Some((column.name.unwrap_or_else(|| key.clone()), tags, column.data_type))
+        })
+        .collect();
+    let find = |name: &str| documented.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name));
+
+    let columns: Vec<Column> = match types {
+        Some(types) => types
+            .iter()
+            .map(|(column, written)| Column {
+                name: column.clone(),
+                column_type: ColumnType::parse(written),
+                tags: find(column).map(|(_, t, _)| t.clone()).unwrap_or_default(),
+            })
+            .collect(),
+        None => documented
+            .iter()
+            .map(|(column, tags, data_type)| {
+                if data_type.is_none() {
+                    untyped.push(format!("{name}.{column}"));
+                }
+                Column {
+                    name: column.clone(),
+                    column_type: data_type
+                        .as_deref()
+                        .map_or(ColumnType::Other { name: "unknown".into() }, ColumnType::parse),
+                    tags: tags.clone(),
+                }
+            })
+            .collect(),
+    };
+    DataSource { name: name.to_owned(), database: node.database.clone(), schema: node.schema.clone(), tags, columns }
+}
+
+/// `dbt.path.marts.finance` for `models/marts/finance/payments.sql`; none at the root.
+fn folder_tag(original_file_path: &str) -> Option<String> {
+    let parts: Vec<&str> = original_file_path.split(['/', '\\']).collect();
+    let folders = parts.get(1..parts.len().saturating_sub(1))?;
+    if folders.is_empty() {
+        return None;
+    }
+    let cleaned: Vec<String> = folders.iter().map(|f| f.replace('.', "_")).collect();
+    Some(format!("dbt.path.{}", cleaned.join(".")))
+}
+
+/// A string or a list of strings.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `meta.veil.<key>` from each of the given meta objects.
+fn veil_list(metas: &[&Value], key: &str) -> Vec<String> {
+    let mut out: Vec<String> =
+        metas.iter().flat_map(|m| strings(m.get("veil").and_then(|v| v.get(key)).unwrap_or(&Value::Null))).collect();
+    dedup(&mut out);
+    out
+}
+
+fn dedup(items: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|t| !t.trim().is_empty() && seen.insert(t.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_tags() {
+        assert_eq!(folder_tag("models/marts/finance/payments.sql").as_deref(), Some("dbt.path.marts.finance"));
+        assert_eq!(folder_tag("models/customers.sql"), None);
+        assert_eq!(folder_tag("models/v1.2/x.sql").as_deref(), Some("dbt.path.v1_2"));
+        assert_eq!(folder_tag(""), None);
+    }
+
+    #[test]
+    fn schema_versions() {
+        assert_eq!(schema_version("https://schemas.getdbt.com/dbt/manifest/v12.json"), Some(12));
+        assert_eq!(schema_version("nonsense"), None);
+    }
+}

@@ -1,0 +1,3 @@
+select id as employee_id, name, email, department, country, cast(salary as bigint) as salary,
+       cast(hired_on as date) as hired_on
+from {{ ref('raw_employees') }}
