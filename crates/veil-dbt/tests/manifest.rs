@@ -1,6 +1,8 @@
 //! The example shop project's real dbt artifacts (dbt-core 1.10, dbt-duckdb),
 //! trimmed of macros and SQL, plus one hand-added dbt source.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use std::path::PathBuf;
 
 use veil_dbt::{load, load_files, Error};
