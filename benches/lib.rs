@@ -14,7 +14,8 @@ pub fn emails(n: usize) -> Vec<String> {
         .map(|i| {
             let user_len = 3 + (next() % 20) as usize;
             let user: String = (0..user_len).map(|_| char::from(b'a' + (next() % 26) as u8)).collect();
-            let domain = ["example.com", "mail.org", "corp.io", "shop.co.uk"][i % 4];
+            let domain =
+                ["example.com", "mail.org", "corp.io", "shop.co.uk"].get(i % 4).copied().unwrap_or("example.com");
             format!("{user}@{domain}")
         })
         .collect()
@@ -105,7 +106,8 @@ pub fn run_all(n: usize, repeats: usize, mut progress: impl FnMut(&str)) -> Vec<
     // Each function runs interleaved with the baseline, as many times as it, and
     // its ratio is to the baseline's best run beside it: a busy moment on a shared
     // machine then skews both sides alike.
-    let baseline = || mails.iter().map(|v| usize::from(Sha256::digest(v.as_bytes())[0])).sum::<usize>();
+    let baseline =
+        || mails.iter().map(|v| usize::from(Sha256::digest(v.as_bytes()).first().copied().unwrap_or(0))).sum::<usize>();
     let mut out: Vec<Measurement> = Vec::new();
     macro_rules! measure {
         ($name:expr, $f:expr) => {{
@@ -130,7 +132,7 @@ pub fn run_all(n: usize, repeats: usize, mut progress: impl FnMut(&str)) -> Vec<
             .iter()
             .map(|v| {
                 hasher.hash_into(v.as_bytes(), &mut buf);
-                usize::from(buf[0])
+                usize::from(buf.first().copied().unwrap_or(0))
             })
             .sum()
     });
