@@ -340,7 +340,8 @@ impl Expr {
     /// resolved against its tags; a source without tags at that level
     /// satisfies no tag function: fail closed).
     ///
-    /// Tag functions require the reader to reach *every* tag at that level.
+    /// Tag functions hold when the reader reaches *any* tag at that level (a
+    /// table carries many tags: its sensitivity, its domain, dbt's `dbt.*`).
     pub fn to_condition(&self, source: &DataSource) -> Condition {
         match self {
             Expr::InGroups { groups } => {
@@ -354,7 +355,7 @@ impl Expr {
                 if tags.is_empty() {
                     return Condition::Never;
                 }
-                Condition::all(
+                Condition::any(
                     tags.into_iter()
                         .map(|t| Condition::AttributeReaches { key: key.clone(), tag: t.to_string() })
                         .collect(),
@@ -365,7 +366,7 @@ impl Expr {
                 if tags.is_empty() {
                     return Condition::Never;
                 }
-                Condition::all(tags.into_iter().map(|t| Condition::GroupReaches { tag: t.to_string() }).collect())
+                Condition::any(tags.into_iter().map(|t| Condition::GroupReaches { tag: t.to_string() }).collect())
             }
             Expr::ActingUnder { purposes } => {
                 Condition::any(purposes.iter().map(|p| Condition::ActingUnder { purpose: p.clone() }).collect())

@@ -207,6 +207,17 @@ impl Directory {
         self.users.values()
     }
 
+    /// Every project with its purposes, by name.
+    pub fn projects(&self) -> impl Iterator<Item = (&str, &BTreeSet<String>)> {
+        self.projects.iter().map(|(name, purposes)| (name.as_str(), purposes))
+    }
+
+    /// Add a project (e.g. a dbt exposure) with its purposes; purposes of a
+    /// project already known are added to its own.
+    pub fn add_project(&mut self, name: &str, purposes: impl IntoIterator<Item = String>) {
+        self.projects.entry(name.to_string()).or_default().extend(purposes);
+    }
+
     /// Is there a user in this group?
     pub fn group_has_members(&self, group: &str) -> bool {
         self.users.values().any(|u| u.groups.contains(group))
