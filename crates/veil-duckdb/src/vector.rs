@@ -99,6 +99,32 @@ impl<'a> Column<'a, duckdb_string_t> {
     }
 }
 
+impl<'a> Column<'a, duckdb_string_t> {
+    /// `Some(value)` when every row of the chunk holds the same value (`Some(None)`:
+    /// all NULL), `None` when rows may differ. DuckDB flattens a constant argument
+    /// into identical 16-byte `string_t`s (inline bytes zero-padded, or one shared
+    /// pointer), so comparing those raw words finds constants without reading text.
+    pub fn constant(&self) -> Option<Option<&'a [u8]>> {
+        let first = self.values.first()?;
+        let first_valid = self.validity.is_valid(0);
+        let raw = |s: &duckdb_string_t| {
+            // SAFETY: the inline view covers all 16 bytes of either variant, and
+            // DuckDB initialises all of them (zero padding or prefix + pointer).
+            unsafe { (s.value.inlined.length, s.value.inlined.inlined) }
+        };
+        let first_raw = raw(first);
+        let same = self
+            .values
+            .iter()
+            .enumerate()
+            .all(|(row, s)| self.validity.is_valid(row) == first_valid && (!first_valid || raw(s) == first_raw));
+        if !same {
+            return None;
+        }
+        Some(if first_valid { Some(string_bytes(first)) } else { None })
+    }
+}
+
 /// The bytes of a DuckDB `string_t`: up to 12 bytes inline, longer ones behind a pointer.
 #[inline]
 fn string_bytes(s: &duckdb_string_t) -> &[u8] {

@@ -24,6 +24,26 @@ fn run(input: &Input<'_>, output: &mut dyn WritableVector) -> Result<(), BoxErro
     let mut out = TextOut::new(output, rows)?;
     let mut hashers = PerScope::default();
     let mut hex = [0u8; HASH_HEX_LEN];
+    let build = |key: &_, scope: &_| Ok(KeyedHasher::new(key, scope));
+
+    // The usual case: one key id, scope (and reader) for the whole chunk.
+    let reader = readers.as_ref().map(|r| r.constant());
+    if let (Some(Some(key_id)), Some(Some(scope)), None | Some(Some(Some(_)))) =
+        (key_ids.constant(), scopes.constant(), reader)
+    {
+        let hasher = hashers.get(key_id, scope, reader.flatten().flatten(), 0, build)?;
+        for row in 0..rows {
+            match values.bytes(row) {
+                Some(value) => {
+                    hasher.hash_into(value, &mut hex);
+                    out.set_ascii(row, &hex);
+                }
+                None => out.set_null(row),
+            }
+        }
+        return Ok(());
+    }
+
     for row in 0..rows {
         let reader = match &readers {
             None => Some(None),
@@ -35,7 +55,7 @@ fn run(input: &Input<'_>, output: &mut dyn WritableVector) -> Result<(), BoxErro
             out.set_null(row);
             continue;
         };
-        let hasher = hashers.get(key_id, scope, reader, 0, |key, scope| Ok(KeyedHasher::new(key, scope)))?;
+        let hasher = hashers.get(key_id, scope, reader, 0, build)?;
         hasher.hash_into(value, &mut hex);
         out.set_ascii(row, &hex);
     }

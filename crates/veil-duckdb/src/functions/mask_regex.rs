@@ -17,6 +17,21 @@ fn run(input: &Input<'_>, output: &mut dyn WritableVector) -> Result<(), BoxErro
     let (values, patterns, replacements) = (input.strings(0)?, input.strings(1)?, input.strings(2)?);
     let mut out = TextOut::new(output, rows)?;
     let mut masks = PerText::default();
+    let compile =
+        |p: &[u8], r: &[u8]| RegexMask::new(utf8(p, "a pattern")?, utf8(r, "a replacement")?).map_err(core_error);
+
+    // The usual case: one pattern and replacement for the whole chunk.
+    if let (Some(Some(pattern)), Some(Some(replacement))) = (patterns.constant(), replacements.constant()) {
+        let mask = masks.get(pattern, replacement, compile)?;
+        for row in 0..rows {
+            match values.text(row)? {
+                Some(value) => out.set(row, &mask.apply(value)),
+                None => out.set_null(row),
+            }
+        }
+        return Ok(());
+    }
+
     for row in 0..rows {
         let (Some(value), Some(pattern), Some(replacement)) =
             (values.text(row)?, patterns.bytes(row), replacements.bytes(row))
@@ -24,9 +39,7 @@ fn run(input: &Input<'_>, output: &mut dyn WritableVector) -> Result<(), BoxErro
             out.set_null(row);
             continue;
         };
-        let mask = masks.get(pattern, replacement, |p, r| {
-            RegexMask::new(utf8(p, "a pattern")?, utf8(r, "a replacement")?).map_err(core_error)
-        })?;
+        let mask = masks.get(pattern, replacement, compile)?;
         out.set(row, &mask.apply(value));
     }
     Ok(())
