@@ -1,0 +1,51 @@
+//! The logic behind the `veil` command: loading a project, running DuckDB,
+//! verifying enforcement. `main.rs` only parses arguments and prints.
+
+pub mod duckdb;
+pub mod load;
+pub mod verify;
+
+/// Why a command failed. Each message names the file, reader, source or column.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Policies, users or catalog are invalid.
+    #[error(transparent)]
+    Policy(Box<veil_policy::Error>),
+    /// dbt artifacts could not be read.
+    #[error(transparent)]
+    Dbt(#[from] veil_dbt::Error),
+    /// Bindings could not be generated.
+    #[error(transparent)]
+    Bind(#[from] veil_host::Error),
+    /// The engine failed or could not be run.
+    #[error("{0}")]
+    Engine(String),
+    /// Enforcement does not match the plan.
+    #[error("verification failed: {0} problem(s) found")]
+    Verify(usize),
+    /// Arguments that do not fit together.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<veil_policy::Error> for Error {
+    fn from(e: veil_policy::Error) -> Self {
+        Error::Policy(Box::new(e))
+    }
+}
+
+impl Error {
+    /// The process exit code: 1 for invalid inputs or failed verification,
+    /// 2 for usage errors, 3 when the engine fails.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Engine(_) => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,63 @@
+//! Loading a veil project: policies, users, and a catalog from dbt or YAML.
+
+use std::path::PathBuf;
+
+use veil_policy::{Catalog, Directory, Engine, PolicySet, Warning};
+
+use crate::{Error, Result};
+
+/// Where a project's inputs are.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// A policy file or a folder of them.
+    pub policies: PathBuf,
+    /// The users file.
+    pub users: PathBuf,
+    /// dbt's target folder (manifest.json, catalog.json).
+    pub dbt_target: Option<PathBuf>,
+    /// A catalog YAML file, instead of dbt.
+    pub catalog: Option<PathBuf>,
+}
+
+/// A loaded project.
+pub struct Loaded {
+    /// The decision engine over everything.
+    pub engine: Engine,
+    /// Columns dbt did not type (no catalog.json), as `source.column`.
+    pub untyped_columns: Vec<String>,
+}
+
+impl Loaded {
+    /// Warnings from the engine (policies that reach nothing, groups nobody has).
+    pub fn warnings(&self) -> &[Warning] {
+        self.engine.warnings()
+    }
+}
+
+/// Load and check everything.
+///
+/// # Errors
+/// Every invalid input, with file, line and column.
+pub fn load(inputs: &Inputs) -> Result<Loaded> {
+    let policies = PolicySet::load(&inputs.policies)?;
+    let mut users = Directory::load(&inputs.users)?;
+    let (catalog, untyped_columns) = match (&inputs.dbt_target, &inputs.catalog) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage("give either --dbt-target or --catalog, not both".into()));
+        }
+        (Some(target), None) => {
+            let artifacts = veil_dbt::load(target)?;
+            for project in &artifacts.projects {
+                users.add_project(&project.name, project.purposes.iter().cloned());
+            }
+            (artifacts.catalog, artifacts.untyped_columns)
+        }
+        (None, Some(path)) => (Catalog::load(path)?, Vec::new()),
+        (None, None) => {
+            return Err(Error::Usage(
+                "no catalog: give --dbt-target <dbt project>/target or --catalog <catalog.yaml>".into(),
+            ))
+        }
+    };
+    Ok(Loaded { engine: Engine::new(policies, users, catalog)?, untyped_columns })
+}

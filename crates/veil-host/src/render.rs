@@ -1,0 +1,490 @@
+//! What every target shares: reader facts, conditions, mask chains, row
+//! filters and views. Targets supply quoting, types, functions and masks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use veil_policy::{ColumnType, Condition, DataSource, Directory, Engine, Mask, Plan, ReaderPlan};
+
+use crate::target::{MaskContext, Reader, Target};
+use crate::{Error, Result};
+
+/// Schema of the tables holding facts about readers (dynamic mode).
+pub const FACTS_SCHEMA: &str = "veil";
+
+/// Whom the views are for.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// One set of views; the reader is named at query time.
+    Dynamic,
+    /// Views specialised to one reader, acting under an optional project.
+    Reader {
+        /// User name.
+        user: String,
+        /// Project.
+        project: Option<String>,
+    },
+}
+
+/// How to bind.
+#[derive(Clone, Debug)]
+pub struct BindOptions {
+    /// Dynamic or one reader.
+    pub mode: Mode,
+    /// Key id masks name; the engine resolves it from its keyring.
+    pub key_id: String,
+    /// Schema of the secure views.
+    pub secure_schema: String,
+    /// Only these sources (all when empty).
+    pub sources: Vec<String>,
+}
+
+impl Default for BindOptions {
+    fn default() -> Self {
+        Self { mode: Mode::Dynamic, key_id: "default".into(), secure_schema: "secure".into(), sources: Vec::new() }
+    }
+}
+
+/// What a statement does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatementKind {
+    /// Loads functions, creates schemas.
+    Setup,
+    /// Facts about readers.
+    Facts,
+    /// A secure view.
+    View,
+    /// A note for people; nothing to run.
+    Comment,
+}
+
+/// One generated statement.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    /// What it does.
+    pub kind: StatementKind,
+    /// The data source it is about, if any.
+    pub source: Option<String>,
+    /// The SQL (a `--` comment for [`StatementKind::Comment`]).
+    pub sql: String,
+    /// For a view, the query it stands for (to run it without creating it).
+    pub select: Option<String>,
+}
+
+/// Generated SQL for one target.
+#[derive(Clone, Debug, Default)]
+pub struct Bindings {
+    /// In execution order.
+    pub statements: Vec<Statement>,
+    /// View name per data source.
+    pub views: BTreeMap<String, String>,
+}
+
+impl Bindings {
+    /// One script, statements separated by blank lines.
+    pub fn to_sql(&self) -> String {
+        let mut out = String::new();
+        for s in &self.statements {
+            out.push_str(&s.sql);
+            out.push_str("\n\n");
+        }
+        out
+    }
+
+    fn push(&mut self, kind: StatementKind, source: Option<&str>, sql: String) {
+        self.statements.push(Statement { kind, source: source.map(str::to_owned), sql, select: None });
+    }
+
+    fn push_view(&mut self, source: &str, (sql, select): (String, String)) {
+        self.statements.push(Statement {
+            kind: StatementKind::View,
+            source: Some(source.to_owned()),
+            sql,
+            select: Some(select),
+        });
+    }
+}
+
+/// Generate bindings for every source of the engine's catalog (or those in
+/// `options.sources`).
+///
+/// # Errors
+/// [`Error::Policy`] for an unknown source or reader; [`Error::Unsupported`]
+/// for a mask the target cannot enforce; [`Error::Invalid`] for unusable names.
+pub fn bind(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Result<Bindings> {
+    check_key_id(&options.key_id)?;
+    let mut out = Bindings::default();
+    let selected: Vec<&DataSource> = if options.sources.is_empty() {
+        engine.catalog().sources().collect()
+    } else {
+        options
+            .sources
+            .iter()
+            .map(|s| engine.catalog().source(s).ok_or_else(|| veil_policy::Error::UnknownSource(s.clone())))
+            .collect::<std::result::Result<_, _>>()?
+    };
+    let names = view_names(&selected);
+
+    for sql in target.preamble() {
+        out.push(StatementKind::Setup, None, sql);
+    }
+    let schema = target.quote_ident(&options.secure_schema);
+    out.push(StatementKind::Setup, None, format!("CREATE SCHEMA IF NOT EXISTS {schema};"));
+
+    match &options.mode {
+        Mode::Dynamic => {
+            facts(engine.directory(), target, &mut out);
+            for source in &selected {
+                let plan = engine.plan(&source.name)?;
+                let view = names.get(&source.name).cloned().unwrap_or_else(|| source.name.clone());
+                let view_sql = dynamic_view(&plan, source, target, options, &schema, &view)?;
+                out.push_view(&source.name, view_sql);
+                out.views.insert(source.name.clone(), view);
+            }
+        }
+        Mode::Reader { user, project } => {
+            let subject = engine.directory().subject(user, project.as_deref())?;
+            for source in &selected {
+                let plan = engine.plan_for(&subject, &source.name)?;
+                let view = names.get(&source.name).cloned().unwrap_or_else(|| source.name.clone());
+                if !plan.allowed {
+                    // No view at all: querying it fails, and nothing of the source shows.
+                    out.push(
+                        StatementKind::Comment,
+                        Some(&source.name),
+                        format!("-- {user} may not read {}: no view.", one_line(&source.name)),
+                    );
+                    let qualified = format!("{schema}.{}", target.quote_ident(&view));
+                    out.push(StatementKind::View, Some(&source.name), format!("DROP VIEW IF EXISTS {qualified};"));
+                    continue;
+                }
+                let reader = Reader::Known { name: user, project: project.as_deref() };
+                let view_sql = reader_view(&plan, source, target, options, &schema, &view, reader)?;
+                out.push_view(&source.name, view_sql);
+                out.views.insert(source.name.clone(), view);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Key ids are pasted as literals; keep them plain so they read well in SQL.
+fn check_key_id(id: &str) -> Result<()> {
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        return Err(Error::Invalid(format!("key id `{id}`: use letters, digits, `_`, `-` or `.`")));
+    }
+    Ok(())
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+/// View names: the relation name, or `<schema>_<relation>` where two sources share one.
+fn view_names(sources: &[&DataSource]) -> BTreeMap<String, String> {
+    let relation = |s: &DataSource| s.name.rsplit('.').next().unwrap_or(&s.name).to_string();
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for s in sources {
+        *count.entry(relation(s)).or_default() += 1;
+    }
+    sources
+        .iter()
+        .map(|s| {
+            let r = relation(s);
+            let name = if count.get(&r).copied().unwrap_or(0) > 1 { s.name.replace('.', "_") } else { r };
+            (s.name.clone(), name)
+        })
+        .collect()
+}
+
+/// The base relation of a source: `schema.relation`, or the name as one identifier.
+fn base_relation(source: &DataSource, target: &dyn Target) -> String {
+    match (&source.schema, source.name.rsplit_once('.')) {
+        (Some(schema), Some((_, relation))) => {
+            format!("{}.{}", target.quote_ident(schema), target.quote_ident(relation))
+        }
+        _ => target.quote_ident(&source.name),
+    }
+}
+
+/// Tables of facts about readers, rebuilt on every bind.
+fn facts(directory: &Directory, t: &dyn Target, out: &mut Bindings) {
+    let s = t.quote_ident(FACTS_SCHEMA);
+    out.push(StatementKind::Facts, None, format!("CREATE SCHEMA IF NOT EXISTS {s};"));
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    let mut attributes = Vec::new();
+    let mut memberships = Vec::new();
+    let mut approvals = Vec::new();
+    for user in directory.users() {
+        let Ok(subject) = directory.subject(&user.name, None) else { continue };
+        let name = t.literal(&user.name);
+        users.push(format!("({name})"));
+        groups.extend(subject.groups.iter().map(|g| format!("({name}, {})", t.literal(g))));
+        for (key, values) in &subject.attributes {
+            attributes.extend(values.iter().map(|v| format!("({name}, {}, {})", t.literal(key), t.literal(v))));
+        }
+        memberships.extend(user.projects.iter().map(|p| format!("({name}, {})", t.literal(p))));
+        for a in &subject.approvals {
+            let approver_groups: Vec<Option<&String>> =
+                if a.approver_groups.is_empty() { vec![None] } else { a.approver_groups.iter().map(Some).collect() };
+            for g in approver_groups {
+                approvals.push(format!(
+                    "({name}, {}, {}, {})",
+                    t.literal(&a.source),
+                    t.literal(&a.approver),
+                    g.map_or("NULL".into(), |g| t.literal(g))
+                ));
+            }
+        }
+    }
+    let purposes: Vec<String> = directory
+        .projects()
+        .flat_map(|(project, purposes)| purposes.iter().map(move |p| (project, p)))
+        .map(|(project, p)| format!("({}, {})", t.literal(project), t.literal(p)))
+        .collect();
+    let tables: [(&str, &str, Vec<String>); 6] = [
+        ("users", "user_name VARCHAR NOT NULL", users),
+        ("user_groups", "user_name VARCHAR NOT NULL, group_name VARCHAR NOT NULL", groups),
+        ("user_attributes", "user_name VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL", attributes),
+        ("user_projects", "user_name VARCHAR NOT NULL, project VARCHAR NOT NULL", memberships),
+        ("project_purposes", "project VARCHAR NOT NULL, purpose VARCHAR NOT NULL", purposes),
+        (
+            "approvals",
+            "user_name VARCHAR NOT NULL, source VARCHAR NOT NULL, approver VARCHAR NOT NULL, approver_group VARCHAR",
+            approvals,
+        ),
+    ];
+    for (table, columns, rows) in tables {
+        let name = format!("{s}.{}", t.quote_ident(table));
+        out.push(StatementKind::Facts, None, format!("CREATE OR REPLACE TABLE {name} ({columns});"));
+        if !rows.is_empty() {
+            out.push(StatementKind::Facts, None, format!("INSERT INTO {name} VALUES\n  {};", rows.join(",\n  ")));
+        }
+    }
+}
+
+/// A reader condition as SQL over the facts tables (dynamic mode).
+pub fn condition(c: &Condition, t: &dyn Target) -> String {
+    let reader = t.reader();
+    let facts = |table: &str| format!("{}.{}", t.quote_ident(FACTS_SCHEMA), t.quote_ident(table));
+    match c {
+        Condition::Always => "TRUE".into(),
+        Condition::Never => "FALSE".into(),
+        Condition::User { name } => format!("({reader} = {})", t.literal(name)),
+        Condition::InGroup { group } => format!(
+            "EXISTS (SELECT 1 FROM {} f WHERE f.user_name = {reader} AND f.group_name = {})",
+            facts("user_groups"),
+            t.literal(group)
+        ),
+        Condition::GroupReaches { tag } => format!(
+            "EXISTS (SELECT 1 FROM {} f WHERE f.user_name = {reader} AND {})",
+            facts("user_groups"),
+            t.tag_match("f.group_name", &t.literal(tag))
+        ),
+        Condition::HasAttribute { key, value } => format!(
+            "EXISTS (SELECT 1 FROM {} f WHERE f.user_name = {reader} AND f.key = {} AND f.value = {})",
+            facts("user_attributes"),
+            t.literal(key),
+            t.literal(value)
+        ),
+        Condition::AttributeReaches { key, tag } => format!(
+            "EXISTS (SELECT 1 FROM {} f WHERE f.user_name = {reader} AND f.key = {} AND {})",
+            facts("user_attributes"),
+            t.literal(key),
+            t.tag_match("f.value", &t.literal(tag))
+        ),
+        Condition::ActingUnder { purpose } => format!(
+            "EXISTS (SELECT 1 FROM {} m JOIN {} p ON p.project = m.project WHERE m.user_name = {reader} AND m.project = {} AND p.purpose = {})",
+            facts("user_projects"),
+            facts("project_purposes"),
+            t.project(),
+            t.literal(purpose)
+        ),
+        Condition::Approved { source, users, groups } => {
+            let mut who = Vec::new();
+            if !users.is_empty() {
+                who.push(format!("a.approver IN ({})", list(users.iter(), t)));
+            }
+            if !groups.is_empty() {
+                who.push(format!("a.approver_group IN ({})", list(groups.iter(), t)));
+            }
+            if who.is_empty() {
+                return "FALSE".into();
+            }
+            format!(
+                "EXISTS (SELECT 1 FROM {} a WHERE a.user_name = {reader} AND a.source = {} AND ({}))",
+                facts("approvals"),
+                t.literal(source),
+                who.join(" OR ")
+            )
+        }
+        Condition::Not { of } => format!("(NOT {})", condition(of, t)),
+        Condition::All { of } if of.is_empty() => "TRUE".into(),
+        Condition::Any { of } if of.is_empty() => "FALSE".into(),
+        Condition::All { of } => format!("({})", of.iter().map(|c| condition(c, t)).collect::<Vec<_>>().join(" AND ")),
+        Condition::Any { of } => format!("({})", of.iter().map(|c| condition(c, t)).collect::<Vec<_>>().join(" OR ")),
+    }
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a String>, t: &dyn Target) -> String {
+    items.map(|i| t.literal(i)).collect::<Vec<_>>().join(", ")
+}
+
+fn cast_if(expr: String, from: &ColumnType, to: &ColumnType, t: &dyn Target) -> Result<String> {
+    if from == to {
+        Ok(expr)
+    } else {
+        Ok(format!("CAST({expr} AS {})", t.sql_type(to)?))
+    }
+}
+
+fn dynamic_view(
+    plan: &Plan,
+    source: &DataSource,
+    t: &dyn Target,
+    options: &BindOptions,
+    schema: &str,
+    view: &str,
+) -> Result<(String, String)> {
+    let mut columns = Vec::new();
+    for column in &plan.columns {
+        let quoted = t.quote_ident(&column.name);
+        let ctx = MaskContext {
+            source: &source.name,
+            column: &column.name,
+            policy: "",
+            key_id: &options.key_id,
+            column_type: &column.input_type,
+            reader: Reader::Dynamic,
+        };
+        let expr = if column.chain.is_empty() {
+            quoted.clone()
+        } else {
+            let mut sql = String::from("CASE");
+            for case in &column.chain {
+                let ctx = MaskContext { policy: &case.policy, ..ctx.clone() };
+                let mut when = condition(&case.when, t);
+                if let Mask::Reversible { unmaskers } = &case.mask {
+                    when = format!("{when} AND NOT {}", condition(unmaskers, t));
+                }
+                if let Some(rows) = &case.rows {
+                    when = format!("{when} AND ({})", rows.sql);
+                }
+                let masked = cast_if(t.mask(&case.mask, &quoted, &ctx)?, &case.output_type, &column.output_type, t)?;
+                sql.push_str(&format!("\n    WHEN {when} THEN {masked}"));
+            }
+            let shown = cast_if(quoted.clone(), &column.input_type, &column.output_type, t)?;
+            sql.push_str(&format!("\n    ELSE {shown}\n  END"));
+            sql
+        };
+        columns.push(format!("  {expr} AS {quoted}"));
+    }
+
+    let reader = t.reader();
+    let known = format!(
+        "EXISTS (SELECT 1 FROM {}.{} u WHERE u.user_name = {reader})",
+        t.quote_ident(FACTS_SCHEMA),
+        t.quote_ident("users")
+    );
+    let denied = format!(
+        "'veil: reader ' || coalesce({reader}, '(none: SET VARIABLE veil_user)') || ' may not read ' || {}",
+        t.literal(&source.name)
+    );
+    let mut filters = vec![format!(
+        "CASE WHEN {known} AND {} THEN TRUE ELSE {} END",
+        condition(&plan.access.condition, t),
+        t.deny(&denied)
+    )];
+    for filter in &plan.row_filters {
+        let ctx = MaskContext {
+            source: &source.name,
+            column: "",
+            policy: &filter.policy,
+            key_id: &options.key_id,
+            column_type: &ColumnType::Text,
+            reader: Reader::Dynamic,
+        };
+        let keep = t.row_predicate(&filter.keep, &ctx)?;
+        filters.push(match &filter.applies_to {
+            Condition::Always => keep,
+            applies => format!("(NOT {} OR {keep})", condition(applies, t)),
+        });
+    }
+    Ok(view_sql(schema, view, t, &columns, source, &filters))
+}
+
+fn reader_view(
+    plan: &ReaderPlan,
+    source: &DataSource,
+    t: &dyn Target,
+    options: &BindOptions,
+    schema: &str,
+    view: &str,
+    reader: Reader<'_>,
+) -> Result<(String, String)> {
+    let mut columns = Vec::new();
+    for column in &plan.columns {
+        let quoted = t.quote_ident(&column.name);
+        let ctx = MaskContext {
+            source: &source.name,
+            column: &column.name,
+            policy: "",
+            key_id: &options.key_id,
+            column_type: &column.input_type,
+            reader: reader.clone(),
+        };
+        let mut branches = Vec::new();
+        let mut otherwise = None;
+        for step in &column.chain {
+            let ctx = MaskContext { policy: &step.policy, ..ctx.clone() };
+            let masked = match &step.mask {
+                Mask::Reversible { unmaskers: Condition::Always } => quoted.clone(),
+                m => t.mask(m, &quoted, &ctx)?,
+            };
+            let step_type = step.mask.output_type(&column.input_type).unwrap_or(ColumnType::Text);
+            let masked = cast_if(masked, &step_type, &column.output_type, t)?;
+            match &step.rows {
+                Some(rows) => branches.push(format!("WHEN ({}) THEN {masked}", rows.sql)),
+                None => {
+                    otherwise = Some(masked);
+                    break;
+                }
+            }
+        }
+        let shown = otherwise.unwrap_or(cast_if(quoted.clone(), &column.input_type, &column.output_type, t)?);
+        let expr = if branches.is_empty() { shown } else { format!("CASE {} ELSE {shown} END", branches.join(" ")) };
+        columns.push(format!("  {expr} AS {quoted}"));
+    }
+    let ctx = MaskContext {
+        source: &source.name,
+        column: "",
+        policy: "",
+        key_id: &options.key_id,
+        column_type: &ColumnType::Text,
+        reader,
+    };
+    let filters = plan.row_filters.iter().map(|p| t.row_predicate(p, &ctx)).collect::<Result<Vec<String>>>()?;
+    Ok(view_sql(schema, view, t, &columns, source, &filters))
+}
+
+/// `CREATE OR REPLACE VIEW` and the query it stands for; `schema` is already
+/// quoted, `view` is not.
+fn view_sql(
+    schema: &str,
+    view: &str,
+    t: &dyn Target,
+    columns: &[String],
+    source: &DataSource,
+    filters: &[String],
+) -> (String, String) {
+    let mut select = format!("SELECT\n{}\nFROM {}", columns.join(",\n"), base_relation(source, t));
+    if !filters.is_empty() {
+        select.push_str(&format!("\nWHERE {}", filters.join("\n  AND ")));
+    }
+    (format!("CREATE OR REPLACE VIEW {schema}.{} AS\n{select};", t.quote_ident(view)), select)
+}
+
+/// Sources and readers, for callers that want to list what a bind covered.
+pub fn readers(directory: &Directory) -> BTreeSet<String> {
+    directory.users().map(|u| u.name.clone()).collect()
+}

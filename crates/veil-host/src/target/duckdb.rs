@@ -1,0 +1,214 @@
+//! DuckDB: the veil extension's `veil_*` functions, `getvariable()` readers.
+
+use veil_policy::{ColumnType, HashScope, Keep, Literal, Mask, Rounding, RowPredicate, TimeUnit};
+
+use super::{MaskContext, Reader, Target};
+use crate::{Error, Result};
+
+/// The DuckDB target. `extension` is what `LOAD` names (a path or `veil`).
+#[derive(Clone, Debug)]
+pub struct DuckDb {
+    /// Argument of `LOAD`; `None` to leave loading to the caller.
+    pub extension: Option<String>,
+}
+
+impl Default for DuckDb {
+    fn default() -> Self {
+        Self { extension: Some("veil".into()) }
+    }
+}
+
+impl DuckDb {
+    fn scope(&self, ctx: &MaskContext<'_>, scope: HashScope) -> String {
+        match (scope, &ctx.reader) {
+            (HashScope::Source, _) => self.literal(&format!("source:{}", ctx.source)),
+            (HashScope::Project, Reader::Dynamic) => format!("('project:' || {})", self.project()),
+            (HashScope::Project, Reader::Known { project: Some(p), .. }) => self.literal(&format!("project:{p}")),
+            // No project: NULL scope, so the hash is NULL (fail closed).
+            (HashScope::Project, Reader::Known { project: None, .. }) => "CAST(NULL AS VARCHAR)".into(),
+        }
+    }
+
+    fn reader_sql(&self, ctx: &MaskContext<'_>) -> String {
+        match &ctx.reader {
+            Reader::Dynamic => self.reader(),
+            Reader::Known { name, .. } => self.literal(name),
+        }
+    }
+}
+
+impl Target for DuckDb {
+    fn name(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    fn literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+
+    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
+        Ok(match ty {
+            ColumnType::Text => "VARCHAR".into(),
+            ColumnType::Integer => "BIGINT".into(),
+            ColumnType::Float => "DOUBLE".into(),
+            ColumnType::Decimal { precision, scale } => format!("DECIMAL({precision},{scale})"),
+            ColumnType::Boolean => "BOOLEAN".into(),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::Timestamp => "TIMESTAMP".into(),
+            ColumnType::Other { name } => {
+                let safe = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',' | '[' | ']'));
+                if !safe {
+                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
+                }
+                name.clone()
+            }
+        })
+    }
+
+    fn reader(&self) -> String {
+        "getvariable('veil_user')".into()
+    }
+
+    fn project(&self) -> String {
+        "getvariable('veil_project')".into()
+    }
+
+    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
+        format!("veil_tag_match({value_sql}, {tag_sql})")
+    }
+
+    fn deny(&self, message_sql: &str) -> String {
+        format!("error({message_sql})")
+    }
+
+    fn mask(&self, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
+        let key = self.literal(ctx.key_id);
+        let text = |c: &str| {
+            if *ctx.column_type == ColumnType::Text {
+                c.to_string()
+            } else {
+                format!("CAST({c} AS VARCHAR)")
+            }
+        };
+        let ty = self.sql_type(ctx.column_type)?;
+        Ok(match mask {
+            Mask::Hash { scope, per_reader } => {
+                let scope = self.scope(ctx, *scope);
+                if *per_reader {
+                    format!("veil_hash({}, {key}, {scope}, {})", text(c), self.reader_sql(ctx))
+                } else {
+                    format!("veil_hash({}, {key}, {scope})", text(c))
+                }
+            }
+            Mask::Null => format!("CAST(NULL AS {ty})"),
+            Mask::Constant { value } => {
+                let literal = match value {
+                    Literal::Boolean(b) => b.to_string().to_uppercase(),
+                    Literal::Integer(i) => i.to_string(),
+                    Literal::Float(f) if f.is_finite() => format!("{f:?}"),
+                    Literal::Float(_) => "NULL".into(),
+                    Literal::Text(s) => self.literal(s),
+                };
+                format!("CAST({literal} AS {ty})")
+            }
+            Mask::Regex { pattern, replacement } => {
+                format!("veil_mask_regex({c}, {}, {})", self.literal(pattern), self.literal(replacement))
+            }
+            Mask::Reveal { keep, fill } => {
+                let (function, n) = match keep {
+                    Keep::First(n) => ("veil_reveal_first", n),
+                    Keep::Last(n) => ("veil_reveal_last", n),
+                };
+                format!("{function}({c}, {n}, {})", self.literal(&fill.to_string()))
+            }
+            Mask::Email => format!("veil_mask_email({c})"),
+            Mask::Round { rounding } => match (rounding, ctx.column_type) {
+                (Rounding::Width(w), ColumnType::Integer) if w.fract() == 0.0 => {
+                    format!("CAST(veil_round(CAST({c} AS BIGINT), CAST({w} AS BIGINT)) AS {ty})")
+                }
+                (Rounding::Width(w), ColumnType::Float) => {
+                    format!("veil_round(CAST({c} AS DOUBLE), CAST({w:?} AS DOUBLE))")
+                }
+                // DECIMAL (and fractional widths on integers): DuckDB's decimal
+                // arithmetic rounds half away from zero, like veil-core.
+                (Rounding::Width(w), _) => format!("CAST(round({c} / {w:?}) * {w:?} AS {ty})"),
+                (Rounding::Places(p), ColumnType::Float) => format!("veil_round_places(CAST({c} AS DOUBLE), {p})"),
+                (Rounding::Places(p), _) => format!("CAST(round({c}, {p}) AS {ty})"),
+            },
+            Mask::Trunc { unit } => {
+                let unit = match unit {
+                    TimeUnit::Minute => "minute",
+                    TimeUnit::Hour => "hour",
+                    TimeUnit::Day => "day",
+                    TimeUnit::Month => "month",
+                    TimeUnit::Quarter => "quarter",
+                    TimeUnit::Year => "year",
+                };
+                format!("veil_trunc_date({c}, '{unit}')")
+            }
+            Mask::Reversible { .. } => {
+                format!("veil_token({}, {key}, {})", text(c), self.scope(ctx, HashScope::Source))
+            }
+            Mask::FormatPreserving => {
+                format!("veil_fpe_encrypt({c}, {key}, {})", self.scope(ctx, HashScope::Source))
+            }
+        })
+    }
+
+    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
+        let col = |name: &str| self.quote_ident(name);
+        Ok(match predicate {
+            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
+                let value = format!("CAST({} AS VARCHAR)", col(column));
+                let test = if *hierarchical { self.tag_match("a.value", &value) } else { format!("a.value = {value}") };
+                format!(
+                    "EXISTS (SELECT 1 FROM veil.user_attributes a WHERE a.user_name = {} AND a.key = {} AND {test})",
+                    self.reader_sql(ctx),
+                    self.literal(attribute)
+                )
+            }
+            RowPredicate::ValueIn { column, values, hierarchical } => {
+                if values.is_empty() {
+                    return Ok("FALSE".into());
+                }
+                let value = format!("CAST({} AS VARCHAR)", col(column));
+                if *hierarchical {
+                    let tests: Vec<String> = values.iter().map(|v| self.tag_match(&self.literal(v), &value)).collect();
+                    format!("({})", tests.join(" OR "))
+                } else {
+                    let list: Vec<String> = values.iter().map(|v| self.literal(v)).collect();
+                    format!("{value} IN ({})", list.join(", "))
+                }
+            }
+            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::TimeWindow { column, seconds } => format!(
+                "veil_in_window(CAST({} AS TIMESTAMP), CAST(current_timestamp AS TIMESTAMP), CAST({} AS BIGINT))",
+                col(column),
+                u128::from(*seconds) * 1_000_000
+            ),
+            RowPredicate::Sample { percent, key } => {
+                let parts: Vec<String> =
+                    key.iter().map(|k| format!("coalesce(CAST({} AS VARCHAR), '')", col(k))).collect();
+                let row_key =
+                    if parts.len() == 1 { parts.join("") } else { format!("concat_ws('|', {})", parts.join(", ")) };
+                format!(
+                    "veil_in_sample({row_key}, {}, {}, CAST({percent:?} AS DOUBLE))",
+                    self.literal(ctx.key_id),
+                    self.literal(&format!("source:{}", ctx.source))
+                )
+            }
+            RowPredicate::Nothing => "FALSE".into(),
+        })
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        self.extension.iter().map(|e| format!("LOAD {};", self.literal(e))).collect()
+    }
+}

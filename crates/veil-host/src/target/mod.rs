@@ -1,0 +1,75 @@
+//! Target engines: what differs between SQL dialects, one file each.
+
+mod duckdb;
+
+pub use duckdb::DuckDb;
+
+use veil_policy::{ColumnType, Mask, RowPredicate};
+
+use crate::Result;
+
+/// Who reads: the engine's expression for the reader, or one known reader.
+#[derive(Clone, Debug)]
+pub enum Reader<'a> {
+    /// Named at query time; conditions are evaluated by the engine.
+    Dynamic,
+    /// One reader, folded in when the SQL is generated.
+    Known {
+        /// User name.
+        name: &'a str,
+        /// Project acted under.
+        project: Option<&'a str>,
+    },
+}
+
+/// What a mask needs to know besides its column.
+#[derive(Clone, Debug)]
+pub struct MaskContext<'a> {
+    /// Data source (catalog name); the scope of keyed masks.
+    pub source: &'a str,
+    /// Column name (for messages).
+    pub column: &'a str,
+    /// Policy key (for messages).
+    pub policy: &'a str,
+    /// Key id the engine resolves from its keyring.
+    pub key_id: &'a str,
+    /// The column's type in the source.
+    pub column_type: &'a ColumnType,
+    /// The reader.
+    pub reader: Reader<'a>,
+}
+
+/// One SQL dialect and engine.
+pub trait Target {
+    /// Short name, e.g. `duckdb`.
+    fn name(&self) -> &'static str;
+    /// Quote an identifier.
+    fn quote_ident(&self, ident: &str) -> String;
+    /// Quote a string literal.
+    fn literal(&self, text: &str) -> String;
+    /// The engine's name for a column type.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] for a type name that is not safe to paste.
+    fn sql_type(&self, ty: &ColumnType) -> Result<String>;
+    /// Expression naming the reader at query time (dynamic mode); NULL when unset.
+    fn reader(&self) -> String;
+    /// Expression naming the project the reader acts under (dynamic mode).
+    fn project(&self) -> String;
+    /// Does user value `value_sql` reach data tag `tag_sql` (hierarchical match)?
+    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String;
+    /// A boolean expression that raises an error with `message_sql` when evaluated.
+    fn deny(&self, message_sql: &str) -> String;
+    /// The masked expression for `column_sql`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] when the engine cannot enforce the mask faithfully.
+    fn mask(&self, mask: &Mask, column_sql: &str, ctx: &MaskContext<'_>) -> Result<String>;
+    /// A row predicate as a boolean expression over the base table's columns.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] when the engine cannot apply it.
+    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String>;
+    /// Statements that must run before the views (e.g. loading an extension).
+    fn preamble(&self) -> Vec<String>;
+}
