@@ -125,3 +125,31 @@ impl DuckDb {
         self.run(json!({"database": self.database, "extension": self.extension, "queries": list}))
     }
 }
+
+/// An answer as an aligned text table.
+pub fn table(answer: &Answer) -> String {
+    let cell = |v: &Value| match v {
+        Value::Null => "NULL".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let rows: Vec<Vec<String>> = answer.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+    let mut widths: Vec<usize> = answer.columns.iter().map(|c| c.chars().count()).collect();
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> =
+            cells.iter().zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        format!("{}\n", padded.join(" | ").trim_end())
+    };
+    let mut out = line(&answer.columns);
+    out.push_str(&format!("{}\n", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-")));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    out.push_str(&format!("({} row{})\n", rows.len(), if rows.len() == 1 { "" } else { "s" }));
+    out
+}

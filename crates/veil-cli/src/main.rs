@@ -162,6 +162,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run one query in DuckDB as a reader and print the rows (what that reader sees).
+    Query {
+        #[command(flatten)]
+        engine: Engine,
+        /// The reader (`SET VARIABLE veil_user`).
+        #[arg(long = "as", value_name = "USER")]
+        reader: String,
+        /// The project the reader acts under (`SET VARIABLE veil_project`).
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
+        /// The SQL, e.g. `SELECT * FROM secure.customers`.
+        sql: String,
+    },
     /// Measure every enforcement function on generated data, beside plain SHA-256.
     ///
     /// Prints nanoseconds per value, values per second and the ratio to a plain
@@ -340,6 +353,20 @@ fn run(command: Command) -> Result<ExitCode> {
             if !report.problems.is_empty() {
                 return Err(Error::Verify(report.problems.len()));
             }
+        }
+        Command::Query { engine, reader, project, sql } => {
+            let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+            let mut setup = vec![format!("SET VARIABLE veil_user = {}", quote(&reader))];
+            setup.push(match &project {
+                Some(p) => format!("SET VARIABLE veil_project = {}", quote(p)),
+                None => "RESET VARIABLE veil_project".into(),
+            });
+            let answers = duckdb(&engine).query(&[veil_cli::duckdb::Query { setup, sql }])?;
+            let answer = answers.into_iter().next().ok_or_else(|| Error::Engine("DuckDB gave no answer".into()))?;
+            if !answer.ok {
+                return Err(Error::Engine(answer.error.unwrap_or_default()));
+            }
+            print!("{}", veil_cli::duckdb::table(&answer));
         }
         Command::Bench { values, repeats, format } => bench(values, repeats, format)?,
     }
