@@ -1,8 +1,8 @@
 //! veil-core throughput, each function beside its baseline in the same group:
 //! plain SHA-256 for the keyed hash, the `fpe` crate for FF1.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use sha2::{Digest, Sha256};
 use veil_benches::{card_numbers, emails, ip_addresses};
 use veil_core::mask::{self, DateUnit, FloatBucket, FormatPreserving, KeyedHasher, RegexMask, Tokenizer};
