@@ -11,12 +11,44 @@
 //! `dist/js/veil.inline.js` (the Wasm inlined as base64, for a UDF body). A thin shim:
 //! no logic lives here.
 
+mod memo;
+
 /// The exports; `#[wasm_bindgen]` generates unsafe ABI shims beside each function.
 #[allow(unsafe_code)]
 mod exports {
+    use std::cell::RefCell;
+
     use veil_core::mask::{self, DateUnit, Keep};
     use veil_core::{rows, Key, Scope};
     use wasm_bindgen::prelude::*;
+
+    use crate::memo::{self, Keyed, Slot};
+
+    // The last prepared mask of each kind: JS UDFs call once per row with constant
+    // arguments, so the set-up (regex, key derivation) is paid once, not per row.
+    thread_local! {
+        static HASHER: Slot<Keyed, mask::KeyedHasher> = const { RefCell::new(None) };
+        static REGEX: Slot<(String, String), mask::RegexMask> = const { RefCell::new(None) };
+        static FPE: Slot<Keyed, mask::FormatPreserving> = const { RefCell::new(None) };
+        static TOKENIZER: Slot<Keyed, mask::Tokenizer> = const { RefCell::new(None) };
+        static SAMPLER: Slot<(Keyed, u64), rows::Sampler> = const { RefCell::new(None) };
+    }
+
+    /// Run `f` on the keyed mask prepared by `make` for these arguments (memoised).
+    fn keyed<V, R>(
+        slot: &'static std::thread::LocalKey<Slot<Keyed, V>>,
+        (key_hex, scope_text, reader): (&str, &str, Option<&str>),
+        make: impl FnOnce(&Key, &Scope) -> V,
+        f: impl FnOnce(&V) -> R,
+    ) -> Result<R, JsError> {
+        memo::with(
+            slot,
+            |k| k.is(key_hex, scope_text, reader),
+            || Keyed::new(key_hex, scope_text, reader),
+            || Ok(make(&key(key_hex)?, &scope(scope_text, reader.map(str::to_owned)))),
+            f,
+        )
+    }
 
     /// The version of the `veil:udf` contract these functions follow (1 for 0.1.0).
     #[wasm_bindgen(js_name = veilAbiVersion)]
@@ -52,15 +84,22 @@ mod exports {
         scope_text: &str,
         reader: Option<String>,
     ) -> Result<Option<String>, JsError> {
-        let (key, scope) = (key(key_hex)?, scope(scope_text, reader));
-        Ok(value.map(|v| mask::keyed_hash(&key, &scope, v.as_bytes())))
+        let Some(value) = value else { return Ok(None) };
+        keyed(&HASHER, (key_hex, scope_text, reader.as_deref()), mask::KeyedHasher::new, |h| {
+            Some(h.hash_hex(value.as_bytes()))
+        })
     }
 
     /// Replace every match of `pattern` by `replacement`.
     #[wasm_bindgen(js_name = veilMaskRegex)]
     pub fn mask_regex(value: Option<String>, pattern: &str, replacement: &str) -> Result<Option<String>, JsError> {
-        let regex = mask::RegexMask::new(pattern, replacement).map_err(js_error)?;
-        Ok(value.map(|v| regex.apply(&v).into_owned()))
+        memo::with(
+            &REGEX,
+            |(p, r)| p == pattern && r == replacement,
+            || (pattern.to_owned(), replacement.to_owned()),
+            || mask::RegexMask::new(pattern, replacement).map_err(js_error),
+            |regex| value.map(|v| regex.apply(&v).into_owned()),
+        )
     }
 
     /// Keep the first `n` characters, fill the rest with `fill`.
@@ -129,8 +168,10 @@ mod exports {
         scope_text: &str,
         reader: Option<String>,
     ) -> Result<Option<String>, JsError> {
-        let fp = mask::FormatPreserving::new(&key(key_hex)?, &scope(scope_text, reader));
-        value.map(|v| fp.encrypt(&v)).transpose().map_err(js_error)
+        let Some(value) = value else { return Ok(None) };
+        keyed(&FPE, (key_hex, scope_text, reader.as_deref()), mask::FormatPreserving::new, |fp| fp.encrypt(&value))?
+            .map(Some)
+            .map_err(js_error)
     }
 
     /// Recover a value masked by `veilFpeEncrypt`.
@@ -141,8 +182,10 @@ mod exports {
         scope_text: &str,
         reader: Option<String>,
     ) -> Result<Option<String>, JsError> {
-        let fp = mask::FormatPreserving::new(&key(key_hex)?, &scope(scope_text, reader));
-        value.map(|v| fp.decrypt(&v)).transpose().map_err(js_error)
+        let Some(value) = value else { return Ok(None) };
+        keyed(&FPE, (key_hex, scope_text, reader.as_deref()), mask::FormatPreserving::new, |fp| fp.decrypt(&value))?
+            .map(Some)
+            .map_err(js_error)
     }
 
     /// Reversible token (AES-SIV), `vt1.…`.
@@ -153,8 +196,10 @@ mod exports {
         scope_text: &str,
         reader: Option<String>,
     ) -> Result<Option<String>, JsError> {
-        let tokenizer = mask::Tokenizer::new(&key(key_hex)?, &scope(scope_text, reader));
-        Ok(value.map(|v| tokenizer.mask(v.as_bytes())))
+        let Some(value) = value else { return Ok(None) };
+        keyed(&TOKENIZER, (key_hex, scope_text, reader.as_deref()), mask::Tokenizer::new, |t| {
+            Some(t.mask(value.as_bytes()))
+        })
     }
 
     /// Recover the text of a token made by `veilTokenMask`.
@@ -165,9 +210,10 @@ mod exports {
         scope_text: &str,
         reader: Option<String>,
     ) -> Result<Option<String>, JsError> {
-        let tokenizer = mask::Tokenizer::new(&key(key_hex)?, &scope(scope_text, reader));
         let Some(token) = token else { return Ok(None) };
-        let plain = tokenizer.unmask(&token).map_err(js_error)?;
+        let plain =
+            keyed(&TOKENIZER, (key_hex, scope_text, reader.as_deref()), mask::Tokenizer::new, |t| t.unmask(&token))?
+                .map_err(js_error)?;
         String::from_utf8(plain).map(Some).map_err(|_| JsError::new("other: the unmasked token is not UTF-8 text"))
     }
 
@@ -198,8 +244,17 @@ mod exports {
         percent: f64,
         reader: Option<String>,
     ) -> Result<Option<bool>, JsError> {
-        let sampler = rows::Sampler::new(&key(key_hex)?, &scope(scope_text, reader), percent).map_err(js_error)?;
-        Ok(row_key.map(|k| sampler.contains(k.as_bytes())))
+        let reader = reader.as_deref();
+        memo::with(
+            &SAMPLER,
+            |(k, p)| k.is(key_hex, scope_text, reader) && *p == percent.to_bits(),
+            || (Keyed::new(key_hex, scope_text, reader), percent.to_bits()),
+            || {
+                let scope = scope(scope_text, reader.map(str::to_owned));
+                rows::Sampler::new(&key(key_hex)?, &scope, percent).map_err(js_error)
+            },
+            |sampler| row_key.map(|k| sampler.contains(k.as_bytes())),
+        )
     }
 }
 
