@@ -37,6 +37,24 @@ pub struct DbtArtifacts {
     /// Columns whose type was not known (no catalog.json, no `data_type`), as
     /// `source.column`; masks that need a type fail on them, closed.
     pub untyped_columns: Vec<String>,
+    /// How each data source is materialised, by catalog name (for schema monitoring).
+    pub relations: std::collections::BTreeMap<String, Relation>,
+}
+
+/// What dbt says about the relation behind a data source, beyond tags.
+///
+/// Schema monitoring uses it to tell tables from views and to notice a
+/// definition that changed (dbt's checksum of the model's file).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Relation {
+    /// `model`, `seed`, `snapshot` or `source`.
+    pub resource_type: String,
+    /// `config.materialized` (`table`, `view`, `incremental`, …), if set.
+    pub materialized: Option<String>,
+    /// `checksum.checksum` of the node (sha256 of the model's file), if given.
+    pub checksum: Option<String>,
+    /// Column types exactly as catalog.json spells them, in table order.
+    pub column_types: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +98,8 @@ struct RawNode {
     columns: Map<String, Value>,
     #[serde(default)]
     original_file_path: String,
+    #[serde(default)]
+    checksum: Value,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +227,7 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
     let mut sources = Vec::new();
     let mut names = std::collections::HashMap::new();
     let mut untyped = Vec::new();
+    let mut relations = std::collections::BTreeMap::new();
     let nodes = raw.nodes.into_iter().map(|n| (n, false)).chain(raw.sources.into_iter().map(|n| (n, true)));
     for ((id, value), is_source) in nodes {
         let node: RawNode = serde_json::from_value(value).map_err(|e| Error::json(path, &e))?;
@@ -224,7 +245,17 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
             Some(schema) => format!("{schema}.{relation}"),
             None => relation,
         };
-        let source = data_source(&name, &node, types.and_then(|t| t.get(&id)), &mut untyped);
+        let column_types = types.and_then(|t| t.get(&id));
+        let source = data_source(&name, &node, column_types, &mut untyped);
+        relations.insert(
+            name.clone(),
+            Relation {
+                resource_type: if is_source { "source".into() } else { node.resource_type.clone() },
+                materialized: materialized.map(str::to_owned),
+                checksum: node.checksum.get("checksum").and_then(Value::as_str).map(str::to_owned),
+                column_types: column_types.cloned().unwrap_or_default(),
+            },
+        );
         names.insert(id, name);
         sources.push(source);
     }
@@ -252,6 +283,7 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
         projects,
         project_name: raw.metadata.project_name,
         untyped_columns: untyped,
+        relations,
     })
 }
 

@@ -117,3 +117,16 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn relations_say_how_each_source_is_materialised() {
+    let dbt = load(fixtures()).unwrap();
+    let customers = &dbt.relations["main.customers"];
+    assert_eq!(customers.resource_type, "model");
+    assert_eq!(customers.materialized.as_deref(), Some("table"));
+    // The fixture is trimmed of checksums; real manifests carry a sha256 per node.
+    assert!(customers.checksum.as_ref().is_none_or(|c| c.len() == 64));
+    assert!(customers.column_types.iter().any(|(name, ty)| name == "email" && ty == "VARCHAR"), "{customers:?}");
+    assert_eq!(dbt.relations["main_staging.stg_orders"].materialized.as_deref(), Some("view"));
+    assert_eq!(dbt.relations["crm.crm_leads"].resource_type, "source");
+}
