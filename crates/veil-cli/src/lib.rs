@@ -3,6 +3,7 @@
 
 pub mod duckdb;
 pub mod load;
+pub mod monitor;
 pub mod verify;
 
 /// Why a command failed. Each message names the file, reader, source or column.

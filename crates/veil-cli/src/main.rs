@@ -175,6 +175,64 @@ enum Command {
         /// The SQL, e.g. `SELECT * FROM secure.customers`.
         sql: String,
     },
+    /// What changed between two catalog snapshots.
+    ///
+    /// Each side is `dbt:DIR` (a dbt target folder or manifest.json), `catalog:FILE`
+    /// (catalog YAML), `snapshot:FILE` (from `veil snapshot`), `duckdb:FILE` (what the
+    /// database has now, from information_schema) or `applied:FILE` (the snapshot
+    /// `veil apply`/`veil monitor` stored in the database). Without a prefix the kind
+    /// is guessed from the path. Exit code 0 either way; read the output.
+    Diff {
+        /// The earlier snapshot.
+        old: String,
+        /// The later snapshot.
+        new: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[command(flatten)]
+        reader: SnapshotReader,
+    },
+    /// Write a catalog snapshot (JSON) of dbt, a catalog file or a database, for `veil diff`.
+    Snapshot {
+        /// What to snapshot (as for `veil diff`).
+        of: String,
+        /// Write it here instead of printing it.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        reader: SnapshotReader,
+    },
+    /// Detect schema changes since the last apply, lock what is new, bind again what changed.
+    ///
+    /// New tables and views are tagged `New` and get no secure view (nobody reads them);
+    /// new columns are tagged `New` and read as NULL by everyone. Both stay locked until the
+    /// catalog (dbt or --catalog) gives them tags of their own; the next run then applies
+    /// their policies. Only changed sources are bound again, in one transaction with the
+    /// new snapshot (table veil.catalog_snapshot). A transform job can ask for a run with
+    /// `INSERT INTO veil.monitor_requests (requested_by) VALUES ('my job')`, answered by
+    /// `veil monitor --watch` within --poll seconds. See docs/monitoring.md.
+    Monitor {
+        #[command(flatten)]
+        project: Project,
+        #[command(flatten)]
+        engine: Engine,
+        /// Key id masks use.
+        #[arg(long, default_value = "default", value_name = "ID")]
+        key_id: String,
+        /// Schema of the secure views.
+        #[arg(long, default_value = "secure", value_name = "NAME")]
+        schema: String,
+        /// Keep running: a full check every SECONDS (stop with Ctrl-C).
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<u64>,
+        /// With --watch: look for rows in veil.monitor_requests every SECONDS and run at once.
+        #[arg(long, value_name = "SECONDS", requires = "watch")]
+        poll: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Measure every enforcement function on generated data, beside plain SHA-256.
     ///
     /// Prints nanoseconds per value, values per second and the ratio to a plain
@@ -191,6 +249,28 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+/// How `veil diff` and `veil snapshot` reach a DuckDB database.
+#[derive(Args, Clone)]
+struct SnapshotReader {
+    /// The veil DuckDB extension (loaded to open the database as veil does).
+    #[arg(long, default_value = "dist/veil.duckdb_extension", value_name = "FILE")]
+    extension: PathBuf,
+    /// Python interpreter with the `duckdb` package.
+    #[arg(long, default_value = "python3", value_name = "PATH")]
+    python: String,
+}
+
+impl SnapshotReader {
+    fn snapshot(&self, arg: &str) -> Result<veil_monitor::Snapshot> {
+        veil_cli::monitor::snapshot_from_arg(arg, |path| DuckDb {
+            python: self.python.clone(),
+            database: path.to_path_buf(),
+            extension: self.extension.clone(),
+            keyring: PathBuf::new(),
+        })
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -327,6 +407,15 @@ fn run(command: Command) -> Result<ExitCode> {
                 binding.schema,
                 loaded.engine.catalog().len()
             );
+            if binding.user.is_none() && binding.sources.is_empty() {
+                let n = veil_cli::monitor::record_baseline(
+                    &inputs(&project),
+                    &duckdb(&engine),
+                    &binding.schema,
+                    &bindings.views,
+                )?;
+                println!("recorded: catalog snapshot of {n} sources in {}", veil_cli::monitor::SNAPSHOT_TABLE);
+            }
         }
         Command::Verify { project, engine, key_id, schema, format } => {
             let loaded = load_project(&project)?;
@@ -367,6 +456,53 @@ fn run(command: Command) -> Result<ExitCode> {
                 return Err(Error::Engine(answer.error.unwrap_or_default()));
             }
             print!("{}", veil_cli::duckdb::table(&answer));
+        }
+        Command::Diff { old, new, format, reader } => {
+            let changes = veil_monitor::diff(&reader.snapshot(&old)?, &reader.snapshot(&new)?);
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&changes).unwrap_or_default()),
+                Format::Table => print!("{}", changes.to_text()),
+            }
+        }
+        Command::Snapshot { of, output, reader } => {
+            let json = reader.snapshot(&of)?.to_json_pretty();
+            match output {
+                Some(path) => std::fs::write(&path, json + "\n")
+                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
+                None => println!("{json}"),
+            }
+        }
+        Command::Monitor { project, engine, key_id, schema, watch, poll, format } => {
+            let options = veil_cli::monitor::Options { secure_schema: schema, key_id };
+            let db = duckdb(&engine);
+            let once = || -> Result<()> {
+                let report = veil_cli::monitor::run_once(&inputs(&project), &db, &options)?;
+                match format {
+                    Format::Json => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+                    Format::Table => print!("{}", report.to_text()),
+                }
+                Ok(())
+            };
+            once()?;
+            if let Some(every) = watch {
+                // Runs until interrupted (Ctrl-C ends the process; an unfinished run's
+                // transaction is rolled back by DuckDB). Errors are reported, not fatal.
+                let every = std::time::Duration::from_secs(every.max(1));
+                let poll = poll.map(|p| std::time::Duration::from_secs(p.max(1)));
+                loop {
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < every {
+                        let step = poll.unwrap_or(every).min(every.saturating_sub(started.elapsed()));
+                        std::thread::sleep(step);
+                        if poll.is_some() && veil_cli::monitor::requested(&db).unwrap_or(false) {
+                            break;
+                        }
+                    }
+                    if let Err(e) = once() {
+                        eprintln!("error: {e}");
+                    }
+                }
+            }
         }
         Command::Bench { values, repeats, format } => bench(values, repeats, format)?,
     }
