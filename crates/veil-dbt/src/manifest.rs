@@ -55,6 +55,9 @@ pub struct Relation {
     pub checksum: Option<String>,
     /// Column types exactly as catalog.json spells them, in table order.
     pub column_types: Vec<(String, String)>,
+    /// Columns documented in the manifest, with their tags, whether or not
+    /// catalog.json has them yet (it lags behind a changed model).
+    pub documented_columns: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +257,7 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
                 materialized: materialized.map(str::to_owned),
                 checksum: node.checksum.get("checksum").and_then(Value::as_str).map(str::to_owned),
                 column_types: column_types.cloned().unwrap_or_default(),
+                documented_columns: documented_columns(&node),
             },
         );
         names.insert(id, name);
@@ -343,6 +347,21 @@ fn data_source(
             .collect(),
     };
     DataSource { name: name.to_owned(), database: node.database.clone(), schema: node.schema.clone(), tags, columns }
+}
+
+/// The manifest's documented columns with their tags (as [`data_source`] reads them).
+fn documented_columns(node: &RawNode) -> Vec<(String, Vec<String>)> {
+    node.columns
+        .iter()
+        .filter_map(|(key, value)| {
+            let column: RawColumn = serde_json::from_value(value.clone()).ok()?;
+            let mut tags = strings(&column.tags);
+            tags.extend(strings(column.config.get("tags").unwrap_or(&Value::Null)));
+            tags.extend(veil_list(&[&column.meta, column.config.get("meta").unwrap_or(&Value::Null)], "tags"));
+            dedup(&mut tags);
+            Some((column.name.unwrap_or_else(|| key.clone()), tags))
+        })
+        .collect()
 }
 
 /// `dbt.path.marts.finance` for `models/marts/finance/payments.sql`; none at the root.

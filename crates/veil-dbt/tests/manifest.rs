@@ -127,6 +127,7 @@ fn relations_say_how_each_source_is_materialised() {
     // The fixture is trimmed of checksums; real manifests carry a sha256 per node.
     assert!(customers.checksum.as_ref().is_none_or(|c| c.len() == 64));
     assert!(customers.column_types.iter().any(|(name, ty)| name == "email" && ty == "VARCHAR"), "{customers:?}");
+    assert!(customers.documented_columns.iter().any(|(name, tags)| name == "email" && tags == &["PII.Email"]));
     assert_eq!(dbt.relations["main_staging.stg_orders"].materialized.as_deref(), Some("view"));
     assert_eq!(dbt.relations["crm.crm_leads"].resource_type, "source");
 }

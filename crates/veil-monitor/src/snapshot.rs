@@ -168,6 +168,13 @@ impl Snapshot {
                     column.data_type = Some(written.clone());
                 }
             }
+            // Tagged in schema.yml but not yet in catalog.json (a model changed
+            // since `dbt docs generate`): the tags still count.
+            for (column, tags) in &relation.documented_columns {
+                if source.column(column).is_none() {
+                    source.columns.push(ColumnSnapshot { name: column.clone(), data_type: None, tags: tags.clone() });
+                }
+            }
         }
         snapshot
     }
