@@ -16,6 +16,8 @@ if (!outPath) {
 }
 const glue = fs.readFileSync(gluePath, 'utf8');
 const wasm = fs.readFileSync(wasmPath);
+// One global slot per build, so two builds in one JS global never mix.
+const slot = `__veil_${require('crypto').createHash('sha256').update(wasm).digest('hex').slice(0, 16)}`;
 
 // The exported functions, read from the glue (`__exports.veilHash = veilHash;` or
 // `function veilHash(`), so a new export needs no change here.
@@ -95,13 +97,14 @@ const out = `// veil.inline.js: veil-core compiled to WebAssembly, with its byte
 // Plain functions for a JS UDF body: ${names.join(', ')}.
 // NULL (null/undefined) in the value argument gives undefined; 64-bit integers are
 // BigInt (numbers are accepted as input); errors throw, message "<kind>: <reason>".
-var veil = (function () {
+// The UDF body may be evaluated for every row: instantiate once per JS global.
+var veil = globalThis.${slot} || (globalThis.${slot} = (function () {
 ${utf8}
 ${base64}
 ${glue}
   wasm_bindgen.initSync({ module: veilBase64('${wasm.toString('base64')}') });
   return wasm_bindgen;
-})();
+})());
 ${wrappers}
 if (typeof module !== 'undefined' && module.exports) {
   module.exports = { ${names.join(', ')} };

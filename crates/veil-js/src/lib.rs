@@ -28,6 +28,7 @@ mod exports {
     // arguments, so the set-up (regex, key derivation) is paid once, not per row.
     thread_local! {
         static HASHER: Slot<Keyed, mask::KeyedHasher> = const { RefCell::new(None) };
+        #[cfg(feature = "mask-regex")]
         static REGEX: Slot<(String, String), mask::RegexMask> = const { RefCell::new(None) };
         static FPE: Slot<Keyed, mask::FormatPreserving> = const { RefCell::new(None) };
         static TOKENIZER: Slot<Keyed, mask::Tokenizer> = const { RefCell::new(None) };
@@ -91,6 +92,7 @@ mod exports {
     }
 
     /// Replace every match of `pattern` by `replacement`.
+    #[cfg(feature = "mask-regex")]
     #[wasm_bindgen(js_name = veilMaskRegex)]
     pub fn mask_regex(value: Option<String>, pattern: &str, replacement: &str) -> Result<Option<String>, JsError> {
         memo::with(
