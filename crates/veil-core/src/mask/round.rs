@@ -89,6 +89,11 @@ impl FloatBucket {
     /// Round one value; NaN and infinities are returned unchanged.
     #[inline]
     pub fn apply(&self, value: f64) -> f64 {
+        settle(value, |v| self.once(v))
+    }
+
+    #[inline]
+    fn once(&self, value: f64) -> f64 {
         if !value.is_finite() {
             return value;
         }
@@ -114,6 +119,26 @@ impl FloatBucket {
 /// assert_eq!(round_places(1250.0, -2), 1300.0);
 /// ```
 pub fn round_places(value: f64, places: i32) -> f64 {
+    settle(value, |v| round_places_once(v, places))
+}
+
+/// Apply `f` until the result no longer moves (at most a few steps), so the
+/// rounding is idempotent even where the scaled value has no exact fraction
+/// (`n / 10^p` times `10^p` can land on a tie and round one step further).
+#[inline]
+fn settle(value: f64, f: impl Fn(f64) -> f64) -> f64 {
+    let mut current = f(value);
+    for _ in 0..4 {
+        let next = f(current);
+        if next == current || (next.is_nan() && current.is_nan()) {
+            return current;
+        }
+        current = next;
+    }
+    current
+}
+
+fn round_places_once(value: f64, places: i32) -> f64 {
     if !value.is_finite() {
         return value;
     }
@@ -156,5 +181,15 @@ mod tests {
         assert!(FloatBucket::new(f64::NAN).is_err());
         assert!(b.apply(f64::NAN).is_nan());
         assert_eq!(round_places(-2.5, 0), -3.0);
+    }
+
+    #[test]
+    fn rounding_settles_where_the_scaled_value_has_no_exact_fraction() {
+        // Found by proptest: 386609936376.4921 * 10^4 lands on a tie.
+        let once = round_places(386_609_936_376.492_07, 4);
+        assert_eq!(round_places(once, 4), once);
+        let b = FloatBucket::new(0.0001).unwrap();
+        let once = b.apply(386_609_936_376.492_07);
+        assert_eq!(b.apply(once), once);
     }
 }
