@@ -10,8 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use veil_cli::duckdb::DuckDb;
 use veil_cli::load::{load, Inputs, Loaded};
 use veil_cli::{verify, Error, Result};
+use veil_host::target::postgres as postgres_target;
 use veil_host::target::DuckDb as DuckDbTarget;
 use veil_host::{bind, BindOptions, Mode};
+
+mod postgres;
 
 /// veil enforces tag-driven data access policies inside the engines that hold the data.
 ///
@@ -84,6 +87,38 @@ struct Engine {
     python: String,
 }
 
+/// Where `veil apply` applies: a DuckDB file, or a PostgreSQL database.
+#[derive(Args, Clone)]
+struct ApplyEngine {
+    /// The DuckDB database file.
+    #[arg(long, value_name = "FILE", required_unless_present = "postgres")]
+    duckdb: Option<PathBuf>,
+    /// A PostgreSQL connection URL (postgresql://user@host:port/db) of a superuser or
+    /// a role that may create roles; applies in one transaction.
+    #[arg(long, value_name = "URL", conflicts_with = "duckdb")]
+    postgres: Option<String>,
+    /// The veil DuckDB extension.
+    #[arg(long, default_value = "dist/veil.duckdb_extension", value_name = "FILE")]
+    extension: PathBuf,
+    /// The keyring file (`<key id> = <64 hex digits>` per line).
+    #[arg(long, env = "VEIL_KEYRING", value_name = "FILE")]
+    keyring: PathBuf,
+    /// Python interpreter with the `duckdb` package (the one dbt-duckdb uses).
+    #[arg(long, default_value = "python3", value_name = "PATH")]
+    python: String,
+}
+
+impl ApplyEngine {
+    fn duckdb(&self) -> Result<Engine> {
+        Ok(Engine {
+            duckdb: self.duckdb.clone().ok_or_else(|| Error::Usage("give --duckdb FILE or --postgres URL".into()))?,
+            extension: self.extension.clone(),
+            keyring: self.keyring.clone(),
+            python: self.python.clone(),
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate policies, users and catalog; print warnings. Exit 1 on any error.
@@ -132,14 +167,15 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Generate the bindings and execute them in a DuckDB database.
+    /// Generate the bindings and execute them in a DuckDB database (--duckdb) or
+    /// in PostgreSQL (--postgres URL: roles, grants, keys; see docs/targets.md).
     Apply {
         #[command(flatten)]
         project: Project,
         #[command(flatten)]
         binding: Binding,
         #[command(flatten)]
-        engine: Engine,
+        engine: ApplyEngine,
     },
     /// Query every secure view as every reader and compare with the plan.
     ///
@@ -285,6 +321,8 @@ enum Format {
 enum TargetName {
     /// DuckDB with the veil extension.
     Duckdb,
+    /// PostgreSQL: roles, grants, SECURITY DEFINER view functions, pgcrypto.
+    Postgres,
 }
 
 fn main() -> ExitCode {
@@ -379,6 +417,15 @@ fn run(command: Command) -> Result<ExitCode> {
                 Format::Table => println!("{}", loaded.engine.explain(&subject, &source)?),
             }
         }
+        Command::Bind { project, binding, target: TargetName::Postgres, output, .. } => {
+            let loaded = load_project(&project)?;
+            let sql = postgres_target::bind(&loaded.engine, &options(&binding))?.to_sql();
+            match output {
+                Some(path) => std::fs::write(&path, sql)
+                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
+                None => print!("{sql}"),
+            }
+        }
         Command::Bind { project, binding, target: TargetName::Duckdb, load, output } => {
             let loaded = load_project(&project)?;
             let target = DuckDbTarget { extension: Some(load) };
@@ -389,7 +436,12 @@ fn run(command: Command) -> Result<ExitCode> {
                 None => print!("{sql}"),
             }
         }
-        Command::Apply { project, binding, engine } => {
+        Command::Apply { project, binding, engine: target } => {
+            if let Some(url) = &target.postgres {
+                apply_postgres(&project, &binding, &target.keyring, url)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let engine = target.duckdb()?;
             let loaded = load_project(&project)?;
             let target = DuckDbTarget { extension: None };
             let bindings = bind(&loaded.engine, &target, &options(&binding))?;
@@ -542,5 +594,34 @@ fn bench(values: usize, repeats: usize, format: Format) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn apply_postgres(project: &Project, binding: &Binding, keyring: &std::path::Path, url: &str) -> Result<()> {
+    let loaded = load_project(project)?;
+    let options = options(binding);
+    let bindings = postgres_target::bind(&loaded.engine, &options)?;
+    let master = postgres::read_key(keyring, &options.key_id)?;
+    let keys: Vec<_> = postgres_target::key_scopes(&loaded.engine, &options)?
+        .into_iter()
+        .map(|scope| {
+            let key = postgres::derive(&master, &scope);
+            (scope, key)
+        })
+        .collect();
+    let statements: Vec<String> = bindings
+        .statements
+        .iter()
+        .filter(|s| s.kind != veil_host::StatementKind::Comment)
+        .map(|s| s.sql.clone())
+        .collect();
+    eprintln!("applying {} statements and {} derived keys to PostgreSQL ...", statements.len(), keys.len());
+    postgres::apply(url, &statements, &options.key_id, &keys)?;
+    println!(
+        "applied: {} secure views in schema `{}` for {} readers; keys stored in veil.keys",
+        bindings.views.len(),
+        binding.schema,
+        loaded.engine.directory().users().count()
+    );
     Ok(())
 }

@@ -55,6 +55,8 @@ pub enum StatementKind {
     View,
     /// A note for people; nothing to run.
     Comment,
+    /// Roles, memberships, grants and revocations (engines with privileges).
+    Access,
 }
 
 /// One generated statement.
@@ -90,7 +92,7 @@ impl Bindings {
         out
     }
 
-    fn push(&mut self, kind: StatementKind, source: Option<&str>, sql: String) {
+    pub(crate) fn push(&mut self, kind: StatementKind, source: Option<&str>, sql: String) {
         self.statements.push(Statement { kind, source: source.map(str::to_owned), sql, select: None });
     }
 
@@ -197,7 +199,7 @@ fn view_names(sources: &[&DataSource]) -> BTreeMap<String, String> {
 }
 
 /// The base relation of a source: `schema.relation`, or the name as one identifier.
-fn base_relation(source: &DataSource, target: &dyn Target) -> String {
+pub fn base_relation(source: &DataSource, target: &dyn Target) -> String {
     match (&source.schema, source.name.rsplit_once('.')) {
         (Some(schema), Some((_, relation))) => {
             format!("{}.{}", target.quote_ident(schema), target.quote_ident(relation))
@@ -256,7 +258,9 @@ fn facts(directory: &Directory, t: &dyn Target, out: &mut Bindings) {
     ];
     for (table, columns, rows) in tables {
         let name = format!("{s}.{}", t.quote_ident(table));
-        out.push(StatementKind::Facts, None, format!("CREATE OR REPLACE TABLE {name} ({columns});"));
+        for sql in t.replace_table(&name, columns) {
+            out.push(StatementKind::Facts, None, sql);
+        }
         if !rows.is_empty() {
             out.push(StatementKind::Facts, None, format!("INSERT INTO {name} VALUES\n  {};", rows.join(",\n  ")));
         }
@@ -377,7 +381,7 @@ fn dynamic_view(
             sql.push_str(&format!("\n    ELSE {shown}\n  END"));
             sql
         };
-        columns.push(format!("  {expr} AS {quoted}"));
+        columns.push(ViewColumn { name: column.name.clone(), expr, output_type: column.output_type.clone() });
     }
 
     let reader = t.reader();
@@ -410,7 +414,11 @@ fn dynamic_view(
             applies => format!("(NOT {} OR {keep})", condition(applies, t)),
         });
     }
-    Ok(view_sql(schema, view, t, &columns, source, &filters))
+    let parts = ViewParts { schema, view, columns: &columns, from: base_relation(source, t), filters: &filters };
+    Ok(match t.view(&parts)? {
+        Some(sql) => sql,
+        None => plain_view(&parts, t),
+    })
 }
 
 fn reader_view(
@@ -453,7 +461,7 @@ fn reader_view(
         }
         let shown = otherwise.unwrap_or(cast_if(quoted.clone(), &column.input_type, &column.output_type, t)?);
         let expr = if branches.is_empty() { shown } else { format!("CASE {} ELSE {shown} END", branches.join(" ")) };
-        columns.push(format!("  {expr} AS {quoted}"));
+        columns.push(ViewColumn { name: column.name.clone(), expr, output_type: column.output_type.clone() });
     }
     let ctx = MaskContext {
         source: &source.name,
@@ -464,24 +472,57 @@ fn reader_view(
         reader,
     };
     let filters = plan.row_filters.iter().map(|p| t.row_predicate(p, &ctx)).collect::<Result<Vec<String>>>()?;
-    Ok(view_sql(schema, view, t, &columns, source, &filters))
+    let parts = ViewParts { schema, view, columns: &columns, from: base_relation(source, t), filters: &filters };
+    Ok(match t.view(&parts)? {
+        Some(sql) => sql,
+        None => plain_view(&parts, t),
+    })
 }
 
-/// `CREATE OR REPLACE VIEW` and the query it stands for; `schema` is already
-/// quoted, `view` is not.
-fn view_sql(
-    schema: &str,
-    view: &str,
-    t: &dyn Target,
-    columns: &[String],
-    source: &DataSource,
-    filters: &[String],
-) -> (String, String) {
-    let mut select = format!("SELECT\n{}\nFROM {}", columns.join(",\n"), base_relation(source, t));
-    if !filters.is_empty() {
-        select.push_str(&format!("\nWHERE {}", filters.join("\n  AND ")));
+/// One column of a secure view: its name, the (masked) expression, the type shown.
+#[derive(Clone, Debug)]
+pub struct ViewColumn {
+    /// Column name (unquoted).
+    pub name: String,
+    /// SQL expression over the base relation's columns.
+    pub expr: String,
+    /// The type the view shows.
+    pub output_type: ColumnType,
+}
+
+/// Everything a target needs to create one secure view.
+#[derive(Clone, Debug)]
+pub struct ViewParts<'a> {
+    /// Schema of the secure views, already quoted.
+    pub schema: &'a str,
+    /// View name, not quoted.
+    pub view: &'a str,
+    /// Columns in source order.
+    pub columns: &'a [ViewColumn],
+    /// The base relation, already quoted.
+    pub from: String,
+    /// Row filters (AND).
+    pub filters: &'a [String],
+}
+
+impl ViewParts<'_> {
+    /// The query the view stands for, columns aliased to their names.
+    pub fn select(&self, t: &dyn Target) -> String {
+        let columns: Vec<String> =
+            self.columns.iter().map(|c| format!("  {} AS {}", c.expr, t.quote_ident(&c.name))).collect();
+        let mut select = format!("SELECT\n{}\nFROM {}", columns.join(",\n"), self.from);
+        if !self.filters.is_empty() {
+            select.push_str(&format!("\nWHERE {}", self.filters.join("\n  AND ")));
+        }
+        select
     }
-    (format!("CREATE OR REPLACE VIEW {schema}.{} AS\n{select};", t.quote_ident(view)), select)
+}
+
+/// `CREATE OR REPLACE VIEW` and the query it stands for (the default of
+/// [`Target::view`]).
+pub fn plain_view(parts: &ViewParts<'_>, t: &dyn Target) -> (String, String) {
+    let select = parts.select(t);
+    (format!("CREATE OR REPLACE VIEW {}.{} AS\n{select};", parts.schema, t.quote_ident(parts.view)), select)
 }
 
 /// Sources and readers, for callers that want to list what a bind covered.

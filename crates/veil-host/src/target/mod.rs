@@ -1,11 +1,14 @@
 //! Target engines: what differs between SQL dialects, one file each.
 
 mod duckdb;
+pub mod postgres;
 
 pub use duckdb::DuckDb;
+pub use postgres::Postgres;
 
 use veil_policy::{ColumnType, Mask, RowPredicate};
 
+use crate::render::ViewParts;
 use crate::Result;
 
 /// Who reads: the engine's expression for the reader, or one known reader.
@@ -72,4 +75,16 @@ pub trait Target {
     fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String>;
     /// Statements that must run before the views (e.g. loading an extension).
     fn preamble(&self) -> Vec<String>;
+    /// Statements that (re)create table `name` (quoted) with `columns`, empty.
+    fn replace_table(&self, name: &str, columns: &str) -> Vec<String> {
+        vec![format!("CREATE OR REPLACE TABLE {name} ({columns});")]
+    }
+    /// The SQL creating one secure view, and the query it stands for; `None`
+    /// for a plain `CREATE OR REPLACE VIEW` ([`crate::render::plain_view`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] for names the engine cannot hold.
+    fn view(&self, _parts: &ViewParts<'_>) -> Result<Option<(String, String)>> {
+        Ok(None)
+    }
 }
