@@ -113,7 +113,12 @@ pub fn trunc_date_days(days: i32, unit: DateUnit) -> i32 {
 /// assert_eq!(trunc_timestamp_micros(t, DateUnit::Year), 1_704_067_200_000_000);
 /// ```
 pub fn trunc_timestamp_micros(micros: i64, unit: DateUnit) -> i64 {
-    let floor_to = |step: i64| micros - micros.rem_euclid(step);
+    // The start of the period, or, where that lies before i64::MIN (the first
+    // minute of time), the earliest period start that can be represented.
+    let floor_to = |step: i64| {
+        let start = i128::from(micros) - i128::from(micros.rem_euclid(step));
+        i64::try_from(start).unwrap_or_else(|_| i64::try_from(start + i128::from(step)).unwrap_or(i64::MIN))
+    };
     match unit {
         DateUnit::Minute => floor_to(MICROS_PER_MINUTE),
         DateUnit::Hour => floor_to(MICROS_PER_HOUR),
@@ -231,6 +236,19 @@ mod tests {
         // 1969-12-31T23:30:00Z truncated to the day is 1969-12-31T00:00:00Z.
         assert_eq!(trunc_timestamp_micros(-30 * MICROS_PER_MINUTE, DateUnit::Day), -MICROS_PER_DAY);
         assert_eq!(trunc_date_days(-1, DateUnit::Year), -365);
+    }
+
+    #[test]
+    fn the_edges_of_time_do_not_overflow() {
+        for unit in
+            [DateUnit::Minute, DateUnit::Hour, DateUnit::Day, DateUnit::Month, DateUnit::Quarter, DateUnit::Year]
+        {
+            let t = trunc_timestamp_micros(i64::MIN, unit);
+            assert_eq!(trunc_timestamp_micros(t, unit), t, "{unit:?}");
+            let t = trunc_timestamp_micros(i64::MAX, unit);
+            assert_eq!(trunc_timestamp_micros(t, unit), t, "{unit:?}");
+        }
+        assert_eq!(trunc_timestamp_micros(i64::MIN, DateUnit::Minute) % MICROS_PER_MINUTE, 0);
     }
 
     #[test]
