@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// Assemble one slim UDF bundle (dist/js/slim/veil-<family>.inline.js): wasm-bindgen's
+// `--target no-modules` glue plus the Wasm bytes, raw-DEFLATE-compressed and base64'd,
+// with a small inflater, so the whole is one plain script (no require, Buffer, fetch,
+// TextEncoder) small enough for a warehouse JS UDF body (Snowflake ~100 KB).
+// The functions it declares are veil-js's (`veilHash(value, keyHex, scope, reader)`, ...).
+//
+// usage: node inline.js <no-modules veil.js> <veil_bg.wasm> <out.js>
+'use strict';
+const fs = require('fs');
+const zlib = require('zlib');
+
+const [gluePath, wasmPath, outPath] = process.argv.slice(2);
+if (!outPath) {
+  console.error('usage: node inline.js <no-modules veil.js> <veil_bg.wasm> <out.js>');
+  process.exit(2);
+}
+const glue = fs.readFileSync(gluePath, 'utf8');
+const wasm = fs.readFileSync(wasmPath);
+const slot = `__veil_${require('crypto').createHash('sha256').update(wasm).digest('hex').slice(0, 16)}`;
+const names = [...new Set([...glue.matchAll(/\bfunction (veil[A-Za-z0-9]*)\s*\(/g)].map((m) => m[1]))].sort();
+if (!names.includes('veilHash')) {
+  console.error(`inline.js: no veilHash in ${gluePath}`);
+  process.exit(1);
+}
+const packed = zlib.deflateRawSync(wasm, { level: 9 }).toString('base64');
+
+// Minimal UTF-8 for engines without TextEncoder/TextDecoder (used only when missing).
+const utf8 = `
+  function VD() {}
+  VD.prototype.decode = function (b) {
+    if (!b) return '';
+    var s = '', i = 0, n = b.length, c;
+    while (i < n) {
+      c = b[i++];
+      if (c >= 0xf0) c = ((c & 7) << 18) | ((b[i++] & 63) << 12) | ((b[i++] & 63) << 6) | (b[i++] & 63);
+      else if (c >= 0xe0) c = ((c & 15) << 12) | ((b[i++] & 63) << 6) | (b[i++] & 63);
+      else if (c >= 0xc0) c = ((c & 31) << 6) | (b[i++] & 63);
+      s += String.fromCodePoint(c);
+    }
+    return s;
+  };
+  function VE() {}
+  VE.prototype.encode = function (t) {
+    t = String(t);
+    var o = [], i, c;
+    for (i = 0; i < t.length; i++) {
+      c = t.codePointAt(i);
+      if (c > 0xffff) i++;
+      else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+      if (c < 0x80) o.push(c);
+      else if (c < 0x800) o.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+      else if (c < 0x10000) o.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      else o.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+    return new Uint8Array(o);
+  };
+  VE.prototype.encodeInto = function (t, v) {
+    var b = this.encode(t), n = Math.min(b.length, v.length);
+    v.set(b.subarray(0, n));
+    return { read: n === b.length ? t.length : 0, written: n };
+  };
+  var TextDecoder = typeof globalThis.TextDecoder === 'function' ? globalThis.TextDecoder : VD;
+  var TextEncoder = typeof globalThis.TextEncoder === 'function' ? globalThis.TextEncoder : VE;
+`;
+
+// base64 -> bytes, then raw DEFLATE (RFC 1951) -> bytes.
+const inflate = `
+  function b64(t) {
+    var m = {}, a = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', i;
+    for (i = 0; i < 64; i++) m[a.charAt(i)] = i;
+    t = t.replace(/=+$/, '');
+    var o = new Uint8Array((t.length * 3) >> 2), k = 0, bits = 0, acc = 0;
+    for (i = 0; i < t.length; i++) {
+      acc = ((acc << 6) | m[t.charAt(i)]) & 0xffffff; bits += 6;
+      if (bits >= 8) { bits -= 8; o[k++] = (acc >> bits) & 255; }
+    }
+    return o;
+  }
+  function inflate(src) {
+    var out = [], pos = 0, bit = 0;
+    function bits(n) { var v = 0, i; for (i = 0; i < n; i++) { v |= ((src[pos] >> bit) & 1) << i; if (++bit === 8) { bit = 0; pos++; } } return v; }
+    function table(lens) {
+      var count = [], offs = [], sym = [], i, max = 0;
+      for (i = 0; i < lens.length; i++) { count[lens[i]] = (count[lens[i]] || 0) + 1; if (lens[i] > max) max = lens[i]; }
+      count[0] = 0; offs[1] = 0;
+      for (i = 1; i < max; i++) offs[i + 1] = offs[i] + (count[i] || 0);
+      for (i = 0; i < lens.length; i++) if (lens[i]) sym[offs[lens[i]]++] = i;
+      return { count: count, sym: sym, max: max };
+    }
+    function decode(t) {
+      var code = 0, first = 0, index = 0, len, c;
+      for (len = 1; len <= t.max; len++) {
+        code |= bits(1); c = t.count[len] || 0;
+        if (code - c < first) return t.sym[index + (code - first)];
+        index += c; first = (first + c) << 1; code <<= 1;
+      }
+      throw new Error('veil: corrupt bundle');
+    }
+    var LB = [3,4,5,6,7,8,9,10,11,13,15,17,19,23,27,31,35,43,51,59,67,83,99,115,131,163,195,227,258];
+    var LE = [0,0,0,0,0,0,0,0,1,1,1,1,2,2,2,2,3,3,3,3,4,4,4,4,5,5,5,5,0];
+    var DB = [1,2,3,4,5,7,9,13,17,25,33,49,65,97,129,193,257,385,513,769,1025,1537,2049,3073,4097,6145,8193,12289,16385,24577];
+    var DE = [0,0,0,0,1,1,2,2,3,3,4,4,5,5,6,6,7,7,8,8,9,9,10,10,11,11,12,12,13,13];
+    var ORD = [16,17,18,0,8,7,9,6,10,5,11,4,12,3,13,2,14,1,15];
+    var last, type, i, n;
+    do {
+      last = bits(1); type = bits(2);
+      if (type === 0) {
+        if (bit) { bit = 0; pos++; }
+        n = src[pos] | (src[pos + 1] << 8); pos += 4;
+        for (i = 0; i < n; i++) out.push(src[pos++]);
+        continue;
+      }
+      var lt, dt, l = [];
+      if (type === 1) {
+        for (i = 0; i < 288; i++) l[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+        lt = table(l); l = []; for (i = 0; i < 30; i++) l[i] = 5; dt = table(l);
+      } else {
+        var hl = bits(5) + 257, hd = bits(5) + 1, hc = bits(4) + 4, cl = [], s, p;
+        for (i = 0; i < 19; i++) cl[i] = 0;
+        for (i = 0; i < hc; i++) cl[ORD[i]] = bits(3);
+        var ct = table(cl);
+        while (l.length < hl + hd) {
+          s = decode(ct);
+          if (s < 16) l.push(s);
+          else if (s === 16) { p = l[l.length - 1]; for (i = bits(2) + 3; i > 0; i--) l.push(p); }
+          else for (i = s === 17 ? bits(3) + 3 : bits(7) + 11; i > 0; i--) l.push(0);
+        }
+        lt = table(l.slice(0, hl)); dt = table(l.slice(hl));
+      }
+      for (;;) {
+        s = decode(lt);
+        if (s < 256) out.push(s);
+        else if (s === 256) break;
+        else {
+          s -= 257; n = LB[s] + bits(LE[s]);
+          var d = decode(dt), dist = DB[d] + bits(DE[d]), from = out.length - dist;
+          for (i = 0; i < n; i++) out.push(out[from + i]);
+        }
+      }
+    } while (!last);
+    return new Uint8Array(out);
+  }
+`;
+
+const wrappers = names.map((name) => `function ${name}() { return veil.${name}.apply(null, arguments); }`).join('\n');
+const out = `// veil slim UDF bundle: ${names.join(', ')}. Generated by scripts/build-wasm
+// (crates/veil-js-slim/inline.js); do not edit. The Wasm is raw DEFLATE + base64.
+var veil = globalThis.${slot} || (globalThis.${slot} = (function () {
+${utf8}
+${inflate}
+${glue}
+  wasm_bindgen.initSync({ module: inflate(b64('${packed}')) });
+  return wasm_bindgen;
+})());
+${wrappers}
+if (typeof module !== 'undefined' && module.exports) {
+  module.exports = { ${names.join(', ')} };
+}
+`;
+if (out.includes('$$')) {
+  console.error(`inline.js: ${outPath} contains \`$$\`, which would end a $$-quoted UDF body`);
+  process.exit(1);
+}
+fs.writeFileSync(outPath, out);
+console.log(`${outPath}: ${out.length} bytes, ${names.length} functions`);
