@@ -166,6 +166,9 @@ enum Command {
         /// Write the SQL here instead of printing it.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Warehouse targets: the slim JS UDF bundles to embed (scripts/build-wasm).
+        #[arg(long, value_name = "DIR", default_value = "dist/js/slim")]
+        udfs: PathBuf,
     },
     /// Generate the bindings and execute them in a DuckDB database (--duckdb) or
     /// in PostgreSQL (--postgres URL: roles, grants, keys; see docs/targets.md).
@@ -323,6 +326,8 @@ enum TargetName {
     Duckdb,
     /// PostgreSQL: roles, grants, SECURITY DEFINER view functions, pgcrypto.
     Postgres,
+    /// Snowflake: masking and row access policies, roles, grants, JS UDFs.
+    Snowflake,
 }
 
 fn main() -> ExitCode {
@@ -426,7 +431,17 @@ fn run(command: Command) -> Result<ExitCode> {
                 None => print!("{sql}"),
             }
         }
-        Command::Bind { project, binding, target: TargetName::Duckdb, load, output } => {
+        Command::Bind { project, binding, target: TargetName::Snowflake, output, udfs, .. } => {
+            let loaded = load_project(&project)?;
+            let udfs = veil_host::target::warehouse::Udfs::load(&udfs)?;
+            let sql = veil_host::target::snowflake::bind(&loaded.engine, &options(&binding), &udfs)?.to_sql();
+            match output {
+                Some(path) => std::fs::write(&path, sql)
+                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
+                None => print!("{sql}"),
+            }
+        }
+        Command::Bind { project, binding, target: TargetName::Duckdb, load, output, .. } => {
             let loaded = load_project(&project)?;
             let target = DuckDbTarget { extension: Some(load) };
             let sql = bind(&loaded.engine, &target, &options(&binding))?.to_sql();

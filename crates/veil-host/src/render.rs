@@ -209,7 +209,7 @@ pub fn base_relation(source: &DataSource, target: &dyn Target) -> String {
 }
 
 /// Tables of facts about readers, rebuilt on every bind.
-fn facts(directory: &Directory, t: &dyn Target, out: &mut Bindings) {
+pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Bindings) {
     let s = t.quote_ident(FACTS_SCHEMA);
     out.push(StatementKind::Facts, None, format!("CREATE SCHEMA IF NOT EXISTS {s};"));
     let mut users = Vec::new();
@@ -269,6 +269,9 @@ fn facts(directory: &Directory, t: &dyn Target, out: &mut Bindings) {
 
 /// A reader condition as SQL over the facts tables (dynamic mode).
 pub fn condition(c: &Condition, t: &dyn Target) -> String {
+    if let Some(native) = t.native_condition(c) {
+        return native;
+    }
     let reader = t.reader();
     let facts = |table: &str| format!("{}.{}", t.quote_ident(FACTS_SCHEMA), t.quote_ident(table));
     match c {

@@ -2,11 +2,13 @@
 
 mod duckdb;
 pub mod postgres;
+pub mod snowflake;
+pub mod warehouse;
 
 pub use duckdb::DuckDb;
 pub use postgres::Postgres;
 
-use veil_policy::{ColumnType, Mask, RowPredicate};
+use veil_policy::{ColumnType, Condition, Mask, RowPredicate};
 
 use crate::render::ViewParts;
 use crate::Result;
@@ -73,6 +75,11 @@ pub trait Target {
     /// # Errors
     /// [`crate::Error::Unsupported`] when the engine cannot apply it.
     fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String>;
+    /// The engine's own expression for a reader condition (e.g. a group as a role
+    /// in the session), or `None` to look it up in the facts tables.
+    fn native_condition(&self, _condition: &Condition) -> Option<String> {
+        None
+    }
     /// Statements that must run before the views (e.g. loading an extension).
     fn preamble(&self) -> Vec<String>;
     /// Statements that (re)create table `name` (quoted) with `columns`, empty.

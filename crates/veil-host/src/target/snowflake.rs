@@ -1,0 +1,559 @@
+//! Snowflake: masking policies, row access policies, roles and grants on the base
+//! tables, and JavaScript UDFs embedding veil's slim Wasm bundles.
+//!
+//! What [`bind`] generates (run it as the role that owns veil's objects):
+//! - schema `veil` with the facts about readers, the key table `veil.keys`
+//!   (`key_id`, `key_hex`: filled by the operator with bound parameters, never by
+//!   this SQL; no reader role gets any privilege on it) and the secure JS UDFs
+//!   `veil.veil_hash`, `veil.veil_in_sample`, `veil.veil_ff1`, `veil.veil_token`
+//!   (only those the policies use), each embedding one slim bundle. Readers get no
+//!   USAGE on them: policies run them with their owner's rights, so a reader has
+//!   neither the key nor a hashing oracle;
+//! - roles `group:<name>` (granted to the group's users), `project:<name>` (a reader
+//!   acts under a project by activating its role) and `reader:<name>` (SELECT on
+//!   exactly the tables the subscription policies entitle the user to read);
+//! - one masking policy per (column type, mask chain), named by its content so an
+//!   unchanged policy is never replaced, `CASE` over `IS_ROLE_IN_SESSION(…)`, set on
+//!   each column with `FORCE`; conditional columns (`where:`) as `USING (…)`;
+//! - one row access policy per table: the reader is known, may read the table,
+//!   and every row filter holds.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
+
+use super::warehouse::{self, Dialect, Udfs};
+use super::{MaskContext, Reader, Target};
+use crate::render::{self, FACTS_SCHEMA};
+use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+
+/// Prefix of the roles mirroring veil groups.
+pub const GROUP_ROLE_PREFIX: &str = "group:";
+/// Prefix of the roles a reader activates to act under a project.
+pub const PROJECT_ROLE_PREFIX: &str = "project:";
+/// Prefix of the per-reader roles holding SELECT grants.
+pub const READER_ROLE_PREFIX: &str = "reader:";
+
+const DIALECT: Dialect = Dialect {
+    target: "snowflake",
+    decimal: "NUMBER(38,0)",
+    regex_char: warehouse::literal_escape,
+    replacement_dollar: "$",
+};
+
+/// The Snowflake target.
+#[derive(Debug)]
+pub struct Snowflake {
+    groups: BTreeSet<String>,
+    purposes: BTreeMap<String, BTreeSet<String>>,
+    used: RefCell<BTreeSet<&'static str>>,
+    key_id: String,
+}
+
+impl Snowflake {
+    /// The target for an engine's directory: groups and projects become roles.
+    pub fn new(engine: &Engine, key_id: &str) -> Self {
+        let directory = engine.directory();
+        let groups = directory.users().flat_map(|u| u.groups.iter().cloned()).collect();
+        let mut purposes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (project, ps) in directory.projects() {
+            for p in ps {
+                purposes.entry(p.clone()).or_default().insert(project.to_string());
+            }
+        }
+        Self { groups, purposes, used: RefCell::new(BTreeSet::new()), key_id: key_id.to_string() }
+    }
+
+    fn facts(&self, table: &str) -> String {
+        format!("{}.{}", self.quote_ident(FACTS_SCHEMA), self.quote_ident(table))
+    }
+
+    fn role_in_session(&self, role: &str) -> String {
+        format!("IS_ROLE_IN_SESSION({})", self.literal(role))
+    }
+
+    fn any(items: Vec<String>) -> String {
+        if items.is_empty() {
+            "FALSE".into()
+        } else {
+            format!("({})", items.join(" OR "))
+        }
+    }
+
+    /// The key for the bind's key id, read by the policy owner from `veil.keys`.
+    fn key(&self) -> String {
+        format!("(SELECT k.key_hex FROM {} k WHERE k.key_id = {})", self.facts("keys"), self.literal(&self.key_id))
+    }
+
+    fn udf(&self, family: &'static str) -> String {
+        if let Ok(mut used) = self.used.try_borrow_mut() {
+            used.insert(family);
+        }
+        self.facts(&format!("veil_{family}"))
+    }
+
+    /// A policy argument naming a base-table column: plain names unquoted (so a
+    /// WHERE clause written with plain names refers to them), others quoted.
+    pub fn arg_ident(&self, column: &str) -> String {
+        if warehouse::is_plain(column) {
+            column.to_string()
+        } else {
+            self.quote_ident(column)
+        }
+    }
+}
+
+impl Target for Snowflake {
+    fn name(&self) -> &'static str {
+        "snowflake"
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    /// Snowflake reads backslash escapes in single-quoted strings.
+    fn literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+    }
+
+    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
+        Ok(match ty {
+            ColumnType::Text => "VARCHAR".into(),
+            ColumnType::Integer => "NUMBER(38,0)".into(),
+            ColumnType::Float => "FLOAT".into(),
+            ColumnType::Decimal { precision, scale } => format!("NUMBER({precision},{scale})"),
+            ColumnType::Boolean => "BOOLEAN".into(),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::Timestamp => "TIMESTAMP_NTZ".into(),
+            ColumnType::Other { name } => {
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ','))
+                    || name.is_empty()
+                {
+                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
+                }
+                name.clone()
+            }
+        })
+    }
+
+    fn reader(&self) -> String {
+        "CURRENT_USER()".into()
+    }
+
+    /// Policies cannot read session variables; projects are roles instead
+    /// ([`Target::native_condition`]), and project-scoped hashes are refused.
+    fn project(&self) -> String {
+        "CAST(NULL AS VARCHAR)".into()
+    }
+
+    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
+        format!("({value_sql} <> '' AND ({tag_sql} = {value_sql} OR STARTSWITH({tag_sql}, {value_sql} || '.')))")
+    }
+
+    /// Not called: Snowflake policies cannot raise; an unentitled reader has no
+    /// SELECT grant and the row access policy keeps no row.
+    fn deny(&self, _message_sql: &str) -> String {
+        "FALSE".into()
+    }
+
+    fn native_condition(&self, c: &Condition) -> Option<String> {
+        Some(match c {
+            Condition::InGroup { group } => self.role_in_session(&format!("{GROUP_ROLE_PREFIX}{group}")),
+            Condition::GroupReaches { tag } => Self::any(
+                self.groups
+                    .iter()
+                    .filter(|g| warehouse::reaches(g, tag))
+                    .map(|g| self.role_in_session(&format!("{GROUP_ROLE_PREFIX}{g}")))
+                    .collect(),
+            ),
+            Condition::ActingUnder { purpose } => Self::any(
+                self.purposes
+                    .get(purpose)
+                    .into_iter()
+                    .flatten()
+                    .map(|p| self.role_in_session(&format!("{PROJECT_ROLE_PREFIX}{p}")))
+                    .collect(),
+            ),
+            _ => return None,
+        })
+    }
+
+    fn mask(&self, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
+        if let Some(sql) = warehouse::common_mask(self, &DIALECT, mask, c, ctx)? {
+            return Ok(sql);
+        }
+        let refuse = |why: &str| warehouse::unsupported("snowflake", ctx, why);
+        let scope = self.literal(&format!("source:{}", ctx.source));
+        Ok(match mask {
+            Mask::Hash { scope: hash_scope, per_reader } => {
+                if *hash_scope == HashScope::Project {
+                    return Err(refuse(
+                        "a project-scoped hash: Snowflake policies cannot read which project a reader acts \
+                         under as text; use the source scope, or bind this policy to DuckDB",
+                    ));
+                }
+                let text = match ctx.column_type {
+                    ColumnType::Text => c.to_string(),
+                    ColumnType::Integer => format!("TO_VARCHAR({c})"),
+                    _ => {
+                        return Err(refuse(
+                            "a keyed hash of a column that is not text or integer: Snowflake writes these \
+                             values as text differently from veil-core; cast the column to text in dbt",
+                        ))
+                    }
+                };
+                let reader = if *per_reader { self.reader() } else { "CAST(NULL AS VARCHAR)".into() };
+                format!("{}({text}, {}, {scope}, {reader})", self.udf("hash"), self.key())
+            }
+            Mask::FormatPreserving | Mask::Reversible { .. } => {
+                if *ctx.column_type != ColumnType::Text {
+                    return Err(refuse("format-preserving encryption and tokens apply to text columns only"));
+                }
+                let family = if matches!(mask, Mask::FormatPreserving) { "ff1" } else { "token" };
+                format!("{}({c}, {}, {scope})", self.udf(family), self.key())
+            }
+            Mask::Trunc { unit } => {
+                let unit = time_unit(*unit);
+                match ctx.column_type {
+                    ColumnType::Date | ColumnType::Timestamp => format!("DATE_TRUNC('{unit}', {c})"),
+                    _ => {
+                        return Err(refuse(
+                            "date truncation of a column that is not a date or timestamp; type the column in dbt",
+                        ))
+                    }
+                }
+            }
+            _ => {
+                return Err(refuse(
+                    "the e-mail mask has no faithful Snowflake translation yet, and veil never substitutes a \
+                     weaker mask; use hash or null for this target",
+                ))
+            }
+        })
+    }
+
+    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
+        let col = |name: &str| self.arg_ident(name);
+        Ok(match predicate {
+            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
+                let value = format!("TO_VARCHAR({})", col(column));
+                let test = if *hierarchical { self.tag_match("a.value", &value) } else { format!("a.value = {value}") };
+                format!(
+                    "EXISTS (SELECT 1 FROM {} a WHERE a.user_name = {} AND a.key = {} AND {test})",
+                    self.facts("user_attributes"),
+                    self.reader(),
+                    self.literal(attribute)
+                )
+            }
+            RowPredicate::ValueIn { column, values, hierarchical } => {
+                if values.is_empty() {
+                    return Ok("FALSE".into());
+                }
+                let value = format!("TO_VARCHAR({})", col(column));
+                if *hierarchical {
+                    Self::any(values.iter().map(|v| self.tag_match(&self.literal(v), &value)).collect())
+                } else {
+                    let list: Vec<String> = values.iter().map(|v| self.literal(v)).collect();
+                    format!("{value} IN ({})", list.join(", "))
+                }
+            }
+            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::TimeWindow { column, seconds } => format!(
+                "CAST({} AS TIMESTAMP_NTZ) >= DATEADD(second, -{seconds}, CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ))",
+                col(column)
+            ),
+            RowPredicate::Sample { percent, key } => {
+                if !(0.0..=100.0).contains(percent) {
+                    return Err(Error::Invalid(format!(
+                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
+                        ctx.policy
+                    )));
+                }
+                let parts: Vec<String> = key.iter().map(|k| format!("COALESCE(TO_VARCHAR({}), '')", col(k))).collect();
+                let row_key =
+                    if parts.len() == 1 { parts.join("") } else { format!("CONCAT_WS('|', {})", parts.join(", ")) };
+                format!(
+                    "{}({row_key}, {}, {}, {percent:?})",
+                    self.udf("in_sample"),
+                    self.key(),
+                    self.literal(&format!("source:{}", ctx.source))
+                )
+            }
+            RowPredicate::Nothing => "FALSE".into(),
+        })
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+fn time_unit(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Minute => "MINUTE",
+        TimeUnit::Hour => "HOUR",
+        TimeUnit::Day => "DAY",
+        TimeUnit::Month => "MONTH",
+        TimeUnit::Quarter => "QUARTER",
+        TimeUnit::Year => "YEAR",
+    }
+}
+
+/// Columns a row predicate reads.
+pub(crate) fn predicate_columns(p: &RowPredicate) -> Vec<String> {
+    match p {
+        RowPredicate::MatchAttribute { column, .. }
+        | RowPredicate::ValueIn { column, .. }
+        | RowPredicate::TimeWindow { column, .. } => vec![column.clone()],
+        RowPredicate::Sql { predicate } => predicate.columns.clone(),
+        RowPredicate::Sample { key, .. } => key.clone(),
+        RowPredicate::Nothing => Vec::new(),
+    }
+}
+
+/// The JS UDF statements for the families the policies use.
+fn udf_statements(t: &Snowflake, udfs: &Udfs) -> Result<Vec<String>> {
+    let used = t.used.borrow().clone();
+    let mut out = Vec::new();
+    for family in used {
+        let (bundle, args, returns, call, what) = match family {
+            "hash" => (
+                &udfs.hash,
+                "V VARCHAR, K VARCHAR, S VARCHAR, R VARCHAR",
+                "VARCHAR",
+                "veilHash(V, K, S, R)",
+                "keyed hash",
+            ),
+            "in_sample" => (
+                &udfs.hash,
+                "V VARCHAR, K VARCHAR, S VARCHAR, P FLOAT",
+                "BOOLEAN",
+                "veilInSample(V, K, S, P)",
+                "reproducible sample",
+            ),
+            "ff1" => (
+                &udfs.ff1,
+                "V VARCHAR, K VARCHAR, S VARCHAR",
+                "VARCHAR",
+                "veilFpeEncrypt(V, K, S)",
+                "format-preserving encryption (FF1)",
+            ),
+            _ => (
+                &udfs.token,
+                "V VARCHAR, K VARCHAR, S VARCHAR",
+                "VARCHAR",
+                "veilTokenMask(V, K, S)",
+                "reversible token (AES-SIV)",
+            ),
+        };
+        if bundle.contains("$$") {
+            return Err(Error::Invalid(format!("the {family} UDF bundle contains `$$`, which would end its body")));
+        }
+        out.push(format!(
+            "CREATE OR REPLACE SECURE FUNCTION {}({args})\nRETURNS {returns}\nLANGUAGE JAVASCRIPT\nIMMUTABLE\n\
+             COMMENT = 'veil: {what}, veil-js-slim bundle'\nAS $$\n{bundle}\nreturn {call};\n$$;",
+            t.facts(&format!("veil_{family}"))
+        ));
+    }
+    Ok(out)
+}
+
+/// Generate the Snowflake bindings: roles and grants from the directory and the
+/// subscription policies; facts, keys table and JS UDFs in schema `veil`; masking
+/// and row access policies on the base tables.
+///
+/// # Errors
+/// [`Error::Unsupported`] for a mask Snowflake cannot enforce faithfully (naming
+/// policy and column); [`Error::Invalid`] for `--user` mode or unusable names;
+/// [`Error::Policy`] for unknown sources.
+pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs) -> Result<Bindings> {
+    if !matches!(options.mode, Mode::Dynamic) {
+        return Err(Error::Invalid(
+            "the snowflake target binds policies for every reader; views for one reader (--user) are for duckdb".into(),
+        ));
+    }
+    let t = Snowflake::new(engine, &options.key_id);
+    let sources = warehouse::selected(engine, options)?;
+    let directory = engine.directory();
+    let mut out = Bindings::default();
+    let veil = t.quote_ident(FACTS_SCHEMA);
+    out.push(StatementKind::Setup, None, format!("CREATE SCHEMA IF NOT EXISTS {veil};"));
+
+    // Roles: groups, projects, one per reader; memberships from the directory.
+    let role = |prefix: &str, name: &str| t.quote_ident(&format!("{prefix}{name}"));
+    let access = |out: &mut Bindings, sql: String| out.push(StatementKind::Access, None, sql);
+    for g in &t.groups {
+        access(&mut out, format!("CREATE ROLE IF NOT EXISTS {};", role(GROUP_ROLE_PREFIX, g)));
+    }
+    for (project, _) in directory.projects() {
+        access(&mut out, format!("CREATE ROLE IF NOT EXISTS {};", role(PROJECT_ROLE_PREFIX, project)));
+    }
+    for u in directory.users() {
+        let user = t.quote_ident(&u.name);
+        access(&mut out, format!("CREATE ROLE IF NOT EXISTS {};", role(READER_ROLE_PREFIX, &u.name)));
+        access(&mut out, format!("GRANT ROLE {} TO USER {user};", role(READER_ROLE_PREFIX, &u.name)));
+        for g in &u.groups {
+            access(&mut out, format!("GRANT ROLE {} TO USER {user};", role(GROUP_ROLE_PREFIX, g)));
+        }
+        for p in &u.projects {
+            access(&mut out, format!("GRANT ROLE {} TO USER {user};", role(PROJECT_ROLE_PREFIX, p)));
+        }
+    }
+
+    render::facts(directory, &t, &mut out);
+    out.push(
+        StatementKind::Setup,
+        None,
+        format!("CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR NOT NULL, key_hex VARCHAR NOT NULL);", t.facts("keys")),
+    );
+
+    // Policies first (they record which UDFs they call), UDFs placed before them.
+    let mut policies: BTreeMap<String, String> = BTreeMap::new();
+    let mut attach = Vec::new();
+    for source in &sources {
+        let plan = engine.plan(&source.name)?;
+        let base = render::base_relation(source, &t);
+        let types: BTreeMap<&str, &ColumnType> =
+            plan.columns.iter().map(|c| (c.name.as_str(), &c.input_type)).collect();
+        let arg = |name: &str| -> Result<String> {
+            let ty = types.get(name).ok_or_else(|| {
+                Error::Invalid(format!("data source `{}` has no column `{name}` that a policy reads", source.name))
+            })?;
+            Ok(format!("{} {}", t.arg_ident(name), t.sql_type(ty)?))
+        };
+        for column in plan.columns.iter().filter(|c| !c.chain.is_empty()) {
+            let ctx = MaskContext {
+                source: &source.name,
+                column: &column.name,
+                policy: column.chain.first().map_or("", |c| c.policy.as_str()),
+                key_id: &options.key_id,
+                column_type: &column.input_type,
+                reader: Reader::Dynamic,
+            };
+            if column.output_type != column.input_type {
+                return Err(warehouse::unsupported(
+                    "snowflake",
+                    &ctx,
+                    "a mask that changes the column's type: a Snowflake masking policy returns the column's own \
+                     type; cast the column in dbt (e.g. to text before hashing)",
+                ));
+            }
+            let ty = t.sql_type(&column.input_type)?;
+            let mut extra: Vec<String> = Vec::new();
+            let mut body = String::from("CASE");
+            for case in &column.chain {
+                let ctx = MaskContext { policy: &case.policy, ..ctx.clone() };
+                let mut when = render::condition(&case.when, &t);
+                if let Mask::Reversible { unmaskers } = &case.mask {
+                    when = format!("{when} AND NOT {}", render::condition(unmaskers, &t));
+                }
+                if let Some(rows) = &case.rows {
+                    when = format!("{when} AND ({})", rows.sql);
+                    for c in &rows.columns {
+                        if !extra.contains(c) && *c != column.name {
+                            extra.push(c.clone());
+                        }
+                    }
+                }
+                let mut masked = t.mask(&case.mask, "val", &ctx)?;
+                if case.output_type != column.output_type {
+                    masked = format!("CAST({masked} AS {ty})");
+                }
+                body.push_str(&format!("\n    WHEN {when} THEN {masked}"));
+            }
+            body.push_str("\n    ELSE val\n  END");
+            let mut signature = vec![format!("val {ty}")];
+            for c in &extra {
+                signature.push(arg(c)?);
+            }
+            let signature = signature.join(", ");
+            let name = t.facts(&warehouse::content_name("mask", &format!("{signature}|{ty}|{body}")));
+            policies.entry(name.clone()).or_insert_with(|| {
+                format!("CREATE MASKING POLICY IF NOT EXISTS {name} AS ({signature})\nRETURNS {ty} ->\n  {body};")
+            });
+            let using = if extra.is_empty() {
+                String::new()
+            } else {
+                let cols: Vec<String> =
+                    std::iter::once(&column.name).chain(extra.iter()).map(|c| t.quote_ident(c)).collect();
+                format!(" USING ({})", cols.join(", "))
+            };
+            attach.push((
+                source.name.clone(),
+                format!(
+                    "ALTER TABLE {base} MODIFY COLUMN {} SET MASKING POLICY {name}{using} FORCE;",
+                    t.quote_ident(&column.name)
+                ),
+            ));
+        }
+
+        // Row access: a known reader, entitled, every filter holding.
+        let known = format!("EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {})", t.facts("users"), t.reader());
+        let mut keep = vec![known, render::condition(&plan.access.condition, &t)];
+        let mut columns: Vec<String> = Vec::new();
+        for filter in &plan.row_filters {
+            let ctx = MaskContext {
+                source: &source.name,
+                column: "",
+                policy: &filter.policy,
+                key_id: &options.key_id,
+                column_type: &ColumnType::Text,
+                reader: Reader::Dynamic,
+            };
+            for c in predicate_columns(&filter.keep) {
+                if !columns.contains(&c) {
+                    columns.push(c);
+                }
+            }
+            let k = t.row_predicate(&filter.keep, &ctx)?;
+            keep.push(match &filter.applies_to {
+                Condition::Always => k,
+                applies => format!("(NOT {} OR {k})", render::condition(applies, &t)),
+            });
+        }
+        if columns.is_empty() {
+            if let Some(first) = plan.columns.first() {
+                columns.push(first.name.clone());
+            }
+        }
+        let signature = columns.iter().map(|c| arg(c)).collect::<Result<Vec<_>>>()?.join(", ");
+        let body = keep.join("\n  AND ");
+        let name = t.facts(&warehouse::content_name("rows", &format!("{signature}|{body}")));
+        policies.entry(name.clone()).or_insert_with(|| {
+            format!("CREATE ROW ACCESS POLICY IF NOT EXISTS {name} AS ({signature})\nRETURNS BOOLEAN ->\n  {body};")
+        });
+        let on: Vec<String> = columns.iter().map(|c| t.quote_ident(c)).collect();
+        attach.push((source.name.clone(), format!("ALTER TABLE {base} DROP ALL ROW ACCESS POLICIES;")));
+        attach.push((
+            source.name.clone(),
+            format!("ALTER TABLE {base} ADD ROW ACCESS POLICY {name} ON ({});", on.join(", ")),
+        ));
+
+        // Grants: exactly the entitled readers may select.
+        let readers = warehouse::entitled(engine, &source.name)?;
+        for u in directory.users() {
+            let r = role(READER_ROLE_PREFIX, &u.name);
+            attach.push((
+                source.name.clone(),
+                if readers.contains(&u.name) {
+                    format!("GRANT SELECT ON TABLE {base} TO ROLE {r};")
+                } else {
+                    format!("REVOKE SELECT ON TABLE {base} FROM ROLE {r};")
+                },
+            ));
+        }
+    }
+
+    for sql in udf_statements(&t, udfs)? {
+        out.push(StatementKind::Setup, None, sql);
+    }
+    for sql in policies.into_values() {
+        out.push(StatementKind::Setup, None, sql);
+    }
+    for (source, sql) in attach {
+        out.push(StatementKind::Access, Some(&source), sql);
+    }
+    Ok(out)
+}

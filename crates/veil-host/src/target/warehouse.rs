@@ -1,0 +1,365 @@
+//! What the warehouse targets (Snowflake, Databricks, BigQuery) share: the slim
+//! JS UDF bundles, content-addressed policy names, entitled readers, masks every
+//! warehouse writes alike, and regexes translated only where they match alike.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
+use veil_policy::{ColumnType, DataSource, Engine, Keep, Literal, Mask, Rounding};
+
+use super::{MaskContext, Target};
+use crate::{BindOptions, Error, Result};
+
+/// Largest repetition count veil writes into a warehouse regex.
+const MAX_REGEX_REPEAT: u32 = 255;
+
+/// The JS sources of the slim UDF bundles (`dist/js/slim/veil-<family>.inline.js`,
+/// built by `scripts/build-wasm` from crates/veil-js-slim), embedded in UDF bodies.
+#[derive(Clone, Debug)]
+pub struct Udfs {
+    /// `veilHash` and `veilInSample`.
+    pub hash: String,
+    /// The same plus `veilFpeEncrypt`.
+    pub ff1: String,
+    /// The same plus `veilTokenMask`.
+    pub token: String,
+}
+
+impl Udfs {
+    /// Stand-ins naming each bundle, for golden SQL that does not change with every build.
+    ///
+    /// ```
+    /// assert!(veil_host::target::warehouse::Udfs::placeholders().ff1.contains("veil-ff1"));
+    /// ```
+    pub fn placeholders() -> Self {
+        let stub = |family: &str| format!("/* dist/js/slim/veil-{family}.inline.js */");
+        Self { hash: stub("hash"), ff1: stub("ff1"), token: stub("token") }
+    }
+
+    /// The bundles from a directory (usually `dist/js/slim`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when a bundle is missing (run `scripts/build-wasm`).
+    pub fn load(dir: &Path) -> Result<Self> {
+        let read = |family: &str| {
+            let path = dir.join(format!("veil-{family}.inline.js"));
+            std::fs::read_to_string(&path)
+                .map_err(|e| Error::Invalid(format!("UDF bundle `{}`: {e}; run scripts/build-wasm", path.display())))
+        };
+        Ok(Self { hash: read("hash")?, ff1: read("ff1")?, token: read("token")? })
+    }
+}
+
+/// A short, stable name for a policy body (FNV-1a, 64 bits): the same body keeps
+/// its name across binds, so a warehouse never has to replace a policy in use.
+pub fn content_name(prefix: &str, text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{prefix}_{h:016x}")
+}
+
+/// The sources a bind covers.
+///
+/// # Errors
+/// [`Error::Policy`] for an unknown source.
+pub fn selected<'a>(engine: &'a Engine, options: &BindOptions) -> Result<Vec<&'a DataSource>> {
+    if options.sources.is_empty() {
+        return Ok(engine.catalog().sources().collect());
+    }
+    Ok(options
+        .sources
+        .iter()
+        .map(|s| engine.catalog().source(s).ok_or_else(|| veil_policy::Error::UnknownSource(s.clone())))
+        .collect::<std::result::Result<_, _>>()?)
+}
+
+/// Readers entitled to `source` under no project or any of their projects.
+///
+/// # Errors
+/// [`Error::Policy`] when a plan cannot be made.
+pub fn entitled(engine: &Engine, source: &str) -> Result<BTreeSet<String>> {
+    let directory = engine.directory();
+    let mut readers = BTreeSet::new();
+    for user in directory.users() {
+        let projects = std::iter::once(None).chain(user.projects.iter().map(|p| Some(p.as_str())));
+        for project in projects {
+            let Ok(subject) = directory.subject(&user.name, project) else { continue };
+            if engine.plan_for(&subject, source)?.allowed {
+                readers.insert(user.name.clone());
+                break;
+            }
+        }
+    }
+    Ok(readers)
+}
+
+/// Does a user's value reach a data tag (`A` reaches `A` and `A.B`)?
+pub fn reaches(value: &str, tag: &str) -> bool {
+    !value.is_empty() && (tag == value || tag.strip_prefix(value).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// A name usable unquoted in every warehouse dialect.
+pub fn is_plain(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The refusal every warehouse target gives, naming policy, source and column.
+pub fn unsupported(target: &'static str, ctx: &MaskContext<'_>, why: &str) -> Error {
+    Error::Unsupported {
+        target,
+        what: format!("policy `{}`, column `{}.{}`: {why}", ctx.policy, ctx.source, ctx.column),
+    }
+}
+
+/// How a warehouse writes the pieces of [`common_mask`].
+pub struct Dialect {
+    /// Target name (for errors).
+    pub target: &'static str,
+    /// An exact decimal type wide enough for any integer column.
+    pub decimal: &'static str,
+    /// How a character outside ASCII letters and digits is written in a regex.
+    pub regex_char: fn(char) -> String,
+    /// How `$` is written in a regex replacement.
+    pub replacement_dollar: &'static str,
+}
+
+/// The masks every warehouse writes with the same standard functions: null,
+/// constants, reveal, rounding of exact numbers, regexes that translate. `None`
+/// for the others (keyed masks, dates), which each target writes itself.
+///
+/// # Errors
+/// [`Error::Unsupported`] for a mask with no faithful equivalent.
+pub fn common_mask(t: &dyn Target, d: &Dialect, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<Option<String>> {
+    let ty = t.sql_type(ctx.column_type)?;
+    Ok(Some(match mask {
+        Mask::Null => format!("CAST(NULL AS {ty})"),
+        Mask::Constant { value } => {
+            let literal = match value {
+                Literal::Boolean(b) => b.to_string().to_uppercase(),
+                Literal::Integer(i) => i.to_string(),
+                Literal::Float(f) if f.is_finite() => format!("{f:?}"),
+                Literal::Float(_) => "NULL".into(),
+                Literal::Text(s) => t.literal(s),
+            };
+            format!("CAST({literal} AS {ty})")
+        }
+        Mask::Reveal { keep, fill } => {
+            let fill = t.literal(&fill.to_string());
+            match keep {
+                Keep::First(n) => format!("CONCAT(LEFT({c}, {n}), REPEAT({fill}, GREATEST(LENGTH({c}) - {n}, 0)))"),
+                Keep::Last(n) => format!("CONCAT(REPEAT({fill}, GREATEST(LENGTH({c}) - {n}, 0)), RIGHT({c}, {n}))"),
+            }
+        }
+        Mask::Regex { pattern, replacement } => {
+            let why = |w: String| unsupported(d.target, ctx, &w);
+            let pattern = regex_pattern(pattern, d.regex_char).map_err(why)?;
+            let replacement = regex_replacement(replacement, d.replacement_dollar).map_err(why)?;
+            format!("REGEXP_REPLACE({c}, {}, {})", t.literal(&pattern), t.literal(&replacement))
+        }
+        Mask::Round { rounding } => {
+            let exact = match ctx.column_type {
+                ColumnType::Integer => format!("CAST({c} AS {})", d.decimal),
+                ColumnType::Decimal { .. } => c.to_string(),
+                _ => {
+                    return Err(unsupported(
+                        d.target,
+                        ctx,
+                        "rounding a floating-point or non-numeric column: warehouses round binary floats \
+                         differently from veil-core; cast the column to decimal in dbt",
+                    ))
+                }
+            };
+            match rounding {
+                Rounding::Width(w) if w.is_finite() && *w > 0.0 => {
+                    format!("CAST(ROUND({exact} / {w:?}) * {w:?} AS {ty})")
+                }
+                Rounding::Places(p) => format!("CAST(ROUND({exact}, {p}) AS {ty})"),
+                Rounding::Width(w) => {
+                    return Err(unsupported(d.target, ctx, &format!("a rounding width of `{w}` (must be above 0)")))
+                }
+            }
+        }
+        Mask::Hash { .. } | Mask::Email | Mask::Trunc { .. } | Mask::Reversible { .. } | Mask::FormatPreserving => {
+            return Ok(None)
+        }
+    }))
+}
+
+/// A Rust regex as an equivalent warehouse regex (RE2, Java, Snowflake's POSIX
+/// ERE with Perl classes), or why there is none. As for PostgreSQL, only a subset
+/// translates with the same matches: literals, classes (written out as code point
+/// ranges, so `\d` keeps Rust's Unicode meaning), `^`/`$` at the ends, and greedy
+/// repetitions of one character or class, at most one of them variable.
+///
+/// ```
+/// use veil_host::target::warehouse::{regex_pattern, hex_escape};
+/// assert!(regex_pattern(r"^\d{4}", hex_escape).unwrap().starts_with(r"^[0-9\x{0660}-"));
+/// assert!(regex_pattern("a|ab", hex_escape).is_err());
+/// ```
+///
+/// # Errors
+/// A sentence saying what has no equivalent.
+pub fn regex_pattern(pattern: &str, esc: fn(char) -> String) -> std::result::Result<String, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .map_err(|e| format!("regex `{pattern}` does not parse: {e}"))?;
+    if hir.properties().minimum_len().unwrap_or(0) == 0 {
+        return Err(format!("regex `{pattern}` can match the empty string; engines replace empty matches differently"));
+    }
+    let mut variable = 0;
+    let out = render_hir(&hir, pattern, esc, &mut variable)?;
+    if variable > 1 {
+        return Err(format!(
+            "regex `{pattern}` has more than one variable-length repetition; use fixed counts like `\\d{{4}}`"
+        ));
+    }
+    Ok(out)
+}
+
+/// `\x{HHHH}` for characters other than ASCII letters and digits (RE2, Java).
+pub fn hex_escape(c: char) -> String {
+    if c.is_ascii_alphanumeric() {
+        c.to_string()
+    } else {
+        format!("\\x{{{:04X}}}", u32::from(c))
+    }
+}
+
+/// Literal characters, punctuation backslash-escaped (Snowflake); control
+/// characters have no literal form veil writes, so [`regex_pattern`] refuses them.
+pub fn literal_escape(c: char) -> String {
+    if c.is_ascii_alphanumeric() || (!c.is_ascii() && !c.is_control()) {
+        c.to_string()
+    } else if c.is_ascii_punctuation() || c == ' ' {
+        format!("\\{c}")
+    } else {
+        String::new()
+    }
+}
+
+fn render_hir(
+    hir: &Hir,
+    pattern: &str,
+    esc: fn(char) -> String,
+    variable: &mut u32,
+) -> std::result::Result<String, String> {
+    let refuse =
+        |what: &str| Err(format!("regex `{pattern}`: {what} has no equivalent warehouse regex veil can vouch for"));
+    let ch = |c: char| {
+        let s = esc(c);
+        if s.is_empty() {
+            Err(format!(
+                "regex `{pattern}`: character U+{:04X} has no form veil writes for this warehouse",
+                u32::from(c)
+            ))
+        } else {
+            Ok(s)
+        }
+    };
+    match hir.kind() {
+        HirKind::Empty => Ok(String::new()),
+        HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
+            Ok(text) => text.chars().map(ch).collect(),
+            Err(_) => refuse("a non-UTF-8 literal"),
+        },
+        HirKind::Class(Class::Unicode(class)) => {
+            let mut out = String::from("[");
+            for r in class.ranges() {
+                out.push_str(&ch(r.start())?);
+                if r.end() != r.start() {
+                    out.push('-');
+                    out.push_str(&ch(r.end())?);
+                }
+            }
+            out.push(']');
+            Ok(out)
+        }
+        HirKind::Class(Class::Bytes(_)) => refuse("a byte class"),
+        HirKind::Look(Look::Start) => Ok("^".into()),
+        HirKind::Look(Look::End) => Ok("$".into()),
+        HirKind::Look(_) => refuse("a multi-line anchor or word boundary"),
+        HirKind::Repetition(rep) => {
+            let single = match rep.sub.kind() {
+                HirKind::Class(Class::Unicode(_)) => true,
+                HirKind::Literal(lit) => std::str::from_utf8(&lit.0).map(|s| s.chars().count() == 1).unwrap_or(false),
+                _ => false,
+            };
+            if !single {
+                return refuse("a repetition of more than one character or class");
+            }
+            let fixed = rep.max == Some(rep.min);
+            if !rep.greedy && !fixed {
+                return refuse("a lazy repetition");
+            }
+            if rep.min > MAX_REGEX_REPEAT || rep.max.is_some_and(|m| m > MAX_REGEX_REPEAT) {
+                return refuse("a repetition count above 255");
+            }
+            if !fixed {
+                *variable += 1;
+            }
+            let sub = render_hir(&rep.sub, pattern, esc, variable)?;
+            let bound = match rep.max {
+                Some(max) if max == rep.min => format!("{{{max}}}"),
+                Some(max) => format!("{{{},{max}}}", rep.min),
+                None => format!("{{{},}}", rep.min),
+            };
+            Ok(format!("{sub}{bound}"))
+        }
+        HirKind::Capture(_) => refuse("a group"),
+        HirKind::Concat(items) => items.iter().map(|i| render_hir(i, pattern, esc, variable)).collect(),
+        HirKind::Alternation(_) => refuse("an alternation"),
+    }
+}
+
+/// A Rust regex replacement for a warehouse: `$$` is `$` (written `dollar`);
+/// capture references and backslashes are refused.
+///
+/// # Errors
+/// A sentence naming what is not translated.
+pub fn regex_replacement(replacement: &str, dollar: &str) -> std::result::Result<String, String> {
+    let mut out = String::new();
+    let mut chars = replacement.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' if chars.peek() == Some(&'$') => {
+                chars.next();
+                out.push_str(dollar);
+            }
+            '$' | '\\' => {
+                return Err(format!(
+                    "regex replacement `{replacement}` refers to a capture group or holds a backslash, which \
+                     warehouse targets do not translate"
+                ))
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_regexes() {
+        assert_eq!(content_name("m", "x"), content_name("m", "x"));
+        assert_ne!(content_name("m", "x"), content_name("m", "y"));
+        assert!(reaches("A", "A.B") && reaches("A", "A") && !reaches("A", "AB") && !reaches("", "A"));
+        assert_eq!(regex_pattern(r"a\.b", hex_escape).unwrap(), r"a\x{002E}b");
+        assert_eq!(regex_pattern(r"a\.b", literal_escape).unwrap(), r"a\.b");
+        for bad in ["a|b|cd", "(ab)+", "x*", r"\bword", "a+b+", "a+?", "(a)"] {
+            assert!(regex_pattern(bad, hex_escape).is_err(), "{bad}");
+        }
+        assert!(regex_pattern("a.b", literal_escape).is_err(), "`.` holds control characters");
+        assert_eq!(regex_replacement("X$$", "\\$").unwrap(), "X\\$");
+        assert!(regex_replacement("$1", "$").is_err());
+    }
+}
