@@ -120,37 +120,54 @@ pub fn run(
     let schema_sql = t.quote_ident(schema);
     let mut queries = Vec::new();
     let mut checks = Vec::new();
-    let users: Vec<String> = engine.directory().users().map(|u| u.name.clone()).collect();
+    // Every reader, acting under no project and under each of their projects.
+    let readers: Vec<(String, Option<String>)> = engine
+        .directory()
+        .users()
+        .flat_map(|u| {
+            std::iter::once((u.name.clone(), None)).chain(u.projects.iter().map(|p| (u.name.clone(), Some(p.clone()))))
+        })
+        .collect();
     let mut report = Report::default();
 
-    let as_reader = |reader: Option<&str>| -> Vec<String> {
-        match reader {
-            Some(r) => vec![format!("SET VARIABLE veil_user = {}", t.literal(r)), "RESET VARIABLE veil_project".into()],
-            None => vec!["RESET VARIABLE veil_user".into(), "RESET VARIABLE veil_project".into()],
-        }
+    let as_reader = |reader: Option<&str>, project: Option<&str>| -> Vec<String> {
+        let user = match reader {
+            Some(r) => format!("SET VARIABLE veil_user = {}", t.literal(r)),
+            None => "RESET VARIABLE veil_user".into(),
+        };
+        let project = match project {
+            Some(p) => format!("SET VARIABLE veil_project = {}", t.literal(p)),
+            None => "RESET VARIABLE veil_project".into(),
+        };
+        vec![user, project]
     };
 
     for (source, view) in &dynamic.views {
         let view_sql = format!("{schema_sql}.{}", t.quote_ident(view));
         // Readers nobody knows, and no reader at all, are refused everywhere.
         for (label, reader) in [("(unknown reader)", Some("\u{0}veil-nobody")), ("(no reader set)", None)] {
-            queries.push(Query { setup: as_reader(reader), sql: format!("SELECT count(*) FROM {view_sql}") });
+            queries.push(Query { setup: as_reader(reader, None), sql: format!("SELECT count(*) FROM {view_sql}") });
             checks.push(Check::Refused { reader: label.into(), source: source.clone() });
         }
-        for user in &users {
+        for (user, project) in &readers {
             report.probes += 1;
-            let subject = engine.directory().subject(user, None)?;
+            let subject = engine.directory().subject(user, project.as_deref())?;
             let plan = engine.plan_for(&subject, source)?;
+            let setup = as_reader(Some(user), project.as_deref());
+            let reader = match project {
+                Some(p) => format!("{user} (project {p})"),
+                None => user.clone(),
+            };
             if !plan.allowed {
-                queries.push(Query { setup: as_reader(Some(user)), sql: format!("SELECT count(*) FROM {view_sql}") });
-                checks.push(Check::Refused { reader: user.clone(), source: source.clone() });
+                queries.push(Query { setup, sql: format!("SELECT count(*) FROM {view_sql}") });
+                checks.push(Check::Refused { reader, source: source.clone() });
                 continue;
             }
             let specialised = bind(
                 engine,
                 &t,
                 &BindOptions {
-                    mode: Mode::Reader { user: user.clone(), project: None },
+                    mode: Mode::Reader { user: user.clone(), project: project.clone() },
                     key_id: key_id.into(),
                     secure_schema: schema.into(),
                     sources: vec![source.clone()],
@@ -162,14 +179,14 @@ pub fn run(
                 continue;
             };
             queries.push(Query {
-                setup: as_reader(Some(user)),
+                setup: setup.clone(),
                 sql: format!(
                     "WITH d AS (SELECT * FROM {view_sql}), s AS ({expected})\n\
                      SELECT (SELECT count(*) FROM (SELECT * FROM d EXCEPT ALL SELECT * FROM s))\n\
                           + (SELECT count(*) FROM (SELECT * FROM s EXCEPT ALL SELECT * FROM d))"
                 ),
             });
-            checks.push(Check::Same { reader: user.clone(), source: source.clone() });
+            checks.push(Check::Same { reader: reader.clone(), source: source.clone() });
 
             let base = engine.catalog().source(source).map(|s| match (&s.schema, s.name.rsplit_once('.')) {
                 (Some(schema), Some((_, rel))) => format!("{}.{}", t.quote_ident(schema), t.quote_ident(rel)),
@@ -187,7 +204,7 @@ pub fn run(
                 if never_raw {
                     let c = t.quote_ident(&column.name);
                     queries.push(Query {
-                        setup: as_reader(Some(user)),
+                        setup: setup.clone(),
                         sql: format!(
                             "SELECT count(*) FROM {view_sql} d WHERE d.{c} IS NOT NULL AND CAST(d.{c} AS VARCHAR) IN \
                              (SELECT CAST({c} AS VARCHAR) FROM {base} WHERE {c} IS NOT NULL)"
