@@ -20,12 +20,12 @@ def veil_binary() -> Path:
     raise FileNotFoundError(f"no veil binary under {target}: cargo build -p veil-cli")
 
 
-def bind(target: str, tmp: Path) -> str:
+def bind(target: str, tmp: Path, policies: Path = ROOT / "examples/shop/policies") -> str:
     out = tmp / f"{target}.sql"
     subprocess.run(
         [
             str(veil_binary()), "bind", "--target", target,
-            "--policies", str(ROOT / "examples/shop/policies"),
+            "--policies", str(policies),
             "--users", str(ROOT / "examples/shop/users.yaml"),
             "--dbt-target", str(ROOT / "crates/veil-dbt/tests/fixtures/shop"),
             "--key-id", "k1", "--udfs", str(ROOT / "dist/js/slim"), "-o", str(out),
@@ -38,3 +38,18 @@ def bind(target: str, tmp: Path) -> str:
 @pytest.fixture(scope="session")
 def snowflake_sql(tmp_path_factory) -> str:
     return bind("snowflake", tmp_path_factory.mktemp("wh"))
+
+
+# Databricks refuses FF1 and tokens: the shop's policies with those two masks replaced.
+DATABRICKS_POLICIES = ROOT / "crates/veil-host/tests/fixtures/databricks"
+
+
+@pytest.fixture(scope="session")
+def databricks_sql(tmp_path_factory) -> str:
+    return bind("databricks", tmp_path_factory.mktemp("wh"), DATABRICKS_POLICIES)
+
+
+def snapshot(name: str) -> str:
+    """The body of an insta snapshot of crates/veil-host/tests."""
+    text = (ROOT / "crates/veil-host/tests/snapshots" / f"{name}.snap").read_text()
+    return text.split("---\n", 2)[2]

@@ -328,6 +328,8 @@ enum TargetName {
     Postgres,
     /// Snowflake: masking and row access policies, roles, grants, JS UDFs.
     Snowflake,
+    /// Databricks (Unity Catalog): SQL UDF column masks and row filters, grants.
+    Databricks,
 }
 
 fn main() -> ExitCode {
@@ -435,6 +437,15 @@ fn run(command: Command) -> Result<ExitCode> {
             let loaded = load_project(&project)?;
             let udfs = veil_host::target::warehouse::Udfs::load(&udfs)?;
             let sql = veil_host::target::snowflake::bind(&loaded.engine, &options(&binding), &udfs)?.to_sql();
+            match output {
+                Some(path) => std::fs::write(&path, sql)
+                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
+                None => print!("{sql}"),
+            }
+        }
+        Command::Bind { project, binding, target: TargetName::Databricks, output, .. } => {
+            let loaded = load_project(&project)?;
+            let sql = veil_host::target::databricks::bind(&loaded.engine, &options(&binding))?.to_sql();
             match output {
                 Some(path) => std::fs::write(&path, sql)
                     .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,

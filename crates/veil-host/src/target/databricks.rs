@@ -1,0 +1,496 @@
+//! Databricks (Unity Catalog): SQL UDFs as column masks and row filters, set on
+//! the base tables, and SELECT grants from the subscription policies.
+//!
+//! What [`bind`] generates (run it as the principal that owns veil's objects):
+//! - schema `veil` with the facts about readers and the key table `veil.keys`
+//!   (`key_id`, `key_hex`: filled by the operator with bound parameters, never by
+//!   this SQL; no reader gets any privilege on it);
+//! - one mask function per (column type, mask chain), named by its content, `CASE`
+//!   over `is_account_group_member(…)` (groups; projects as account groups
+//!   `project:<name>`) or the facts tables with `current_user()`, set with
+//!   `ALTER TABLE … ALTER COLUMN … SET MASK … [USING COLUMNS (…)]`;
+//! - one row filter function per table (the reader is known, may read the table,
+//!   every row filter holds), set with `ALTER TABLE … SET ROW FILTER … ON (…)`;
+//! - `GRANT SELECT` / `REVOKE SELECT` on each table per reader.
+//!
+//! Keyed hashes and samples are plain SQL: HKDF-SHA-256 and HMAC-SHA-256 written
+//! with Databricks' `hmac` (Databricks SQL, Runtime 19+), the derivation's `info`
+//! computed here. FF1 and reversible tokens are refused: Unity Catalog masks can
+//! call neither JavaScript nor WebAssembly, and SQL has no AES-SIV or FF1.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
+
+use super::snowflake::predicate_columns;
+use super::warehouse::{self, Dialect};
+use super::{MaskContext, Reader, Target};
+use crate::render::{self, FACTS_SCHEMA};
+use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+
+/// Prefix of the account groups whose members act under a project.
+pub const PROJECT_GROUP_PREFIX: &str = "project:";
+
+const DIALECT: Dialect = Dialect {
+    target: "databricks",
+    decimal: "DECIMAL(38,0)",
+    regex_char: warehouse::hex_escape,
+    replacement_dollar: "\\$",
+};
+
+/// HKDF salt (veil-core `key.rs`).
+const SALT: &[u8] = b"veil/v1";
+
+/// The Databricks target.
+#[derive(Debug)]
+pub struct Databricks {
+    groups: BTreeSet<String>,
+    purposes: BTreeMap<String, BTreeSet<String>>,
+    key_id: String,
+}
+
+impl Databricks {
+    /// The target for an engine's directory.
+    pub fn new(engine: &Engine, key_id: &str) -> Self {
+        let directory = engine.directory();
+        let groups = directory.users().flat_map(|u| u.groups.iter().cloned()).collect();
+        let mut purposes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (project, ps) in directory.projects() {
+            for p in ps {
+                purposes.entry(p.clone()).or_default().insert(project.to_string());
+            }
+        }
+        Self { groups, purposes, key_id: key_id.to_string() }
+    }
+
+    fn facts(&self, table: &str) -> String {
+        format!("{}.{}", self.quote_ident(FACTS_SCHEMA), self.quote_ident(table))
+    }
+
+    fn member(&self, group: &str) -> String {
+        format!("is_account_group_member({})", self.literal(group))
+    }
+
+    fn any(items: Vec<String>) -> String {
+        if items.is_empty() {
+            "FALSE".into()
+        } else {
+            format!("({})", items.join(" OR "))
+        }
+    }
+
+    /// The key derived for `purpose` in the source scope (HKDF-SHA-256 with one
+    /// expand block, as veil-core derives it), optionally for the reader.
+    fn derived_key(&self, purpose: &str, source: &str, per_reader: bool) -> String {
+        let mut info = purpose.as_bytes().to_vec();
+        info.push(0);
+        info.extend_from_slice(b"source");
+        info.push(0);
+        push_prefixed(&mut info, source.as_bytes());
+        let info = if per_reader {
+            info.push(0);
+            let r = self.reader();
+            format!(
+                "concat({}, unhex(lpad(hex(octet_length({r})), 8, '0')), encode({r}, 'UTF-8'), X'01')",
+                hex_literal(&info)
+            )
+        } else {
+            info.push(1);
+            hex_literal(&info)
+        };
+        let master = format!(
+            "(SELECT unhex(k.key_hex) FROM {} k WHERE k.key_id = {})",
+            self.facts("keys"),
+            self.literal(&self.key_id)
+        );
+        format!("hmac(hmac({}, {master}), {info})", hex_literal(SALT))
+    }
+
+    /// A function argument naming a base-table column: plain names unquoted (so a
+    /// `where:` clause written with plain names refers to them), others quoted.
+    pub fn arg_ident(&self, column: &str) -> String {
+        if warehouse::is_plain(column) {
+            column.to_string()
+        } else {
+            self.quote_ident(column)
+        }
+    }
+}
+
+fn push_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn hex_literal(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    format!("X'{hex}'")
+}
+
+impl Target for Databricks {
+    fn name(&self) -> &'static str {
+        "databricks"
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("`{}`", ident.replace('`', "``"))
+    }
+
+    /// Spark SQL reads backslash escapes, and `'a''b'` is two adjacent literals
+    /// (`ab`), so quotes are backslash-escaped too.
+    fn literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
+        Ok(match ty {
+            ColumnType::Text => "STRING".into(),
+            ColumnType::Integer => "BIGINT".into(),
+            ColumnType::Float => "DOUBLE".into(),
+            ColumnType::Decimal { precision, scale } => format!("DECIMAL({precision},{scale})"),
+            ColumnType::Boolean => "BOOLEAN".into(),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::Timestamp => "TIMESTAMP_NTZ".into(),
+            ColumnType::Other { name } => {
+                if name.is_empty()
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ','))
+                {
+                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
+                }
+                name.clone()
+            }
+        })
+    }
+
+    fn reader(&self) -> String {
+        "current_user()".into()
+    }
+
+    /// Mask functions cannot read session variables; projects are account groups
+    /// ([`Target::native_condition`]), and project-scoped hashes are refused.
+    fn project(&self) -> String {
+        "CAST(NULL AS STRING)".into()
+    }
+
+    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
+        format!("({value_sql} <> '' AND ({tag_sql} = {value_sql} OR startswith({tag_sql}, {value_sql} || '.')))")
+    }
+
+    /// Not called: a row filter cannot raise; an unentitled reader has no SELECT
+    /// grant and the row filter keeps no row.
+    fn deny(&self, _message_sql: &str) -> String {
+        "FALSE".into()
+    }
+
+    fn native_condition(&self, c: &Condition) -> Option<String> {
+        Some(match c {
+            Condition::InGroup { group } => self.member(group),
+            Condition::GroupReaches { tag } => {
+                Self::any(self.groups.iter().filter(|g| warehouse::reaches(g, tag)).map(|g| self.member(g)).collect())
+            }
+            Condition::ActingUnder { purpose } => Self::any(
+                self.purposes
+                    .get(purpose)
+                    .into_iter()
+                    .flatten()
+                    .map(|p| self.member(&format!("{PROJECT_GROUP_PREFIX}{p}")))
+                    .collect(),
+            ),
+            _ => return None,
+        })
+    }
+
+    fn mask(&self, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
+        if let Some(sql) = warehouse::common_mask(self, &DIALECT, mask, c, ctx)? {
+            return Ok(sql);
+        }
+        let refuse = |why: &str| warehouse::unsupported("databricks", ctx, why);
+        Ok(match mask {
+            Mask::Hash { scope, per_reader } => {
+                if *scope == HashScope::Project {
+                    return Err(refuse(
+                        "a project-scoped hash: Databricks mask functions cannot read which project a reader acts \
+                         under as text; use the source scope, or bind this policy to DuckDB",
+                    ));
+                }
+                let text = match ctx.column_type {
+                    ColumnType::Text => c.to_string(),
+                    ColumnType::Integer => format!("CAST({c} AS STRING)"),
+                    _ => {
+                        return Err(refuse(
+                            "a keyed hash of a column that is not text or integer: Databricks writes these \
+                             values as text differently from veil-core; cast the column to text in dbt",
+                        ))
+                    }
+                };
+                let key = self.derived_key("hash", ctx.source, *per_reader);
+                format!("lower(hex(hmac({key}, encode({text}, 'UTF-8'))))")
+            }
+            Mask::FormatPreserving | Mask::Reversible { .. } => {
+                let what = if matches!(mask, Mask::FormatPreserving) {
+                    "format-preserving encryption (FF1)"
+                } else {
+                    "a reversible token (AES-SIV)"
+                };
+                return Err(refuse(&format!(
+                    "{what} has no Databricks equivalent: Unity Catalog masks run SQL (or Python wrapped in \
+                     SQL), not JavaScript or WebAssembly, and Databricks SQL has neither FF1 nor AES-SIV; use \
+                     hash or null for this target, or bind this policy to Snowflake, PostgreSQL or DuckDB"
+                )));
+            }
+            Mask::Trunc { unit } => {
+                let unit = time_unit(*unit);
+                let ty = self.sql_type(ctx.column_type)?;
+                match ctx.column_type {
+                    ColumnType::Date | ColumnType::Timestamp => format!("CAST(date_trunc('{unit}', {c}) AS {ty})"),
+                    _ => {
+                        return Err(refuse(
+                            "date truncation of a column that is not a date or timestamp; type the column in dbt",
+                        ))
+                    }
+                }
+            }
+            _ => {
+                return Err(refuse(
+                    "the e-mail mask has no faithful Databricks translation yet, and veil never substitutes a \
+                     weaker mask; use hash or null for this target",
+                ))
+            }
+        })
+    }
+
+    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
+        let col = |name: &str| self.arg_ident(name);
+        Ok(match predicate {
+            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
+                let value = format!("CAST({} AS STRING)", col(column));
+                let test = if *hierarchical { self.tag_match("a.value", &value) } else { format!("a.value = {value}") };
+                format!(
+                    "EXISTS (SELECT 1 FROM {} a WHERE a.user_name = {} AND a.key = {} AND {test})",
+                    self.facts("user_attributes"),
+                    self.reader(),
+                    self.literal(attribute)
+                )
+            }
+            RowPredicate::ValueIn { column, values, hierarchical } => {
+                if values.is_empty() {
+                    return Ok("FALSE".into());
+                }
+                let value = format!("CAST({} AS STRING)", col(column));
+                if *hierarchical {
+                    Self::any(values.iter().map(|v| self.tag_match(&self.literal(v), &value)).collect())
+                } else {
+                    let list: Vec<String> = values.iter().map(|v| self.literal(v)).collect();
+                    format!("{value} IN ({})", list.join(", "))
+                }
+            }
+            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::TimeWindow { column, seconds } => format!(
+                "CAST({} AS TIMESTAMP_NTZ) >= TIMESTAMPADD(SECOND, -{seconds}, CAST(current_timestamp() AS TIMESTAMP_NTZ))",
+                col(column)
+            ),
+            RowPredicate::Sample { percent, key } => {
+                if !(0.0..=100.0).contains(percent) {
+                    return Err(Error::Invalid(format!(
+                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
+                        ctx.policy
+                    )));
+                }
+                if *percent >= 100.0 {
+                    return Ok("TRUE".into());
+                }
+                let parts: Vec<String> =
+                    key.iter().map(|k| format!("COALESCE(CAST({} AS STRING), '')", col(k))).collect();
+                let row_key =
+                    if parts.len() == 1 { parts.join("") } else { format!("concat_ws('|', {})", parts.join(", ")) };
+                // As veil-core: the first 8 bytes of the HMAC, big-endian, below
+                // percent of 2^64 (the same f64 arithmetic, done here).
+                let threshold = (percent / 100.0 * 18_446_744_073_709_551_616.0) as u64;
+                format!(
+                    "substr(hex(hmac({}, encode({row_key}, 'UTF-8'))), 1, 16) < '{threshold:016X}'",
+                    self.derived_key("sample", ctx.source, false)
+                )
+            }
+            RowPredicate::Nothing => "FALSE".into(),
+        })
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Facts tables: Delta has no unsized `VARCHAR`; `STRING` it is.
+    fn replace_table(&self, name: &str, columns: &str) -> Vec<String> {
+        vec![format!("CREATE OR REPLACE TABLE {name} ({});", columns.replace("VARCHAR", "STRING"))]
+    }
+}
+
+fn time_unit(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Minute => "MINUTE",
+        TimeUnit::Hour => "HOUR",
+        TimeUnit::Day => "DAY",
+        TimeUnit::Month => "MONTH",
+        TimeUnit::Quarter => "QUARTER",
+        TimeUnit::Year => "YEAR",
+    }
+}
+
+/// Generate the Databricks bindings: facts and keys table in schema `veil`,
+/// mask and row filter functions set on the base tables, SELECT grants.
+///
+/// # Errors
+/// [`Error::Unsupported`] for a mask Databricks cannot enforce faithfully (naming
+/// policy and column); [`Error::Invalid`] for `--user` mode or unusable names;
+/// [`Error::Policy`] for unknown sources.
+pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
+    if !matches!(options.mode, Mode::Dynamic) {
+        return Err(Error::Invalid(
+            "the databricks target binds policies for every reader; views for one reader (--user) are for duckdb"
+                .into(),
+        ));
+    }
+    let t = Databricks::new(engine, &options.key_id);
+    let sources = warehouse::selected(engine, options)?;
+    let directory = engine.directory();
+    let mut out = Bindings::default();
+
+    render::facts(directory, &t, &mut out);
+    out.push(
+        StatementKind::Setup,
+        None,
+        format!("CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);", t.facts("keys")),
+    );
+
+    let mut functions: BTreeMap<String, String> = BTreeMap::new();
+    let mut attach = Vec::new();
+    for source in &sources {
+        let plan = engine.plan(&source.name)?;
+        let base = render::base_relation(source, &t);
+        let types: BTreeMap<&str, &ColumnType> =
+            plan.columns.iter().map(|c| (c.name.as_str(), &c.input_type)).collect();
+        let arg = |name: &str| -> Result<String> {
+            let ty = types.get(name).ok_or_else(|| {
+                Error::Invalid(format!("data source `{}` has no column `{name}` that a policy reads", source.name))
+            })?;
+            Ok(format!("{} {}", t.arg_ident(name), t.sql_type(ty)?))
+        };
+        for column in plan.columns.iter().filter(|c| !c.chain.is_empty()) {
+            let ctx = MaskContext {
+                source: &source.name,
+                column: &column.name,
+                policy: column.chain.first().map_or("", |c| c.policy.as_str()),
+                key_id: &options.key_id,
+                column_type: &column.input_type,
+                reader: Reader::Dynamic,
+            };
+            if column.output_type != column.input_type {
+                return Err(warehouse::unsupported(
+                    "databricks",
+                    &ctx,
+                    "a mask that changes the column's type: a Databricks column mask returns the column's own \
+                     type; cast the column in dbt (e.g. to text before hashing)",
+                ));
+            }
+            let ty = t.sql_type(&column.input_type)?;
+            let mut extra: Vec<String> = Vec::new();
+            let mut body = String::from("CASE");
+            for case in &column.chain {
+                let ctx = MaskContext { policy: &case.policy, ..ctx.clone() };
+                let mut when = render::condition(&case.when, &t);
+                if let Mask::Reversible { unmaskers } = &case.mask {
+                    when = format!("{when} AND NOT {}", render::condition(unmaskers, &t));
+                }
+                if let Some(rows) = &case.rows {
+                    when = format!("{when} AND ({})", rows.sql);
+                    for c in &rows.columns {
+                        if !extra.contains(c) && *c != column.name {
+                            extra.push(c.clone());
+                        }
+                    }
+                }
+                let mut masked = t.mask(&case.mask, "val", &ctx)?;
+                if case.output_type != column.output_type {
+                    masked = format!("CAST({masked} AS {ty})");
+                }
+                body.push_str(&format!("\n    WHEN {when} THEN {masked}"));
+            }
+            body.push_str("\n    ELSE val\n  END");
+            let mut signature = vec![format!("val {ty}")];
+            for c in &extra {
+                signature.push(arg(c)?);
+            }
+            let signature = signature.join(", ");
+            let name = t.facts(&warehouse::content_name("mask", &format!("{signature}|{ty}|{body}")));
+            functions.entry(name.clone()).or_insert_with(|| {
+                format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS {ty}\nRETURN {body};")
+            });
+            let using = if extra.is_empty() {
+                String::new()
+            } else {
+                let cols: Vec<String> = extra.iter().map(|c| t.quote_ident(c)).collect();
+                format!(" USING COLUMNS ({})", cols.join(", "))
+            };
+            attach.push((
+                source.name.clone(),
+                format!("ALTER TABLE {base} ALTER COLUMN {} SET MASK {name}{using};", t.quote_ident(&column.name)),
+            ));
+        }
+
+        // Row filter: a known reader, entitled, every filter holding.
+        let known = format!("EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {})", t.facts("users"), t.reader());
+        let mut keep = vec![known, render::condition(&plan.access.condition, &t)];
+        let mut columns: Vec<String> = Vec::new();
+        for filter in &plan.row_filters {
+            let ctx = MaskContext {
+                source: &source.name,
+                column: "",
+                policy: &filter.policy,
+                key_id: &options.key_id,
+                column_type: &ColumnType::Text,
+                reader: Reader::Dynamic,
+            };
+            for c in predicate_columns(&filter.keep) {
+                if !columns.contains(&c) {
+                    columns.push(c);
+                }
+            }
+            let k = t.row_predicate(&filter.keep, &ctx)?;
+            keep.push(match &filter.applies_to {
+                Condition::Always => k,
+                applies => format!("(NOT {} OR {k})", render::condition(applies, &t)),
+            });
+        }
+        let signature = columns.iter().map(|c| arg(c)).collect::<Result<Vec<_>>>()?.join(", ");
+        let body = keep.join("\n  AND ");
+        let name = t.facts(&warehouse::content_name("rows", &format!("{signature}|{body}")));
+        functions.entry(name.clone()).or_insert_with(|| {
+            format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS BOOLEAN\nRETURN {body};")
+        });
+        let on: Vec<String> = columns.iter().map(|c| t.quote_ident(c)).collect();
+        attach.push((source.name.clone(), format!("ALTER TABLE {base} SET ROW FILTER {name} ON ({});", on.join(", "))));
+
+        // Grants: exactly the entitled readers may select.
+        let readers = warehouse::entitled(engine, &source.name)?;
+        for u in directory.users() {
+            let who = t.quote_ident(&u.name);
+            attach.push((
+                source.name.clone(),
+                if readers.contains(&u.name) {
+                    format!("GRANT SELECT ON TABLE {base} TO {who};")
+                } else {
+                    format!("REVOKE SELECT ON TABLE {base} FROM {who};")
+                },
+            ));
+        }
+    }
+
+    for sql in functions.into_values() {
+        out.push(StatementKind::Setup, None, sql);
+    }
+    for (source, sql) in attach {
+        out.push(StatementKind::Access, Some(&source), sql);
+    }
+    Ok(out)
+}
