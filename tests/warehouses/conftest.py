@@ -20,7 +20,7 @@ def veil_binary() -> Path:
     raise FileNotFoundError(f"no veil binary under {target}: cargo build -p veil-cli")
 
 
-def bind(target: str, tmp: Path, policies: Path = ROOT / "examples/shop/policies") -> str:
+def bind(target: str, tmp: Path, policies: Path = ROOT / "examples/shop/policies", extra: tuple = ()) -> str:
     out = tmp / f"{target}.sql"
     subprocess.run(
         [
@@ -28,7 +28,7 @@ def bind(target: str, tmp: Path, policies: Path = ROOT / "examples/shop/policies
             "--policies", str(policies),
             "--users", str(ROOT / "examples/shop/users.yaml"),
             "--dbt-target", str(ROOT / "crates/veil-dbt/tests/fixtures/shop"),
-            "--key-id", "k1", "--udfs", str(ROOT / "dist/js/slim"), "-o", str(out),
+            "--key-id", "k1", "--udfs", str(ROOT / "dist/js/slim"), "-o", str(out), *extra,
         ],
         check=True, cwd=ROOT, capture_output=True,
     )
@@ -53,3 +53,12 @@ def snapshot(name: str) -> str:
     """The body of an insta snapshot of crates/veil-host/tests."""
     text = (ROOT / "crates/veil-host/tests/snapshots" / f"{name}.snap").read_text()
     return text.split("---\n", 2)[2]
+
+
+# Where the BigQuery JS UDFs load the slim bundles from (dist/js/slim, uploaded).
+BIGQUERY_LIBRARY = "gs://veil-udfs/slim"
+
+
+@pytest.fixture(scope="session")
+def bigquery_sql(tmp_path_factory) -> str:
+    return bind("bigquery", tmp_path_factory.mktemp("wh"), extra=("--udf-library", BIGQUERY_LIBRARY))

@@ -26,14 +26,14 @@ function veil() {
   throw new Error('no veil binary: cargo build -p veil-cli');
 }
 
-function bind(target) {
+function bind(target, extra = []) {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'veil-wh-')), `${target}.sql`);
   execFileSync(veil(), [
     'bind', '--target', target,
     '--policies', path.join(root, 'examples/shop/policies'),
     '--users', path.join(root, 'examples/shop/users.yaml'),
     '--dbt-target', path.join(root, 'crates/veil-dbt/tests/fixtures/shop'),
-    '--key-id', 'k1', '--udfs', path.join(root, 'dist/js/slim'), '-o', out,
+    '--key-id', 'k1', '--udfs', path.join(root, 'dist/js/slim'), '-o', out, ...extra,
   ], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   return readFileSync(out, 'utf8');
 }
@@ -89,5 +89,43 @@ test('Snowflake JS UDFs return veil-core values on the shared vectors', () => {
   assert.ok(n >= 25, `${n} vectors checked`);
   for (const [name, { size }] of Object.entries(udfs)) {
     assert.ok(size < 100_000, `${name}: ${size} bytes, over Snowflake's ~100 KB`);
+  }
+});
+
+// BigQuery: the library files load first, as scripts, into the UDF's global scope;
+// the body is a function body whose parameters are the SQL argument names
+// (lower case here: v, k, s, r, p); SQL NULL arrives as null.
+const BIGQUERY_LIBRARY = 'gs://veil-udfs/slim';
+
+function bigqueryUdfs(sql) {
+  const re = /CREATE OR REPLACE FUNCTION `veil`\.`(\w+)`\(([^)]*)\)\n[\s\S]*?LANGUAGE js\nOPTIONS \(library = \['([^']+)'\]\)\nAS r"""\n([\s\S]*?)\n""";/g;
+  const out = {};
+  for (const [, name, args, library, body] of sql.matchAll(re)) {
+    assert.ok(library.startsWith(`${BIGQUERY_LIBRARY}/`), library);
+    const file = path.join(root, 'dist/js/slim', library.slice(BIGQUERY_LIBRARY.length + 1));
+    const names = args.split(',').map((a) => a.trim().split(/\s+/)[0]);
+    const ctx = vm.createContext({}); // a bare JS global, as BigQuery's V8 isolate
+    vm.runInContext(readFileSync(file, 'utf8'), ctx, { filename: library });
+    const fn = vm.runInContext(`(function (${names.join(', ')}) {\n${body}\n})`, ctx);
+    out[name] = { fn, inline: Buffer.byteLength(body), library: readFileSync(file).length };
+  }
+  return out;
+}
+
+const nul = (v) => (v === null || v === undefined ? null : v);
+
+test('BigQuery JS UDFs (library files) return veil-core values on the shared vectors', () => {
+  const udfs = bigqueryUdfs(bind('bigquery', ['--udf-library', BIGQUERY_LIBRARY]));
+  assert.deepEqual(Object.keys(udfs).sort(), ['veil_ff1', 'veil_hash', 'veil_in_sample', 'veil_token']);
+  const key = vectors.key;
+  let n = 0;
+  n += check(udfs, 'hash', (u, a) => u.veil_hash.fn(nul(a[0]), key, a[1], nul(a[2])));
+  n += check(udfs, 'in_sample', (u, a) => u.veil_in_sample.fn(nul(a[0]), key, a[1], a[2]));
+  n += check(udfs, 'fpe_encrypt', (u, a) => u.veil_ff1.fn(nul(a[0]), key, a[1]));
+  n += check(udfs, 'token_mask', (u, a) => u.veil_token.fn(nul(a[0]), key, a[1]));
+  assert.ok(n >= 25, `${n} vectors checked`);
+  for (const [name, { inline, library }] of Object.entries(udfs)) {
+    assert.ok(inline < 32_000, `${name}: inline body ${inline} bytes, over BigQuery's 32 KB`);
+    assert.ok(library < 1_000_000, `${name}: library ${library} bytes, over BigQuery's 1 MB`);
   }
 });

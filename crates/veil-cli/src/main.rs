@@ -169,6 +169,10 @@ enum Command {
         /// Warehouse targets: the slim JS UDF bundles to embed (scripts/build-wasm).
         #[arg(long, value_name = "DIR", default_value = "dist/js/slim")]
         udfs: PathBuf,
+        /// BigQuery: the Cloud Storage folder holding the slim bundles (dist/js/slim),
+        /// loaded by the JS UDFs as library files, e.g. gs://bucket/veil.
+        #[arg(long, value_name = "GS_URI")]
+        udf_library: Option<String>,
     },
     /// Generate the bindings and execute them in a DuckDB database (--duckdb) or
     /// in PostgreSQL (--postgres URL: roles, grants, keys; see docs/targets.md).
@@ -330,6 +334,8 @@ enum TargetName {
     Snowflake,
     /// Databricks (Unity Catalog): SQL UDF column masks and row filters, grants.
     Databricks,
+    /// BigQuery: secure views (to authorize), grants on them, JS UDFs from library files.
+    Bigquery,
 }
 
 fn main() -> ExitCode {
@@ -446,6 +452,20 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Bind { project, binding, target: TargetName::Databricks, output, .. } => {
             let loaded = load_project(&project)?;
             let sql = veil_host::target::databricks::bind(&loaded.engine, &options(&binding))?.to_sql();
+            match output {
+                Some(path) => std::fs::write(&path, sql)
+                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
+                None => print!("{sql}"),
+            }
+        }
+        Command::Bind { project, binding, target: TargetName::Bigquery, output, udf_library, .. } => {
+            let library = udf_library.ok_or_else(|| {
+                Error::Usage(
+                    "--target bigquery needs --udf-library gs://bucket/path (where dist/js/slim is stored)".into(),
+                )
+            })?;
+            let loaded = load_project(&project)?;
+            let sql = veil_host::target::bigquery::bind(&loaded.engine, &options(&binding), &library)?.to_sql();
             match output {
                 Some(path) => std::fs::write(&path, sql)
                     .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,

@@ -1,5 +1,6 @@
 //! Target engines: what differs between SQL dialects, one file each.
 
+pub mod bigquery;
 pub mod databricks;
 mod duckdb;
 pub mod postgres;

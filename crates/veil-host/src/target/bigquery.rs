@@ -1,0 +1,386 @@
+//! BigQuery: secure views (to be authorized on the source datasets) with masks
+//! and row filters, `GRANT` on the views from subscription decisions, and
+//! JavaScript UDFs loading veil's slim Wasm bundles as library files.
+//!
+//! What [`bind`] generates (run it as the principal that owns veil's datasets):
+//! - dataset `veil` with the facts about readers, the key table `veil.keys`
+//!   (`key_id`, `key_hex`: filled by the operator with query parameters, never by
+//!   this SQL; no reader gets any role on dataset `veil`) and the JS UDFs
+//!   `veil.veil_hash`, `veil.veil_in_sample`, `veil.veil_ff1`, `veil.veil_token`
+//!   (only those the views use), each loading one slim bundle from
+//!   `<library>/veil-<family>.inline.js` (every bundle is over BigQuery's 32 KB
+//!   inline limit, so they are library files in Cloud Storage);
+//! - dataset `secure` (the bind's secure schema) with one view per source:
+//!   masks as `CASE` over the facts with `SESSION_USER()`, row filters, and an
+//!   `ERROR(…)` for a reader the subscription policies do not entitle;
+//! - `GRANT roles/bigquery.dataViewer ON VIEW` to exactly the entitled readers,
+//!   `REVOKE` from the others.
+//!
+//! The views must then be authorized on the source datasets and on dataset
+//! `veil` (dataset access entries; not SQL: see docs/targets.md).
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, Rounding, RowPredicate, TimeUnit};
+
+use super::warehouse::{self, Dialect};
+use super::{MaskContext, Target};
+use crate::render::{self, FACTS_SCHEMA};
+use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+
+/// The role granted on each view to entitled readers.
+pub const VIEWER_ROLE: &str = "roles/bigquery.dataViewer";
+
+const DIALECT: Dialect =
+    Dialect { target: "bigquery", decimal: "BIGNUMERIC", regex_char: warehouse::hex_escape, replacement_dollar: "$" };
+
+/// The BigQuery target.
+#[derive(Debug)]
+pub struct BigQuery {
+    used: RefCell<BTreeSet<&'static str>>,
+    key_id: String,
+}
+
+impl BigQuery {
+    /// The target for a key id.
+    pub fn new(key_id: &str) -> Self {
+        Self { used: RefCell::new(BTreeSet::new()), key_id: key_id.to_string() }
+    }
+
+    fn facts(&self, table: &str) -> String {
+        format!("{}.{}", self.quote_ident(FACTS_SCHEMA), self.quote_ident(table))
+    }
+
+    /// The key for the bind's key id, read through the authorized view from `veil.keys`.
+    fn key(&self) -> String {
+        format!("(SELECT k.key_hex FROM {} k WHERE k.key_id = {})", self.facts("keys"), self.literal(&self.key_id))
+    }
+
+    fn udf(&self, family: &'static str) -> String {
+        if let Ok(mut used) = self.used.try_borrow_mut() {
+            used.insert(family);
+        }
+        self.facts(&format!("veil_{family}"))
+    }
+
+    fn exact(w: f64) -> String {
+        format!("CAST('{w:?}' AS BIGNUMERIC)")
+    }
+}
+
+impl Target for BigQuery {
+    fn name(&self) -> &'static str {
+        "bigquery"
+    }
+
+    /// Quoted identifiers read the escapes string literals do.
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("`{}`", escape(ident, '`'))
+    }
+
+    fn literal(&self, text: &str) -> String {
+        format!("'{}'", escape(text, '\''))
+    }
+
+    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
+        Ok(match ty {
+            ColumnType::Text => "STRING".into(),
+            ColumnType::Integer => "INT64".into(),
+            ColumnType::Float => "FLOAT64".into(),
+            ColumnType::Decimal { precision, scale } if *scale <= 9 && precision.saturating_sub(*scale) <= 29 => {
+                format!("NUMERIC({precision}, {scale})")
+            }
+            ColumnType::Decimal { precision, scale } => format!("BIGNUMERIC({precision}, {scale})"),
+            ColumnType::Boolean => "BOOL".into(),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::Timestamp => "DATETIME".into(),
+            ColumnType::Other { name } => {
+                if name.is_empty()
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ','))
+                {
+                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
+                }
+                name.clone()
+            }
+        })
+    }
+
+    fn reader(&self) -> String {
+        "SESSION_USER()".into()
+    }
+
+    /// Views cannot read session variables; acting under a project is being a
+    /// member of it ([`Target::native_condition`]); project-scoped hashes are refused.
+    fn project(&self) -> String {
+        "CAST(NULL AS STRING)".into()
+    }
+
+    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
+        format!("({value_sql} <> '' AND ({tag_sql} = {value_sql} OR STARTS_WITH({tag_sql}, {value_sql} || '.')))")
+    }
+
+    fn deny(&self, message_sql: &str) -> String {
+        format!("ERROR({message_sql})")
+    }
+
+    fn native_condition(&self, c: &Condition) -> Option<String> {
+        match c {
+            Condition::ActingUnder { purpose } => Some(format!(
+                "EXISTS (SELECT 1 FROM {} m JOIN {} p ON p.project = m.project WHERE m.user_name = {} AND p.purpose = {})",
+                self.facts("user_projects"),
+                self.facts("project_purposes"),
+                self.reader(),
+                self.literal(purpose)
+            )),
+            _ => None,
+        }
+    }
+
+    fn mask(&self, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
+        let refuse = |why: &str| warehouse::unsupported("bigquery", ctx, why);
+        let ty = self.sql_type(ctx.column_type)?;
+        // Rounding with exact BIGNUMERIC constants (a literal `10.0` is FLOAT64 here).
+        if let Mask::Round { rounding } = mask {
+            let exact = match ctx.column_type {
+                ColumnType::Integer | ColumnType::Decimal { .. } => format!("CAST({c} AS BIGNUMERIC)"),
+                _ => {
+                    return Err(refuse(
+                        "rounding a floating-point or non-numeric column: BigQuery rounds binary floats \
+                         differently from veil-core; cast the column to decimal in dbt",
+                    ))
+                }
+            };
+            return Ok(match rounding {
+                Rounding::Width(w) if w.is_finite() && *w > 0.0 => {
+                    let w = Self::exact(*w);
+                    format!("CAST(ROUND({exact} / {w}) * {w} AS {ty})")
+                }
+                Rounding::Places(p) => format!("CAST(ROUND({exact}, {p}) AS {ty})"),
+                Rounding::Width(w) => return Err(refuse(&format!("a rounding width of `{w}` (must be above 0)"))),
+            });
+        }
+        if let Some(sql) = warehouse::common_mask(self, &DIALECT, mask, c, ctx)? {
+            return Ok(sql);
+        }
+        let scope = self.literal(&format!("source:{}", ctx.source));
+        Ok(match mask {
+            Mask::Hash { scope: hash_scope, per_reader } => {
+                if *hash_scope == HashScope::Project {
+                    return Err(refuse(
+                        "a project-scoped hash: a BigQuery view cannot read which project a reader acts under \
+                         as text; use the source scope, or bind this policy to DuckDB",
+                    ));
+                }
+                let text = match ctx.column_type {
+                    ColumnType::Text => c.to_string(),
+                    ColumnType::Integer => format!("CAST({c} AS STRING)"),
+                    _ => {
+                        return Err(refuse(
+                            "a keyed hash of a column that is not text or integer: BigQuery writes these values \
+                             as text differently from veil-core; cast the column to text in dbt",
+                        ))
+                    }
+                };
+                let reader = if *per_reader { self.reader() } else { "CAST(NULL AS STRING)".into() };
+                format!("{}({text}, {}, {scope}, {reader})", self.udf("hash"), self.key())
+            }
+            Mask::FormatPreserving | Mask::Reversible { .. } => {
+                if *ctx.column_type != ColumnType::Text {
+                    return Err(refuse("format-preserving encryption and tokens apply to text columns only"));
+                }
+                let family = if matches!(mask, Mask::FormatPreserving) { "ff1" } else { "token" };
+                format!("{}({c}, {}, {scope})", self.udf(family), self.key())
+            }
+            Mask::Trunc { unit } => match (ctx.column_type, unit) {
+                (ColumnType::Date, TimeUnit::Minute | TimeUnit::Hour | TimeUnit::Day) => c.to_string(),
+                (ColumnType::Date, unit) => format!("DATE_TRUNC({c}, {})", time_unit(*unit)),
+                (ColumnType::Timestamp, unit) => format!("DATETIME_TRUNC({c}, {})", time_unit(*unit)),
+                _ => {
+                    return Err(refuse(
+                        "date truncation of a column that is not a date or timestamp; type the column in dbt",
+                    ))
+                }
+            },
+            _ => {
+                return Err(refuse(
+                    "the e-mail mask has no faithful BigQuery translation yet, and veil never substitutes a \
+                     weaker mask; use hash or null for this target",
+                ))
+            }
+        })
+    }
+
+    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
+        let col = |name: &str| self.quote_ident(name);
+        Ok(match predicate {
+            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
+                let value = format!("CAST({} AS STRING)", col(column));
+                let test = if *hierarchical { self.tag_match("a.value", &value) } else { format!("a.value = {value}") };
+                format!(
+                    "EXISTS (SELECT 1 FROM {} a WHERE a.user_name = {} AND a.key = {} AND {test})",
+                    self.facts("user_attributes"),
+                    self.reader(),
+                    self.literal(attribute)
+                )
+            }
+            RowPredicate::ValueIn { column, values, hierarchical } => {
+                if values.is_empty() {
+                    return Ok("FALSE".into());
+                }
+                let value = format!("CAST({} AS STRING)", col(column));
+                if *hierarchical {
+                    let any: Vec<String> = values.iter().map(|v| self.tag_match(&self.literal(v), &value)).collect();
+                    format!("({})", any.join(" OR "))
+                } else {
+                    let list: Vec<String> = values.iter().map(|v| self.literal(v)).collect();
+                    format!("{value} IN ({})", list.join(", "))
+                }
+            }
+            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::TimeWindow { column, seconds } => format!(
+                "CAST({} AS DATETIME) >= DATETIME_SUB(CURRENT_DATETIME(), INTERVAL {seconds} SECOND)",
+                col(column)
+            ),
+            RowPredicate::Sample { percent, key } => {
+                if !(0.0..=100.0).contains(percent) {
+                    return Err(Error::Invalid(format!(
+                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
+                        ctx.policy
+                    )));
+                }
+                let parts: Vec<String> =
+                    key.iter().map(|k| format!("COALESCE(CAST({} AS STRING), '')", col(k))).collect();
+                let row_key =
+                    if parts.len() == 1 { parts.join("") } else { format!("CONCAT({})", parts.join(", '|', ")) };
+                format!(
+                    "{}({row_key}, {}, {}, {percent:?})",
+                    self.udf("in_sample"),
+                    self.key(),
+                    self.literal(&format!("source:{}", ctx.source))
+                )
+            }
+            RowPredicate::Nothing => "FALSE".into(),
+        })
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn replace_table(&self, name: &str, columns: &str) -> Vec<String> {
+        vec![format!("CREATE OR REPLACE TABLE {name} ({});", columns.replace("VARCHAR", "STRING"))]
+    }
+}
+
+/// BigQuery quoted text: backslash escapes, control characters as `\uXXXX`.
+fn escape(text: &str, quote: char) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn time_unit(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Minute => "MINUTE",
+        TimeUnit::Hour => "HOUR",
+        TimeUnit::Day => "DAY",
+        TimeUnit::Month => "MONTH",
+        TimeUnit::Quarter => "QUARTER",
+        TimeUnit::Year => "YEAR",
+    }
+}
+
+/// The JS UDF statements for the families the views use, loading the bundles
+/// from `library` (a `gs://` prefix).
+fn udf_statements(t: &BigQuery, library: &str) -> Vec<String> {
+    let used = t.used.borrow().clone();
+    let mut out = Vec::new();
+    for family in used {
+        let (bundle, args, returns, call) = match family {
+            "hash" => ("hash", "v STRING, k STRING, s STRING, r STRING", "STRING", "veilHash(v, k, s, r)"),
+            "in_sample" => ("hash", "v STRING, k STRING, s STRING, p FLOAT64", "BOOL", "veilInSample(v, k, s, p)"),
+            "ff1" => ("ff1", "v STRING, k STRING, s STRING", "STRING", "veilFpeEncrypt(v, k, s)"),
+            _ => ("token", "v STRING, k STRING, s STRING", "STRING", "veilTokenMask(v, k, s)"),
+        };
+        let file = t.literal(&format!("{}/veil-{bundle}.inline.js", library.trim_end_matches('/')));
+        out.push(format!(
+            "CREATE OR REPLACE FUNCTION {}({args})\nRETURNS {returns}\nDETERMINISTIC\nLANGUAGE js\n\
+             OPTIONS (library = [{file}])\nAS r\"\"\"\nreturn {call};\n\"\"\";",
+            t.facts(&format!("veil_{family}"))
+        ));
+    }
+    out
+}
+
+/// Generate the BigQuery bindings: facts, keys table and JS UDFs in dataset
+/// `veil`, one secure view per source in the secure dataset, grants on the views.
+/// `library` is where the slim bundles are stored (`gs://bucket/path`).
+///
+/// # Errors
+/// [`Error::Unsupported`] for a mask BigQuery cannot enforce faithfully (naming
+/// policy and column); [`Error::Invalid`] for `--user` mode, a library that is
+/// not a `gs://` URI, or unusable names; [`Error::Policy`] for unknown sources.
+pub fn bind(engine: &Engine, options: &BindOptions, library: &str) -> Result<Bindings> {
+    if !matches!(options.mode, Mode::Dynamic) {
+        return Err(Error::Invalid(
+            "the bigquery target binds views for every reader; views for one reader (--user) are for duckdb".into(),
+        ));
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.');
+    if !library.starts_with("gs://") || !library.chars().all(|c| plain(c) || c == ':') || library.contains("..") {
+        return Err(Error::Invalid(format!(
+            "UDF library `{library}`: give the Cloud Storage folder holding dist/js/slim, e.g. gs://bucket/veil"
+        )));
+    }
+    let t = BigQuery::new(&options.key_id);
+    let mut out = render::bind(engine, &t, options)?;
+
+    // Keys table and UDFs go before the first view.
+    let mut setup = vec![format!(
+        "CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);",
+        t.facts("keys")
+    )];
+    setup.extend(udf_statements(&t, library));
+    let at = out.statements.iter().position(|s| s.kind == StatementKind::View).unwrap_or(out.statements.len());
+    let mut tail = out.statements.split_off(at);
+    for sql in setup {
+        out.push(StatementKind::Setup, None, sql);
+    }
+    out.statements.append(&mut tail);
+
+    // Grants on the views: exactly the entitled readers.
+    let schema = t.quote_ident(&options.secure_schema);
+    let role = t.quote_ident(VIEWER_ROLE);
+    for source in warehouse::selected(engine, options)? {
+        let Some(view) = out.views.get(&source.name).cloned() else { continue };
+        let view = format!("{schema}.{}", t.quote_ident(&view));
+        let readers = warehouse::entitled(engine, &source.name)?;
+        for u in engine.directory().users() {
+            let who = t.literal(&format!("user:{}", u.name));
+            out.push(
+                StatementKind::Access,
+                Some(&source.name),
+                if readers.contains(&u.name) {
+                    format!("GRANT {role} ON VIEW {view} TO {who};")
+                } else {
+                    format!("REVOKE {role} ON VIEW {view} FROM {who};")
+                },
+            );
+        }
+    }
+    Ok(out)
+}
