@@ -27,8 +27,10 @@ mod postgres;
 ///
 ///   veil check  --policies policies --users users.yaml --dbt-target target
 ///   veil plan   --policies policies --users users.yaml --dbt-target target
-///   veil apply  --policies policies --users users.yaml --dbt-target target --duckdb target/shop.duckdb
-///   veil verify --policies policies --users users.yaml --dbt-target target --duckdb target/shop.duckdb
+///   veil apply  --policies policies --users users.yaml --dbt-target target --duckdb target/shop.duckdb --keyring keyring.txt
+///   veil verify --policies policies --users users.yaml --dbt-target target --duckdb target/shop.duckdb --keyring keyring.txt
+///
+/// The keyring (`<key id> = <64 hex digits>` per line) can also be named by VEIL_KEYRING.
 #[derive(Parser)]
 #[command(name = "veil", version, about, verbatim_doc_comment)]
 struct Cli {
