@@ -4,6 +4,7 @@ pub mod bigquery;
 pub mod databricks;
 mod duckdb;
 pub mod postgres;
+pub mod singlestore;
 pub mod snowflake;
 pub mod warehouse;
 
