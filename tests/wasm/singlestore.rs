@@ -23,12 +23,16 @@ fn module_path() -> PathBuf {
         .map_or_else(|| repo_root().join("dist/singlestore/veil.wasm"), PathBuf::from)
 }
 
+/// `veil-hash-reader`: four `(ptr, len)` string arguments, a result-area pointer.
+type HashReader = TypedFunc<(u32, u32, u32, u32, u32, u32, u32, u32), u32>;
+
 struct Guest {
     store: Store<()>,
     memory: Memory,
     realloc: TypedFunc<(u32, u32, u32, u32), u32>,
     free: TypedFunc<(u32, u32, u32), ()>,
     hash: TypedFunc<(u32, u32, u32, u32, u32, u32), u32>,
+    hash_reader: HashReader,
 }
 
 impl Guest {
@@ -47,7 +51,8 @@ impl Guest {
         let realloc = instance.get_typed_func(&mut store, "canonical_abi_realloc").unwrap();
         let free = instance.get_typed_func(&mut store, "canonical_abi_free").unwrap();
         let hash = instance.get_typed_func(&mut store, "veil-hash").unwrap();
-        Guest { store, memory, realloc, free, hash }
+        let hash_reader = instance.get_typed_func(&mut store, "veil-hash-reader").unwrap();
+        Guest { store, memory, realloc, free, hash, hash_reader }
     }
 
     /// Lower one `string`/bytes argument: allocate in the guest and copy.
@@ -63,10 +68,23 @@ impl Guest {
         let (v, vl) = self.lower(value);
         let (k, kl) = self.lower(key_hex);
         let (s, sl) = self.lower(scope);
-        let area = self
-            .hash
-            .call(&mut self.store, (v, vl, k, kl, s, sl))
-            .unwrap_or_else(|e| panic!("`veil-hash` trapped: {e:#}"));
+        let area = self.hash.call(&mut self.store, (v, vl, k, kl, s, sl));
+        self.lift("veil-hash", area)
+    }
+
+    /// `veil-hash-reader(value, key-hex, scope, reader)`.
+    fn hash_reader(&mut self, value: &[u8], key_hex: &[u8], scope: &[u8], reader: &[u8]) -> String {
+        let (v, vl) = self.lower(value);
+        let (k, kl) = self.lower(key_hex);
+        let (s, sl) = self.lower(scope);
+        let (r, rl) = self.lower(reader);
+        let area = self.hash_reader.call(&mut self.store, (v, vl, k, kl, s, sl, r, rl));
+        self.lift("veil-hash-reader", area)
+    }
+
+    /// Lift a `string` result: read the `(ptr, len)` pair, the bytes, then free them.
+    fn lift(&mut self, function: &str, area: wasmtime::Result<u32>) -> String {
+        let area = area.unwrap_or_else(|e| panic!("`{function}` trapped: {e:#}"));
         let mut pair = [0u8; 8];
         self.memory.read(&self.store, area as usize, &mut pair).unwrap();
         let ptr = u32::from_le_bytes(pair[..4].try_into().unwrap());
@@ -74,7 +92,7 @@ impl Guest {
         let mut out = vec![0u8; len as usize];
         self.memory.read(&self.store, ptr as usize, &mut out).unwrap();
         self.free.call(&mut self.store, (ptr, len, 1)).expect("canonical_abi_free trapped");
-        String::from_utf8(out).expect("`veil-hash` returned UTF-8")
+        String::from_utf8(out).unwrap_or_else(|_| panic!("`{function}` returned UTF-8"))
     }
 
     fn pages(&self) -> u64 {
@@ -89,23 +107,26 @@ fn hash_vectors_through_the_canonical_abi() {
     let (mut run, mut null) = (0, 0);
     for case in v.cases.iter().filter(|c| c.function == "hash") {
         let scope = case.args[1].as_str().unwrap();
-        // Per-reader hashes have no SingleStore export yet (veil-hash takes no reader).
-        if case.args.get(2).is_some_and(|r| !r.is_null()) {
-            continue;
-        }
+        let reader = case.args.get(2).and_then(Value::as_str);
         let Some(value) = text(&case.args[0]) else {
             // SQL NULL never reaches the UDF: the views guard it (CASE … IS NULL).
             assert_eq!(case.expected, Ok(("output", Value::Null)));
             null += 1;
             continue;
         };
-        let got = guest.hash(value.as_bytes(), v.key_hex.as_bytes(), scope.as_bytes());
-        let native = mask::keyed_hash(&Key::from_hex(&v.key_hex).unwrap(), &Scope::parse(scope), value.as_bytes());
+        let (got, native_scope) = match reader {
+            None => (guest.hash(value.as_bytes(), v.key_hex.as_bytes(), scope.as_bytes()), Scope::parse(scope)),
+            Some(r) => (
+                guest.hash_reader(value.as_bytes(), v.key_hex.as_bytes(), scope.as_bytes(), r.as_bytes()),
+                Scope::parse(scope).for_reader(r),
+            ),
+        };
+        let native = mask::keyed_hash(&Key::from_hex(&v.key_hex).unwrap(), &native_scope, value.as_bytes());
         assert_eq!(got, native, "wasm vs native, scope {scope}");
         assert_eq!(Ok(stored(json!(got))), case.expected, "vector, scope {scope}");
         run += 1;
     }
-    assert!(run >= 6 && null == 1, "ran {run} hash vectors, {null} NULL");
+    assert!(run >= 7 && null == 1, "ran {run} hash vectors, {null} NULL");
 }
 
 #[test]
@@ -124,6 +145,8 @@ fn bad_input_is_an_error_text_never_a_trap() {
     let key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
     let raw = guest.hash(&[0xff, 0x00], key.as_bytes(), scope);
     assert_eq!(raw, mask::keyed_hash(&Key::from_hex(key).unwrap(), &Scope::parse("shop.customers"), &[0xff, 0x00]));
+    let bad_reader = guest.hash_reader(b"alice", key.as_bytes(), scope, &[0xff]);
+    assert!(bad_reader.starts_with("veil-error:invalid_argument: "), "{bad_reader}");
     // Empty everything: an error text, no trap.
     assert!(guest.hash(b"", b"", b"").starts_with("veil-error:invalid_key: "));
 }
@@ -162,7 +185,8 @@ fn generated_statement_embeds_the_built_module() {
     let module = Module::load(&dir).unwrap();
     let built = std::fs::read(module_path()).unwrap();
     let statements = function_statements("veil", &module);
-    assert_eq!(statements.len(), 1);
+    assert_eq!(statements.len(), 2);
+    assert!(statements[1].ends_with("USING EXPORT 'veil-hash-reader';"));
     let sql = &statements[0];
     let blobs: Vec<&str> = sql.split("BASE64 '").skip(1).map(|rest| rest.split('\'').next().unwrap()).collect();
     assert_eq!(blobs.len(), 2, "{sql:.200}");

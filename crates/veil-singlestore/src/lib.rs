@@ -5,7 +5,8 @@
 //! of the 2022 `wit-bindgen` its toolkit pins), not today's component model, so this
 //! is a plain core module exporting, by hand:
 //!
-//! * `veil-hash(value: string, key-hex: string, scope: string) -> string` (`veil.wit`):
+//! * `veil-hash(value: string, key-hex: string, scope: string) -> string` and
+//!   `veil-hash-reader(…, reader: string) -> string` (per-reader hash) (`veil.wit`):
 //!   every `string` argument is an `(i32 ptr, i32 len)` pair of UTF-8 bytes that the
 //!   host allocated with `canonical_abi_realloc` and hands over (the guest frees it);
 //!   the result is an `i32` pointer to an 8-byte area holding the `(ptr, len)` of the
@@ -40,6 +41,14 @@ pub fn hash(value: &[u8], key_hex: &str, scope: &str) -> String {
     }
 }
 
+/// `veil-hash-reader`: the per-reader keyed hash, or an error text.
+pub fn hash_for_reader(value: &[u8], key_hex: &str, scope: &str, reader: &str) -> String {
+    match Key::from_hex(key_hex) {
+        Ok(key) => mask::keyed_hash(&key, &Scope::parse(scope).for_reader(reader), value),
+        Err(e) => error_text(&e),
+    }
+}
+
 /// An argument that is not UTF-8 (the host promises UTF-8; never trap if it lies).
 fn text(bytes: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(bytes).map_err(|_| format!("{ERROR_PREFIX}invalid_argument: argument is not UTF-8"))
@@ -50,6 +59,14 @@ pub fn hash_raw(value: &[u8], key_hex: &[u8], scope: &[u8]) -> String {
     match (text(key_hex), text(scope)) {
         (Ok(k), Ok(s)) => hash(value, k, s),
         (Err(e), _) | (_, Err(e)) => e,
+    }
+}
+
+/// `veil-hash-reader` on raw argument bytes.
+pub fn hash_for_reader_raw(value: &[u8], key_hex: &[u8], scope: &[u8], reader: &[u8]) -> String {
+    match (text(key_hex), text(scope), text(reader)) {
+        (Ok(k), Ok(s), Ok(r)) => hash_for_reader(value, k, s, r),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => e,
     }
 }
 
@@ -129,6 +146,21 @@ mod abi {
         let (value, key, scope) = (arg(v, vl), arg(k, kl), arg(s, sl));
         ret(super::hash_raw(&value, &key, &scope))
     }
+
+    #[unsafe(export_name = "veil-hash-reader")]
+    unsafe extern "C" fn veil_hash_reader(
+        v: *mut u8,
+        vl: usize,
+        k: *mut u8,
+        kl: usize,
+        s: *mut u8,
+        sl: usize,
+        r: *mut u8,
+        rl: usize,
+    ) -> *mut u8 {
+        let (value, key, scope, reader) = (arg(v, vl), arg(k, kl), arg(s, sl), arg(r, rl));
+        ret(super::hash_for_reader_raw(&value, &key, &scope, &reader))
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +175,9 @@ mod tests {
         assert_eq!(hash(b"alice@example.com", KEY, "shop.customers"), want);
         assert!(hash(b"x", "nothex", "s").starts_with("veil-error:invalid_key: "));
         assert!(hash_raw(b"x", &[0xff], b"s").starts_with("veil-error:invalid_argument: "));
+        let bob = "476053abfa4cbf69c4cfca44a42bc0b134eeb0ebd1a371c3a5c51cafabf1334b";
+        assert_eq!(hash_for_reader(b"alice@example.com", KEY, "shop.customers", "bob"), bob);
+        assert!(hash_for_reader_raw(b"x", KEY.as_bytes(), b"s", &[0xff]).starts_with("veil-error:invalid_argument: "));
         assert!(WIT.contains("veil-hash: func(value: string, key-hex: string, scope: string) -> string"));
     }
 }

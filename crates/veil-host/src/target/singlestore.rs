@@ -16,7 +16,7 @@ use std::path::Path;
 use crate::{Error, Result};
 
 /// The UDFs the module exports: (SQL function name, Wasm export name).
-pub const FUNCTIONS: &[(&str, &str)] = &[("veil_hash", "veil-hash")];
+pub const FUNCTIONS: &[(&str, &str)] = &[("veil_hash", "veil-hash"), ("veil_hash_reader", "veil-hash-reader")];
 
 /// The module and its WIT (usually from `dist/singlestore`).
 #[derive(Clone, Debug)]
@@ -104,12 +104,14 @@ mod tests {
         assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
         let m = Module { wasm: b"\0asm\x01\0\0\0".to_vec(), wit: "veil-hash: func() -> string\n".into() };
         let s = function_statements("veil", &m);
+        assert_eq!(s.len(), 2);
         assert_eq!(
-            s,
-            vec!["CREATE OR REPLACE FUNCTION `veil`.`veil_hash` AS WASM ABI CANONICAL FROM BASE64 'AGFzbQEAAAA=' \
+            s[..1],
+            ["CREATE OR REPLACE FUNCTION `veil`.`veil_hash` AS WASM ABI CANONICAL FROM BASE64 'AGFzbQEAAAA=' \
              WITH WIT FROM BASE64 'dmVpbC1oYXNoOiBmdW5jKCkgLT4gc3RyaW5nCg==' USING EXPORT 'veil-hash';"
                 .to_string()]
         );
+        assert!(s[1].ends_with("USING EXPORT 'veil-hash-reader';"));
         assert_eq!(quote_ident("a`b"), "`a``b`");
     }
 }
