@@ -368,60 +368,17 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
     for source in &sources {
         let plan = engine.plan(&source.name)?;
         let base = render::base_relation(source, &t);
-        let types: BTreeMap<&str, &ColumnType> =
-            plan.columns.iter().map(|c| (c.name.as_str(), &c.input_type)).collect();
-        let arg = |name: &str| -> Result<String> {
-            let ty = types.get(name).ok_or_else(|| {
-                Error::Invalid(format!("data source `{}` has no column `{name}` that a policy reads", source.name))
-            })?;
-            Ok(format!("{} {}", t.arg_ident(name), t.sql_type(ty)?))
-        };
         for column in plan.columns.iter().filter(|c| !c.chain.is_empty()) {
-            let ctx = MaskContext {
-                source: &source.name,
-                column: &column.name,
-                policy: column.chain.first().map_or("", |c| c.policy.as_str()),
-                key_id: &options.key_id,
-                column_type: &column.input_type,
-                reader: Reader::Dynamic,
-            };
-            if column.output_type != column.input_type {
-                return Err(warehouse::unsupported(
-                    "databricks",
-                    &ctx,
-                    "a mask that changes the column's type: a Databricks column mask returns the column's own \
-                     type; cast the column in dbt (e.g. to text before hashing)",
-                ));
-            }
-            let ty = t.sql_type(&column.input_type)?;
-            let mut extra: Vec<String> = Vec::new();
-            let mut body = String::from("CASE");
-            for case in &column.chain {
-                let ctx = MaskContext { policy: &case.policy, ..ctx.clone() };
-                let mut when = render::condition(&case.when, &t);
-                if let Mask::Reversible { unmaskers } = &case.mask {
-                    when = format!("{when} AND NOT {}", render::condition(unmaskers, &t));
-                }
-                if let Some(rows) = &case.rows {
-                    when = format!("{when} AND ({})", rows.sql);
-                    for c in &rows.columns {
-                        if !extra.contains(c) && *c != column.name {
-                            extra.push(c.clone());
-                        }
-                    }
-                }
-                let mut masked = t.mask(&case.mask, "val", &ctx)?;
-                if case.output_type != column.output_type {
-                    masked = format!("CAST({masked} AS {ty})");
-                }
-                body.push_str(&format!("\n    WHEN {when} THEN {masked}"));
-            }
-            body.push_str("\n    ELSE val\n  END");
-            let mut signature = vec![format!("val {ty}")];
-            for c in &extra {
-                signature.push(arg(c)?);
-            }
-            let signature = signature.join(", ");
+            let warehouse::ColumnMask { body, signature, ty, extra } = warehouse::column_mask(
+                &t,
+                "databricks",
+                "a Databricks column mask",
+                source,
+                &plan,
+                column,
+                &options.key_id,
+                &|c| t.arg_ident(c),
+            )?;
             let name = t.facts(&warehouse::content_name("mask", &format!("{signature}|{ty}|{body}")));
             functions.entry(name.clone()).or_insert_with(|| {
                 format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS {ty}\nRETURN {body};")
@@ -462,7 +419,11 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
                 applies => format!("(NOT {} OR {k})", render::condition(applies, &t)),
             });
         }
-        let signature = columns.iter().map(|c| arg(c)).collect::<Result<Vec<_>>>()?.join(", ");
+        let signature = columns
+            .iter()
+            .map(|c| warehouse::argument(&t, source, &plan, c, &|c| t.arg_ident(c)))
+            .collect::<Result<Vec<_>>>()?
+            .join(", ");
         let body = keep.join("\n  AND ");
         let name = t.facts(&warehouse::content_name("rows", &format!("{signature}|{body}")));
         functions.entry(name.clone()).or_insert_with(|| {

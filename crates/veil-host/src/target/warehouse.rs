@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
-use veil_policy::{ColumnType, DataSource, Engine, Keep, Literal, Mask, Rounding};
+use veil_policy::{ColumnPlan, ColumnType, DataSource, Engine, Keep, Literal, Mask, Plan, Rounding};
 
-use super::{MaskContext, Target};
+use super::{MaskContext, Reader, Target};
 use crate::{BindOptions, Error, Result};
 
 /// Largest repetition count veil writes into a warehouse regex.
@@ -342,6 +342,104 @@ pub fn regex_replacement(replacement: &str, dollar: &str) -> std::result::Result
         }
     }
     Ok(out)
+}
+
+/// A column's mask chain as the body of a function of `val` and of the other
+/// columns its conditional masks read: what warehouses attach to a column
+/// (Snowflake masking policies, Databricks column masks).
+pub struct ColumnMask {
+    /// `CASE WHEN … THEN … ELSE val END`.
+    pub body: String,
+    /// `val <type>[, <arg> <type> …]`.
+    pub signature: String,
+    /// The column's SQL type (a column mask returns it unchanged).
+    pub ty: String,
+    /// Other columns the chain reads, in order of first use.
+    pub extra: Vec<String>,
+}
+
+/// Build [`ColumnMask`] for `column` of `source`. `function` says what the
+/// engine attaches (e.g. "a Snowflake masking policy") for the error when a mask
+/// would change the column's type; `arg_ident` names a function argument.
+///
+/// # Errors
+/// [`Error::Unsupported`] for a type-changing chain or a mask the target refuses;
+/// [`Error::Invalid`] when a conditional mask reads a column the source lacks.
+#[allow(clippy::too_many_arguments)]
+pub fn column_mask(
+    t: &dyn Target,
+    target: &'static str,
+    function: &str,
+    source: &DataSource,
+    plan: &Plan,
+    column: &ColumnPlan,
+    key_id: &str,
+    arg_ident: &dyn Fn(&str) -> String,
+) -> Result<ColumnMask> {
+    let ctx = MaskContext {
+        source: &source.name,
+        column: &column.name,
+        policy: column.chain.first().map_or("", |c| c.policy.as_str()),
+        key_id,
+        column_type: &column.input_type,
+        reader: Reader::Dynamic,
+    };
+    if column.output_type != column.input_type {
+        return Err(unsupported(
+            target,
+            &ctx,
+            &format!(
+                "a mask that changes the column's type: {function} returns the column's own type; cast the column in \
+                 dbt (e.g. to text before hashing)"
+            ),
+        ));
+    }
+    let ty = t.sql_type(&column.input_type)?;
+    let mut extra: Vec<String> = Vec::new();
+    let mut body = String::from("CASE");
+    for case in &column.chain {
+        let ctx = MaskContext { policy: &case.policy, ..ctx.clone() };
+        let mut when = crate::render::condition(&case.when, t);
+        if let Mask::Reversible { unmaskers } = &case.mask {
+            when = format!("{when} AND NOT {}", crate::render::condition(unmaskers, t));
+        }
+        if let Some(rows) = &case.rows {
+            when = format!("{when} AND ({})", rows.sql);
+            for c in &rows.columns {
+                if !extra.contains(c) && *c != column.name {
+                    extra.push(c.clone());
+                }
+            }
+        }
+        let mut masked = t.mask(&case.mask, "val", &ctx)?;
+        if case.output_type != column.output_type {
+            masked = format!("CAST({masked} AS {ty})");
+        }
+        body.push_str(&format!("\n    WHEN {when} THEN {masked}"));
+    }
+    body.push_str("\n    ELSE val\n  END");
+    let mut signature = vec![format!("val {ty}")];
+    for c in &extra {
+        signature.push(argument(t, source, plan, c, arg_ident)?);
+    }
+    Ok(ColumnMask { body, signature: signature.join(", "), ty, extra })
+}
+
+/// `<argument> <type>` for a column of `source` passed to a mask or filter function.
+///
+/// # Errors
+/// [`Error::Invalid`] when the source has no such column.
+pub fn argument(
+    t: &dyn Target,
+    source: &DataSource,
+    plan: &Plan,
+    column: &str,
+    arg_ident: &dyn Fn(&str) -> String,
+) -> Result<String> {
+    let input = plan.columns.iter().find(|p| p.name == column).ok_or_else(|| {
+        Error::Invalid(format!("data source `{}` has no column `{column}` that a policy reads", source.name))
+    })?;
+    Ok(format!("{} {}", arg_ident(column), t.sql_type(&input.input_type)?))
 }
 
 #[cfg(test)]
