@@ -333,6 +333,35 @@ pub fn condition(c: &Condition, t: &dyn Target) -> String {
     }
 }
 
+/// Rows whose `value_sql` is one of the reader's values for `attribute`, read from
+/// the facts table `attributes` (hierarchically: a reader value reaches the values below it).
+pub fn match_attribute(
+    t: &dyn Target,
+    attributes: &str,
+    reader: &str,
+    attribute: &str,
+    value_sql: &str,
+    hierarchical: bool,
+) -> String {
+    let test = if hierarchical { t.tag_match("a.value", value_sql) } else { format!("a.value = {value_sql}") };
+    format!(
+        "EXISTS (SELECT 1 FROM {attributes} a WHERE a.user_name = {reader} AND a.key = {} AND {test})",
+        t.literal(attribute)
+    )
+}
+
+/// Rows whose `value_sql` is one of `values` (hierarchically: or below one); none: `FALSE`.
+pub fn value_in(t: &dyn Target, values: &[String], value_sql: &str, hierarchical: bool) -> String {
+    if values.is_empty() {
+        "FALSE".into()
+    } else if hierarchical {
+        let tests: Vec<String> = values.iter().map(|v| t.tag_match(&t.literal(v), value_sql)).collect();
+        format!("({})", tests.join(" OR "))
+    } else {
+        format!("{value_sql} IN ({})", list(values.iter(), t))
+    }
+}
+
 fn list<'a>(items: impl Iterator<Item = &'a String>, t: &dyn Target) -> String {
     items.map(|i| t.literal(i)).collect::<Vec<_>>().join(", ")
 }

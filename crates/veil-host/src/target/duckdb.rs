@@ -3,7 +3,7 @@
 use veil_policy::{ColumnType, HashScope, Keep, Literal, Mask, Rounding, RowPredicate, TimeUnit};
 
 use super::{MaskContext, Reader, Target};
-use crate::{Error, Result};
+use crate::{render, Error, Result};
 
 /// The DuckDB target. `extension` is what `LOAD` names (a path or `veil`).
 #[derive(Clone, Debug)]
@@ -167,25 +167,11 @@ impl Target for DuckDb {
         Ok(match predicate {
             RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
                 let value = format!("CAST({} AS VARCHAR)", col(column));
-                let test = if *hierarchical { self.tag_match("a.value", &value) } else { format!("a.value = {value}") };
-                format!(
-                    "EXISTS (SELECT 1 FROM veil.user_attributes a WHERE a.user_name = {} AND a.key = {} AND {test})",
-                    self.reader_sql(ctx),
-                    self.literal(attribute)
-                )
+                let reader = self.reader_sql(ctx);
+                render::match_attribute(self, "veil.user_attributes", &reader, attribute, &value, *hierarchical)
             }
             RowPredicate::ValueIn { column, values, hierarchical } => {
-                if values.is_empty() {
-                    return Ok("FALSE".into());
-                }
-                let value = format!("CAST({} AS VARCHAR)", col(column));
-                if *hierarchical {
-                    let tests: Vec<String> = values.iter().map(|v| self.tag_match(&self.literal(v), &value)).collect();
-                    format!("({})", tests.join(" OR "))
-                } else {
-                    let list: Vec<String> = values.iter().map(|v| self.literal(v)).collect();
-                    format!("{value} IN ({})", list.join(", "))
-                }
+                render::value_in(self, values, &format!("CAST({} AS VARCHAR)", col(column)), *hierarchical)
             }
             RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
             RowPredicate::TimeWindow { column, seconds } => format!(

@@ -279,26 +279,17 @@ impl Target for Postgres {
         Ok(match predicate {
             RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
                 let value = format!("CAST({} AS text)", col(column));
-                let test = if *hierarchical { self.tag_match("a.value", &value) } else { format!("a.value = {value}") };
-                format!(
-                    "EXISTS (SELECT 1 FROM {} a WHERE a.user_name = {} AND a.key = {} AND {test})",
-                    self.facts("user_attributes"),
-                    self.reader_sql(ctx),
-                    self.literal(attribute)
+                render::match_attribute(
+                    self,
+                    &self.facts("user_attributes"),
+                    &self.reader_sql(ctx),
+                    attribute,
+                    &value,
+                    *hierarchical,
                 )
             }
             RowPredicate::ValueIn { column, values, hierarchical } => {
-                if values.is_empty() {
-                    return Ok("FALSE".into());
-                }
-                let value = format!("CAST({} AS text)", col(column));
-                if *hierarchical {
-                    let tests: Vec<String> = values.iter().map(|v| self.tag_match(&self.literal(v), &value)).collect();
-                    format!("({})", tests.join(" OR "))
-                } else {
-                    let list: Vec<String> = values.iter().map(|v| self.literal(v)).collect();
-                    format!("{value} IN ({})", list.join(", "))
-                }
+                render::value_in(self, values, &format!("CAST({} AS text)", col(column)), *hierarchical)
             }
             RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
             RowPredicate::TimeWindow { column, seconds } => format!(

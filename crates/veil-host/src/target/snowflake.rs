@@ -239,25 +239,17 @@ impl Target for Snowflake {
         Ok(match predicate {
             RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
                 let value = format!("TO_VARCHAR({})", col(column));
-                let test = if *hierarchical { self.tag_match("a.value", &value) } else { format!("a.value = {value}") };
-                format!(
-                    "EXISTS (SELECT 1 FROM {} a WHERE a.user_name = {} AND a.key = {} AND {test})",
-                    self.facts("user_attributes"),
-                    self.reader(),
-                    self.literal(attribute)
+                render::match_attribute(
+                    self,
+                    &self.facts("user_attributes"),
+                    &self.reader(),
+                    attribute,
+                    &value,
+                    *hierarchical,
                 )
             }
             RowPredicate::ValueIn { column, values, hierarchical } => {
-                if values.is_empty() {
-                    return Ok("FALSE".into());
-                }
-                let value = format!("TO_VARCHAR({})", col(column));
-                if *hierarchical {
-                    Self::any(values.iter().map(|v| self.tag_match(&self.literal(v), &value)).collect())
-                } else {
-                    let list: Vec<String> = values.iter().map(|v| self.literal(v)).collect();
-                    format!("{value} IN ({})", list.join(", "))
-                }
+                render::value_in(self, values, &format!("TO_VARCHAR({})", col(column)), *hierarchical)
             }
             RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
             RowPredicate::TimeWindow { column, seconds } => format!(
