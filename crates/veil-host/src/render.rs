@@ -130,7 +130,7 @@ pub fn bind(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Resu
         out.push(StatementKind::Setup, None, sql);
     }
     let schema = target.quote_ident(&options.secure_schema);
-    out.push(StatementKind::Setup, None, format!("CREATE SCHEMA IF NOT EXISTS {schema};"));
+    out.push(StatementKind::Setup, None, target.create_schema(&schema));
 
     match &options.mode {
         Mode::Dynamic => {
@@ -211,7 +211,7 @@ pub fn base_relation(source: &DataSource, target: &dyn Target) -> String {
 /// Tables of facts about readers, rebuilt on every bind.
 pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Bindings) {
     let s = t.quote_ident(FACTS_SCHEMA);
-    out.push(StatementKind::Facts, None, format!("CREATE SCHEMA IF NOT EXISTS {s};"));
+    out.push(StatementKind::Facts, None, t.create_schema(&s));
     let mut users = Vec::new();
     let mut groups = Vec::new();
     let mut attributes = Vec::new();
@@ -370,7 +370,7 @@ fn cast_if(expr: String, from: &ColumnType, to: &ColumnType, t: &dyn Target) -> 
     if from == to {
         Ok(expr)
     } else {
-        Ok(format!("CAST({expr} AS {})", t.sql_type(to)?))
+        Ok(t.cast(&expr, &t.sql_type(to)?))
     }
 }
 
@@ -422,10 +422,12 @@ fn dynamic_view(
         t.quote_ident(FACTS_SCHEMA),
         t.quote_ident("users")
     );
-    let denied = format!(
-        "'veil: reader ' || coalesce({reader}, '(none: SET VARIABLE veil_user)') || ' may not read ' || {}",
-        t.literal(&source.name)
-    );
+    let denied = t.concat(&[
+        "'veil: reader '".into(),
+        format!("coalesce({reader}, '(none: SET VARIABLE veil_user)')"),
+        "' may not read '".into(),
+        t.literal(&source.name),
+    ]);
     let mut filters = vec![format!(
         "CASE WHEN {known} AND {} THEN TRUE ELSE {} END",
         condition(&plan.access.condition, t),

@@ -3,37 +3,15 @@
 //! parses the SQL (sqlglot, BigQuery dialect) and runs the JS UDFs in node.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{options, root, shop};
 use veil_host::target::bigquery::{self, BigQuery};
 use veil_host::target::Target;
 use veil_host::{BindOptions, Error, Mode};
 use veil_policy::{Catalog, Directory, Engine, PolicySet};
 
 const LIBRARY: &str = "gs://veil-udfs/slim";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shop(policies: &Path) -> Engine {
-    let artifacts = veil_dbt::load(root().join("crates/veil-dbt/tests/fixtures/shop")).unwrap();
-    let policies = PolicySet::load(policies).unwrap();
-    let mut users = Directory::load(root().join("examples/shop/users.yaml")).unwrap();
-    for p in &artifacts.projects {
-        users.add_project(&p.name, p.purposes.iter().cloned());
-    }
-    Engine::new(policies, users, artifacts.catalog).unwrap()
-}
-
-fn options() -> BindOptions {
-    BindOptions {
-        mode: Mode::Dynamic,
-        key_id: "k1".into(),
-        secure_schema: "secure".into(),
-        sources: ["main.customers", "main.orders", "main.payments", "main.employees"].map(String::from).to_vec(),
-    }
-}
 
 #[test]
 fn bigquery_golden() {

@@ -3,34 +3,11 @@
 //! variant in tests/postgres/policies (the same without them) is a golden snapshot.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{options, root, shop};
 use veil_host::target::postgres::{self, KeyScope};
 use veil_host::{BindOptions, Error, Mode};
-use veil_policy::{Directory, Engine, PolicySet};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shop(policies: &Path) -> Engine {
-    let artifacts = veil_dbt::load(root().join("crates/veil-dbt/tests/fixtures/shop")).unwrap();
-    let policies = PolicySet::load(policies).unwrap();
-    let mut users = Directory::load(root().join("examples/shop/users.yaml")).unwrap();
-    for p in &artifacts.projects {
-        users.add_project(&p.name, p.purposes.iter().cloned());
-    }
-    Engine::new(policies, users, artifacts.catalog).unwrap()
-}
-
-fn options() -> BindOptions {
-    BindOptions {
-        mode: Mode::Dynamic,
-        key_id: "k1".into(),
-        secure_schema: "secure".into(),
-        sources: ["main.customers", "main.orders", "main.payments", "main.employees"].map(String::from).to_vec(),
-    }
-}
 
 #[test]
 fn the_example_is_refused_naming_policy_and_column() {

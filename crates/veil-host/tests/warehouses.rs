@@ -3,35 +3,12 @@
 //! no key material anywhere. tests/warehouses parses the SQL and runs the UDFs.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{options, root, shop};
 use veil_host::target::snowflake;
 use veil_host::target::warehouse::Udfs;
 use veil_host::{BindOptions, Mode};
-use veil_policy::{Directory, Engine, PolicySet};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shop(policies: &Path) -> Engine {
-    let artifacts = veil_dbt::load(root().join("crates/veil-dbt/tests/fixtures/shop")).unwrap();
-    let policies = PolicySet::load(policies).unwrap();
-    let mut users = Directory::load(root().join("examples/shop/users.yaml")).unwrap();
-    for p in &artifacts.projects {
-        users.add_project(&p.name, p.purposes.iter().cloned());
-    }
-    Engine::new(policies, users, artifacts.catalog).unwrap()
-}
-
-fn options() -> BindOptions {
-    BindOptions {
-        mode: Mode::Dynamic,
-        key_id: "k1".into(),
-        secure_schema: "secure".into(),
-        sources: ["main.customers", "main.orders", "main.payments", "main.employees"].map(String::from).to_vec(),
-    }
-}
 
 fn no_keys(sql: &str) {
     let keyring = std::fs::read_to_string(root().join("examples/shop/keyring.txt")).unwrap();

@@ -85,6 +85,18 @@ pub trait Target {
     }
     /// Statements that must run before the views (e.g. loading an extension).
     fn preamble(&self) -> Vec<String>;
+    /// `expr` converted to the engine's type `ty` (from [`Target::sql_type`]).
+    fn cast(&self, expr: &str, ty: &str) -> String {
+        format!("CAST({expr} AS {ty})")
+    }
+    /// Text expressions joined end to end.
+    fn concat(&self, parts: &[String]) -> String {
+        parts.join(" || ")
+    }
+    /// The statement creating schema `name` (quoted) unless it exists.
+    fn create_schema(&self, name: &str) -> String {
+        format!("CREATE SCHEMA IF NOT EXISTS {name};")
+    }
     /// Statements that (re)create table `name` (quoted) with `columns`, empty.
     fn replace_table(&self, name: &str, columns: &str) -> Vec<String> {
         vec![format!("CREATE OR REPLACE TABLE {name} ({columns});")]

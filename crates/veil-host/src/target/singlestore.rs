@@ -1,5 +1,5 @@
-//! SingleStore (partial): the Wasm UDF statements only. Views, grants and
-//! `veil bind --target singlestore` are not written yet (see docs/targets.md).
+//! SingleStore: secure views with masks and row filters, grants on the views,
+//! and veil-core's keyed masks as Wasm UDFs.
 //!
 //! SingleStore runs Wasm UDFs with the older interface-types canonical ABI, not the
 //! component model, so its module is `dist/singlestore/veil.wasm` (crates/
@@ -10,13 +10,54 @@
 //! CREATE OR REPLACE FUNCTION veil.veil_hash AS WASM ABI CANONICAL
 //!   FROM BASE64 '…' WITH WIT FROM BASE64 '…' USING EXPORT 'veil-hash';
 //! ```
+//!
+//! What [`bind`] generates (run it as the user that owns veil's databases):
+//! - database `veil` with the facts about readers (binary collation: names and
+//!   tags compare byte for byte, never case-insensitively), the key table
+//!   `veil.keys` (`key_id`, `key_hex`: filled by the operator, never by this SQL),
+//!   the Wasm UDFs the views use and `veil.veil_deny`, a procedural function that
+//!   raises the refusal. Readers get no privilege on database `veil`: the views
+//!   run with their definer's rights (SingleStore's only kind), so a reader has
+//!   neither the key nor a hashing oracle;
+//! - database `secure` (the bind's secure schema) with one view per source
+//!   (`DROP VIEW IF EXISTS` then `CREATE VIEW`: SingleStore has no `OR REPLACE`
+//!   for views), masks as `CASE` over the facts with the reader taken from
+//!   `SESSION_USER()` (the name before its last `@`), row filters, and a refusal
+//!   for a reader the subscription policies do not entitle;
+//! - `GRANT SELECT` on each view to exactly the entitled readers (`'name'@'%'`).
+//!   A grant left from an earlier bind opens nothing: the view itself refuses a
+//!   reader who is no longer entitled.
+//!
+//! A Wasm UDF never traps on bad input: it returns `veil-error:<kind>: …` text,
+//! which a view shows in place of the value (never the value itself); an
+//! `veil_in_sample` error keeps the row out.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::{Error, Result};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Keep, Literal, Mask, Rounding, RowPredicate, TimeUnit};
+
+use super::{warehouse, MaskContext, Target};
+use crate::render::{self, ViewParts, FACTS_SCHEMA};
+use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
 
 /// The UDFs the module exports: (SQL function name, Wasm export name).
-pub const FUNCTIONS: &[(&str, &str)] = &[("veil_hash", "veil-hash"), ("veil_hash_reader", "veil-hash-reader")];
+pub const FUNCTIONS: &[(&str, &str)] = &[
+    ("veil_hash", "veil-hash"),
+    ("veil_hash_reader", "veil-hash-reader"),
+    ("veil_fpe_encrypt", "veil-fpe-encrypt"),
+    ("veil_token_mask", "veil-token-mask"),
+    ("veil_in_sample", "veil-in-sample"),
+    ("veil_regex_replace", "veil-regex-replace"),
+    ("veil_email_mask", "veil-email-mask"),
+];
+
+/// The host part of the accounts views are granted to.
+pub const ACCOUNT_HOST: &str = "%";
+
+/// Binary collation of the facts tables.
+const BIN: &str = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";
 
 /// The module and its WIT (usually from `dist/singlestore`).
 #[derive(Clone, Debug)]
@@ -50,6 +91,12 @@ impl Module {
         let wit = std::fs::read_to_string(&wit_path).map_err(|e| missing(&wit_path, e))?;
         Ok(Self { wasm, wit })
     }
+
+    /// An empty module and a one-line WIT, for golden SQL that does not change
+    /// with every build.
+    pub fn placeholder() -> Self {
+        Self { wasm: b"\0asm\x01\0\0\0".to_vec(), wit: "// dist/singlestore/veil.wit\n".into() }
+    }
 }
 
 /// Standard base64 with padding (the alphabet needs no escaping in a SQL literal).
@@ -73,21 +120,424 @@ pub fn quote_ident(ident: &str) -> String {
     format!("`{}`", ident.replace('`', "``"))
 }
 
+/// A string literal: `'` doubled, backslashes and NUL escaped (SingleStore reads
+/// backslash escapes in literals, as MySQL does by default).
+pub fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// `CREATE OR REPLACE FUNCTION` for one UDF of the module, in database `schema`.
+pub fn function_statement(schema: &str, module: &Module, name: &str, export: &str) -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION {}.{} AS WASM ABI CANONICAL FROM BASE64 '{}' \
+         WITH WIT FROM BASE64 '{}' USING EXPORT '{export}';",
+        quote_ident(schema),
+        quote_ident(name),
+        base64(&module.wasm),
+        base64(module.wit.as_bytes())
+    )
+}
+
 /// `CREATE OR REPLACE FUNCTION` for every UDF of the module, in database `schema`.
 pub fn function_statements(schema: &str, module: &Module) -> Vec<String> {
-    let wasm = base64(&module.wasm);
-    let wit = base64(module.wit.as_bytes());
-    FUNCTIONS
-        .iter()
-        .map(|(name, export)| {
-            format!(
-                "CREATE OR REPLACE FUNCTION {}.{} AS WASM ABI CANONICAL FROM BASE64 '{wasm}' \
-                 WITH WIT FROM BASE64 '{wit}' USING EXPORT '{export}';",
-                quote_ident(schema),
-                quote_ident(name)
-            )
+    FUNCTIONS.iter().map(|(name, export)| function_statement(schema, module, name, export)).collect()
+}
+
+/// The SingleStore target.
+#[derive(Debug)]
+pub struct SingleStore {
+    used: RefCell<BTreeSet<&'static str>>,
+    key_id: String,
+}
+
+impl SingleStore {
+    /// The target for a key id.
+    pub fn new(key_id: &str) -> Self {
+        Self { used: RefCell::new(BTreeSet::new()), key_id: key_id.to_string() }
+    }
+
+    fn facts(&self, table: &str) -> String {
+        format!("{}.{}", quote_ident(FACTS_SCHEMA), quote_ident(table))
+    }
+
+    /// The key for the bind's key id; `''` when missing (every keyed UDF then
+    /// returns an error text, and no row is in a sample).
+    fn key(&self) -> String {
+        format!(
+            "COALESCE((SELECT k.key_hex FROM {} k WHERE k.key_id = {}), '')",
+            self.facts("keys"),
+            literal(&self.key_id)
+        )
+    }
+
+    /// A call of UDF `name` (recorded so [`bind`] creates it).
+    fn udf(&self, name: &'static str, args: &[String]) -> String {
+        if let Ok(mut used) = self.used.try_borrow_mut() {
+            used.insert(name);
+        }
+        format!("{}({})", self.facts(name), args.join(", "))
+    }
+
+    /// A masking UDF applied to a column: NULL stays NULL without a call (the
+    /// canonical ABI has no NULL string).
+    fn guarded(&self, c: &str, name: &'static str, args: &[String]) -> String {
+        format!("CASE WHEN {c} IS NULL THEN NULL ELSE {} END", self.udf(name, args))
+    }
+
+    /// A column as byte-exact text, for comparisons with the facts.
+    fn exact_text(&self, column: &str) -> String {
+        format!("BINARY ({} :> TEXT)", quote_ident(column))
+    }
+}
+
+/// The column as text veil-core would hash, or why not.
+fn hash_input(c: &str, ty: &ColumnType) -> std::result::Result<String, &'static str> {
+    match ty {
+        ColumnType::Text => Ok(c.to_string()),
+        ColumnType::Integer => Ok(format!("({c} :> TEXT)")),
+        _ => Err("a keyed hash of a column that is not text or integer: SingleStore writes these values as text \
+                  differently from veil-core; cast the column to text in dbt"),
+    }
+}
+
+fn date_format(unit: TimeUnit, timestamp: bool) -> &'static str {
+    match (unit, timestamp) {
+        (TimeUnit::Year, _) => "%Y-01-01",
+        (TimeUnit::Quarter | TimeUnit::Month, _) => "%Y-%m-01",
+        (_, false) | (TimeUnit::Day, true) => "%Y-%m-%d",
+        (TimeUnit::Hour, true) => "%Y-%m-%d %H:00:00",
+        (TimeUnit::Minute, true) => "%Y-%m-%d %H:%i:00",
+    }
+}
+
+impl Target for SingleStore {
+    fn name(&self) -> &'static str {
+        "singlestore"
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        quote_ident(ident)
+    }
+
+    fn literal(&self, text: &str) -> String {
+        literal(text)
+    }
+
+    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
+        Ok(match ty {
+            ColumnType::Text => "TEXT".into(),
+            ColumnType::Integer => "BIGINT".into(),
+            ColumnType::Float => "DOUBLE".into(),
+            ColumnType::Decimal { precision, scale } => format!("DECIMAL({precision}, {scale})"),
+            ColumnType::Boolean => "BOOL".into(),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::Timestamp => "DATETIME(6)".into(),
+            ColumnType::Other { name } => {
+                if name.is_empty()
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ','))
+                {
+                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
+                }
+                name.clone()
+            }
         })
-        .collect()
+    }
+
+    /// The account's user name: `SESSION_USER()` up to its last `@` (the host).
+    fn reader(&self) -> String {
+        "LEFT(SESSION_USER(), CHAR_LENGTH(SESSION_USER()) - CHAR_LENGTH(SUBSTRING_INDEX(SESSION_USER(), '@', -1)) - 1)"
+            .into()
+    }
+
+    /// Views cannot read session variables; acting under a project is being a
+    /// member of it ([`Target::native_condition`]); project-scoped hashes are refused.
+    fn project(&self) -> String {
+        "NULL".into()
+    }
+
+    /// Byte for byte: `tag` is `value` or starts with `value.`.
+    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
+        format!(
+            "({value_sql} <> '' AND (BINARY {tag_sql} = BINARY {value_sql} \
+             OR LEFT(BINARY {tag_sql}, LENGTH({value_sql}) + 1) = BINARY CONCAT({value_sql}, '.')))"
+        )
+    }
+
+    fn deny(&self, message_sql: &str) -> String {
+        format!("{}({message_sql})", self.facts("veil_deny"))
+    }
+
+    fn native_condition(&self, c: &Condition) -> Option<String> {
+        match c {
+            Condition::ActingUnder { purpose } => Some(format!(
+                "EXISTS (SELECT 1 FROM {} m JOIN {} p ON p.project = m.project WHERE m.user_name = {} AND p.purpose = {})",
+                self.facts("user_projects"),
+                self.facts("project_purposes"),
+                self.reader(),
+                literal(purpose)
+            )),
+            _ => None,
+        }
+    }
+
+    fn mask(&self, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
+        let refuse = |why: &str| warehouse::unsupported("singlestore", ctx, why);
+        let ty = self.sql_type(ctx.column_type)?;
+        let text_only = |what: &str| -> Result<()> {
+            if *ctx.column_type == ColumnType::Text {
+                Ok(())
+            } else {
+                Err(refuse(&format!("{what} applies to text columns only; cast the column to text in dbt")))
+            }
+        };
+        let scope = literal(&format!("source:{}", ctx.source));
+        Ok(match mask {
+            Mask::Null => format!("(NULL :> {ty})"),
+            Mask::Constant { value } => {
+                let value = match value {
+                    Literal::Boolean(b) => b.to_string().to_uppercase(),
+                    Literal::Integer(i) => i.to_string(),
+                    Literal::Float(f) if f.is_finite() => format!("{f:?}"),
+                    Literal::Float(_) => "NULL".into(),
+                    Literal::Text(s) => literal(s),
+                };
+                format!("({value} :> {ty})")
+            }
+            Mask::Reveal { keep, fill } => {
+                let fill = literal(&fill.to_string());
+                match keep {
+                    Keep::First(n) => {
+                        format!("CONCAT(LEFT({c}, {n}), REPEAT({fill}, GREATEST(CHAR_LENGTH({c}) - {n}, 0)))")
+                    }
+                    Keep::Last(n) => {
+                        format!("CONCAT(REPEAT({fill}, GREATEST(CHAR_LENGTH({c}) - {n}, 0)), RIGHT({c}, {n}))")
+                    }
+                }
+            }
+            Mask::Round { rounding } => {
+                if !matches!(ctx.column_type, ColumnType::Integer | ColumnType::Decimal { .. }) {
+                    return Err(refuse(
+                        "rounding a floating-point or non-numeric column: SingleStore rounds binary floats \
+                         differently from veil-core; cast the column to decimal in dbt",
+                    ));
+                }
+                // Exact decimals: ROUND of an exact value rounds half away from zero.
+                let exact = format!("({c} :> DECIMAL(65, 20))");
+                match rounding {
+                    Rounding::Width(w) if w.is_finite() && *w > 0.0 => {
+                        format!("(ROUND({exact} / {w:?}) * {w:?} :> {ty})")
+                    }
+                    Rounding::Places(p) => format!("(ROUND({exact}, {p}) :> {ty})"),
+                    Rounding::Width(w) => return Err(refuse(&format!("a rounding width of `{w}` (must be above 0)"))),
+                }
+            }
+            Mask::Trunc { unit } => match ctx.column_type {
+                ColumnType::Date if matches!(unit, TimeUnit::Minute | TimeUnit::Hour | TimeUnit::Day) => c.to_string(),
+                ColumnType::Date | ColumnType::Timestamp => {
+                    let timestamp = *ctx.column_type == ColumnType::Timestamp;
+                    let text = if *unit == TimeUnit::Quarter {
+                        format!("CONCAT(LPAD(YEAR({c}), 4, '0'), '-', LPAD((QUARTER({c}) - 1) * 3 + 1, 2, '0'), '-01')")
+                    } else {
+                        format!("DATE_FORMAT({c}, {})", literal(date_format(*unit, timestamp)))
+                    };
+                    format!("({text} :> {ty})")
+                }
+                _ => {
+                    return Err(refuse(
+                        "date truncation of a column that is not a date or timestamp; type the column in dbt",
+                    ))
+                }
+            },
+            Mask::Regex { pattern, replacement } => {
+                text_only("a regex mask")?;
+                self.guarded(c, "veil_regex_replace", &[c.to_string(), literal(pattern), literal(replacement)])
+            }
+            Mask::Email => {
+                text_only("the e-mail mask")?;
+                self.guarded(c, "veil_email_mask", &[c.to_string()])
+            }
+            Mask::Hash { scope: hash_scope, per_reader } => {
+                if *hash_scope == HashScope::Project {
+                    return Err(refuse(
+                        "a project-scoped hash: a SingleStore view cannot read which project a reader acts under; \
+                         use the source scope, or bind this policy to DuckDB",
+                    ));
+                }
+                let text = hash_input(c, ctx.column_type).map_err(refuse)?;
+                if *per_reader {
+                    self.guarded(c, "veil_hash_reader", &[text, self.key(), scope, self.reader()])
+                } else {
+                    self.guarded(c, "veil_hash", &[text, self.key(), scope])
+                }
+            }
+            Mask::FormatPreserving => {
+                text_only("format-preserving encryption")?;
+                self.guarded(c, "veil_fpe_encrypt", &[c.to_string(), self.key(), scope])
+            }
+            Mask::Reversible { .. } => {
+                text_only("a reversible token")?;
+                self.guarded(c, "veil_token_mask", &[c.to_string(), self.key(), scope])
+            }
+        })
+    }
+
+    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
+        Ok(match predicate {
+            RowPredicate::MatchAttribute { column, attribute, hierarchical } => render::match_attribute(
+                self,
+                &self.facts("user_attributes"),
+                &self.reader(),
+                attribute,
+                &self.exact_text(column),
+                *hierarchical,
+            ),
+            RowPredicate::ValueIn { column, values, hierarchical } => {
+                render::value_in(self, values, &self.exact_text(column), *hierarchical)
+            }
+            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::TimeWindow { column, seconds } => {
+                format!("({} :> DATETIME(6)) >= DATE_SUB(NOW(6), INTERVAL {seconds} SECOND)", quote_ident(column))
+            }
+            RowPredicate::Sample { percent, key } => {
+                if !(0.0..=100.0).contains(percent) {
+                    return Err(Error::Invalid(format!(
+                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
+                        ctx.policy
+                    )));
+                }
+                let parts: Vec<String> =
+                    key.iter().map(|k| format!("COALESCE(({} :> TEXT), '')", quote_ident(k))).collect();
+                let row_key =
+                    if parts.len() == 1 { parts.join("") } else { format!("CONCAT_WS('|', {})", parts.join(", ")) };
+                let scope = literal(&format!("source:{}", ctx.source));
+                format!("{} = 1", self.udf("veil_in_sample", &[row_key, self.key(), scope, format!("{percent:?}")]))
+            }
+            RowPredicate::Nothing => "FALSE".into(),
+        })
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn cast(&self, expr: &str, ty: &str) -> String {
+        format!("({expr} :> {ty})")
+    }
+
+    fn concat(&self, parts: &[String]) -> String {
+        format!("CONCAT({})", parts.join(", "))
+    }
+
+    fn create_schema(&self, name: &str) -> String {
+        format!("CREATE DATABASE IF NOT EXISTS {name};")
+    }
+
+    /// Kept, emptied and refilled (a table a view reads cannot be dropped under
+    /// it); text columns in binary collation.
+    fn replace_table(&self, name: &str, columns: &str) -> Vec<String> {
+        let columns: Vec<String> = columns
+            .split(", ")
+            .map(|def| match def.split_once(' ') {
+                Some((column, rest)) => {
+                    format!("{} {}", quote_ident(column), rest.replace("VARCHAR", &format!("TEXT {BIN}")))
+                }
+                None => def.to_string(),
+            })
+            .collect();
+        vec![format!("CREATE TABLE IF NOT EXISTS {name} ({});", columns.join(", ")), format!("DELETE FROM {name};")]
+    }
+
+    /// `CREATE VIEW` ([`bind`] drops the old view first).
+    fn view(&self, parts: &ViewParts<'_>) -> Result<Option<(String, String)>> {
+        let select = parts.select(self);
+        Ok(Some((format!("CREATE VIEW {}.{} AS\n{select};", parts.schema, quote_ident(parts.view)), select)))
+    }
+}
+
+/// The procedural function views call to refuse a reader.
+fn deny_function() -> String {
+    format!(
+        "DELIMITER //\nCREATE OR REPLACE FUNCTION {}(message TEXT) RETURNS BOOL AS\nBEGIN\n  \
+         RAISE user_exception(message);\n  RETURN FALSE;\nEND //\nDELIMITER ;",
+        SingleStore::new("").facts("veil_deny")
+    )
+}
+
+/// Generate the SingleStore bindings: facts, key table, UDFs and the refusal in
+/// database `veil`, one secure view per source in the secure database, grants on
+/// the views. `module` is the Wasm module the UDFs embed.
+///
+/// # Errors
+/// [`Error::Unsupported`] for a mask SingleStore cannot enforce faithfully
+/// (naming policy and column); [`Error::Invalid`] for `--user` mode or unusable
+/// names; [`Error::Policy`] for unknown sources.
+pub fn bind(engine: &Engine, options: &BindOptions, module: &Module) -> Result<Bindings> {
+    if !matches!(options.mode, Mode::Dynamic) {
+        return Err(Error::Invalid(
+            "the singlestore target binds views for every reader; views for one reader (--user) are for duckdb".into(),
+        ));
+    }
+    let t = SingleStore::new(&options.key_id);
+    let mut out = render::bind(engine, &t, options)?;
+
+    // Key table, UDFs and the refusal go before the first view; each view
+    // replaces the old one by dropping it first.
+    let mut setup = vec![format!(
+        "CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR(255) {BIN} NOT NULL, key_hex TEXT NOT NULL);",
+        t.facts("keys")
+    )];
+    for name in t.used.borrow().iter() {
+        let export = FUNCTIONS.iter().find(|(n, _)| n == name).map_or(*name, |(_, e)| *e);
+        setup.push(function_statement(FACTS_SCHEMA, module, name, export));
+    }
+    setup.push(deny_function());
+    let schema = quote_ident(&options.secure_schema);
+    let mut statements = Vec::with_capacity(out.statements.len() + setup.len() + out.views.len());
+    let mut setup = Some(setup);
+    for s in std::mem::take(&mut out.statements) {
+        if s.kind == StatementKind::View {
+            if let Some(setup) = setup.take() {
+                for sql in setup {
+                    statements.push(crate::Statement { kind: StatementKind::Setup, source: None, sql, select: None });
+                }
+            }
+            if let Some(view) = s.source.as_ref().and_then(|source| out.views.get(source)) {
+                statements.push(crate::Statement {
+                    kind: StatementKind::View,
+                    source: s.source.clone(),
+                    sql: format!("DROP VIEW IF EXISTS {schema}.{};", quote_ident(view)),
+                    select: None,
+                });
+            }
+        }
+        statements.push(s);
+    }
+    out.statements = statements;
+
+    // Grants on the views: exactly the entitled readers.
+    for source in warehouse::selected(engine, options)? {
+        let Some(view) = out.views.get(&source.name).cloned() else { continue };
+        let view = format!("{schema}.{}", quote_ident(&view));
+        for reader in warehouse::entitled(engine, &source.name)? {
+            out.push(
+                StatementKind::Access,
+                Some(&source.name),
+                format!("GRANT SELECT ON {view} TO {}@{};", literal(&reader), literal(ACCOUNT_HOST)),
+            );
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -104,7 +554,7 @@ mod tests {
         assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
         let m = Module { wasm: b"\0asm\x01\0\0\0".to_vec(), wit: "veil-hash: func() -> string\n".into() };
         let s = function_statements("veil", &m);
-        assert_eq!(s.len(), 2);
+        assert_eq!(s.len(), FUNCTIONS.len());
         assert_eq!(
             s[..1],
             ["CREATE OR REPLACE FUNCTION `veil`.`veil_hash` AS WASM ABI CANONICAL FROM BASE64 'AGFzbQEAAAA=' \
@@ -113,5 +563,6 @@ mod tests {
         );
         assert!(s[1].ends_with("USING EXPORT 'veil-hash-reader';"));
         assert_eq!(quote_ident("a`b"), "`a``b`");
+        assert_eq!(literal("o'b\\\0x"), r"'o''b\\\0x'");
     }
 }
