@@ -62,3 +62,8 @@ BIGQUERY_LIBRARY = "gs://veil-udfs/slim"
 @pytest.fixture(scope="session")
 def bigquery_sql(tmp_path_factory) -> str:
     return bind("bigquery", tmp_path_factory.mktemp("wh"), extra=("--udf-library", BIGQUERY_LIBRARY))
+
+
+@pytest.fixture(scope="session")
+def singlestore_sql(tmp_path_factory) -> str:
+    return bind("singlestore", tmp_path_factory.mktemp("wh"))

@@ -175,6 +175,9 @@ enum Command {
         /// loaded by the JS UDFs as library files, e.g. gs://bucket/veil.
         #[arg(long, value_name = "GS_URI")]
         udf_library: Option<String>,
+        /// SingleStore: the Wasm module and its WIT to embed (scripts/build-wasm).
+        #[arg(long, value_name = "DIR", default_value = "dist/singlestore")]
+        module: PathBuf,
     },
     /// Generate the bindings and execute them in a DuckDB database (--duckdb) or
     /// in PostgreSQL (--postgres URL: roles, grants, keys; see docs/targets.md).
@@ -338,6 +341,21 @@ enum TargetName {
     Databricks,
     /// BigQuery: secure views (to authorize), grants on them, JS UDFs from library files.
     Bigquery,
+    /// SingleStore: secure views, grants on them, Wasm UDFs (older canonical ABI).
+    Singlestore,
+}
+
+/// Write generated SQL to `output`, or print it.
+fn write_sql(output: Option<&std::path::Path>, sql: &str) -> Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, sql).map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))
+        }
+        None => {
+            print!("{sql}");
+            Ok(())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -435,30 +453,18 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Bind { project, binding, target: TargetName::Postgres, output, .. } => {
             let loaded = load_project(&project)?;
             let sql = postgres_target::bind(&loaded.engine, &options(&binding))?.to_sql();
-            match output {
-                Some(path) => std::fs::write(&path, sql)
-                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
-                None => print!("{sql}"),
-            }
+            write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Snowflake, output, udfs, .. } => {
             let loaded = load_project(&project)?;
             let udfs = veil_host::target::warehouse::Udfs::load(&udfs)?;
             let sql = veil_host::target::snowflake::bind(&loaded.engine, &options(&binding), &udfs)?.to_sql();
-            match output {
-                Some(path) => std::fs::write(&path, sql)
-                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
-                None => print!("{sql}"),
-            }
+            write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Databricks, output, .. } => {
             let loaded = load_project(&project)?;
             let sql = veil_host::target::databricks::bind(&loaded.engine, &options(&binding))?.to_sql();
-            match output {
-                Some(path) => std::fs::write(&path, sql)
-                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
-                None => print!("{sql}"),
-            }
+            write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Bigquery, output, udf_library, .. } => {
             let library = udf_library.ok_or_else(|| {
@@ -468,21 +474,19 @@ fn run(command: Command) -> Result<ExitCode> {
             })?;
             let loaded = load_project(&project)?;
             let sql = veil_host::target::bigquery::bind(&loaded.engine, &options(&binding), &library)?.to_sql();
-            match output {
-                Some(path) => std::fs::write(&path, sql)
-                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
-                None => print!("{sql}"),
-            }
+            write_sql(output.as_deref(), &sql)?;
+        }
+        Command::Bind { project, binding, target: TargetName::Singlestore, output, module, .. } => {
+            let module = veil_host::target::singlestore::Module::load(&module)?;
+            let loaded = load_project(&project)?;
+            let sql = veil_host::target::singlestore::bind(&loaded.engine, &options(&binding), &module)?.to_sql();
+            write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Duckdb, load, output, .. } => {
             let loaded = load_project(&project)?;
             let target = DuckDbTarget { extension: Some(load) };
             let sql = bind(&loaded.engine, &target, &options(&binding))?.to_sql();
-            match output {
-                Some(path) => std::fs::write(&path, sql)
-                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?,
-                None => print!("{sql}"),
-            }
+            write_sql(output.as_deref(), &sql)?;
         }
         Command::Apply { project, binding, engine: target } => {
             if let Some(url) = &target.postgres {
