@@ -31,3 +31,32 @@ fn snowflake_refuses_one_reader_views() {
     let options = BindOptions { mode: Mode::Reader { user: "carol".into(), project: None }, ..options() };
     assert!(snowflake::bind(&engine, &options, &Udfs::placeholders()).is_err());
 }
+
+/// The e-mail mask as each warehouse writes it, over a text column `v`:
+/// tests/warehouses/test_email.py runs each (translated to DuckDB by sqlglot) on
+/// the shared vectors and compares with veil-core.
+#[test]
+fn email_mask_per_warehouse() {
+    use veil_host::target::bigquery::BigQuery;
+    use veil_host::target::databricks::Databricks;
+    use veil_host::target::snowflake::Snowflake;
+    use veil_host::target::{MaskContext, Reader, Target};
+    use veil_policy::{ColumnType, Mask};
+    let engine = shop(&root().join("examples/shop/policies"));
+    let ctx = MaskContext {
+        source: "s.t",
+        column: "v",
+        policy: "vectors",
+        key_id: "k1",
+        column_type: &ColumnType::Text,
+        reader: Reader::Dynamic,
+    };
+    let targets: [(&str, Box<dyn Target>); 3] = [
+        ("snowflake", Box::new(Snowflake::new(&engine, "k1"))),
+        ("databricks", Box::new(Databricks::new(&engine, "k1"))),
+        ("bigquery", Box::new(BigQuery::new("k1"))),
+    ];
+    let lines: Vec<String> =
+        targets.iter().map(|(name, t)| format!("{name}\t{}", t.mask(&Mask::Email, "v", &ctx).unwrap())).collect();
+    insta::assert_snapshot!("email_masks", lines.join("\n"));
+}

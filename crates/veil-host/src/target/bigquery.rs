@@ -32,8 +32,13 @@ use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
 /// The role granted on each view to entitled readers.
 pub const VIEWER_ROLE: &str = "roles/bigquery.dataViewer";
 
-const DIALECT: Dialect =
-    Dialect { target: "bigquery", decimal: "BIGNUMERIC", regex_char: warehouse::hex_escape, replacement_dollar: "$" };
+const DIALECT: Dialect = Dialect {
+    target: "bigquery",
+    decimal: "BIGNUMERIC",
+    regex_char: warehouse::hex_escape,
+    replacement_dollar: "$",
+    email_domain: warehouse::reverse_strpos_domain,
+};
 
 /// The BigQuery target.
 #[derive(Debug)]
@@ -202,12 +207,7 @@ impl Target for BigQuery {
                     ))
                 }
             },
-            _ => {
-                return Err(refuse(
-                    "the e-mail mask has no faithful BigQuery translation yet, and veil never substitutes a \
-                     weaker mask; use hash or null for this target",
-                ))
-            }
+            _ => return Err(refuse("a mask this target has no translation for; veil never substitutes a weaker one")),
         })
     }
 

@@ -36,6 +36,7 @@ const DIALECT: Dialect = Dialect {
     decimal: "DECIMAL(38,0)",
     regex_char: warehouse::hex_escape,
     replacement_dollar: "\\$",
+    email_domain: warehouse::substring_index_domain,
 };
 
 /// HKDF salt (veil-core `key.rs`).
@@ -251,12 +252,7 @@ impl Target for Databricks {
                     }
                 }
             }
-            _ => {
-                return Err(refuse(
-                    "the e-mail mask has no faithful Databricks translation yet, and veil never substitutes a \
-                     weaker mask; use hash or null for this target",
-                ))
-            }
+            _ => return Err(refuse("a mask this target has no translation for; veil never substitutes a weaker one")),
         })
     }
 

@@ -40,6 +40,7 @@ const DIALECT: Dialect = Dialect {
     decimal: "NUMBER(38,0)",
     regex_char: warehouse::literal_escape,
     replacement_dollar: "$",
+    email_domain: warehouse::split_part_domain,
 };
 
 /// The Snowflake target.
@@ -225,12 +226,7 @@ impl Target for Snowflake {
                     }
                 }
             }
-            _ => {
-                return Err(refuse(
-                    "the e-mail mask has no faithful Snowflake translation yet, and veil never substitutes a \
-                     weaker mask; use hash or null for this target",
-                ))
-            }
+            _ => return Err(refuse("a mask this target has no translation for; veil never substitutes a weaker one")),
         })
     }
 

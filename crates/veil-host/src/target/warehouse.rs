@@ -11,6 +11,9 @@ use veil_policy::{ColumnPlan, ColumnType, DataSource, Engine, Keep, Literal, Mas
 use super::{MaskContext, Reader, Target};
 use crate::{BindOptions, Error, Result};
 
+/// What replaces an e-mail's local part (veil-core's `EMAIL_LOCAL_FILL`).
+const EMAIL_FILL: &str = "XXXXX";
+
 /// Largest repetition count veil writes into a warehouse regex.
 const MAX_REGEX_REPEAT: u32 = 255;
 
@@ -127,10 +130,30 @@ pub struct Dialect {
     pub regex_char: fn(char) -> String,
     /// How `$` is written in a regex replacement.
     pub replacement_dollar: &'static str,
+    /// The text after the last `@` of a text expression; the whole text when it
+    /// has no `@`, or `''`.
+    pub email_domain: fn(&str) -> String,
+}
+
+/// The part after the last `@` (Snowflake).
+pub fn split_part_domain(c: &str) -> String {
+    format!("SPLIT_PART({c}, '@', -1)")
+}
+
+/// The part after the last `@` (Spark SQL).
+pub fn substring_index_domain(c: &str) -> String {
+    format!("substring_index({c}, '@', -1)")
+}
+
+/// The part after the last `@`; `''` without one (BigQuery).
+pub fn reverse_strpos_domain(c: &str) -> String {
+    format!("SUBSTR({c}, LENGTH({c}) - STRPOS(REVERSE({c}), '@') + 2)")
 }
 
 /// The masks every warehouse writes with the same standard functions: null,
-/// constants, reveal, rounding of exact numbers, regexes that translate. `None`
+/// constants, reveal, rounding of exact numbers, regexes that translate, the
+/// e-mail mask (veil-core's: a fixed local part, the domain after the last `@`;
+/// no domain hides the whole value). `None`
 /// for the others (keyed masks, dates), which each target writes itself.
 ///
 /// # Errors
@@ -185,9 +208,16 @@ pub fn common_mask(t: &dyn Target, d: &Dialect, mask: &Mask, c: &str, ctx: &Mask
                 }
             }
         }
-        Mask::Hash { .. } | Mask::Email | Mask::Trunc { .. } | Mask::Reversible { .. } | Mask::FormatPreserving => {
-            return Ok(None)
+        Mask::Email => {
+            // With an `@`, the domain is shorter than the value; without one it is the value or ''.
+            let domain = (d.email_domain)(c);
+            format!(
+                "CASE WHEN {c} IS NULL THEN NULL WHEN {domain} <> '' AND {domain} <> {c} THEN CONCAT({}, {domain}) ELSE {} END",
+                t.literal(&format!("{EMAIL_FILL}@")),
+                t.literal(EMAIL_FILL)
+            )
         }
+        Mask::Hash { .. } | Mask::Trunc { .. } | Mask::Reversible { .. } | Mask::FormatPreserving => return Ok(None),
     }))
 }
 
