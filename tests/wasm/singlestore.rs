@@ -512,20 +512,8 @@ fn flattened(wit_line: &str) -> (String, String, String) {
     (name.to_owned(), params.join(" "), result.to_owned())
 }
 
-#[test]
-fn wit_is_the_old_syntax_singlestore_reads_and_the_module_exports_it() {
-    let path = module_path().with_file_name("veil.wit");
-    let wit = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} ({e}): run scripts/build-wasm", path.display()));
-    assert!(wit.contains("veil-hash: func(value: string, key-hex: string, scope: string) -> string"));
-    assert!(
-        !wit.contains("world") && !wit.contains("interface") && !wit.contains("package"),
-        "component-model WIT: {wit}"
-    );
-    let mut declared: Vec<(String, String, String)> =
-        wit.lines().filter(|l| !l.starts_with("//") && !l.trim().is_empty()).map(flattened).collect();
-    declared.sort();
-    let (_, module) = compiled();
+/// A module's `veil-*` exports as (name, core params, core results).
+fn exports(module: &Module) -> Vec<(String, String, String)> {
     let mut exported: Vec<(String, String, String)> = module
         .exports()
         .filter(|e| e.name().starts_with("veil-"))
@@ -539,21 +527,54 @@ fn wit_is_the_old_syntax_singlestore_reads_and_the_module_exports_it() {
         })
         .collect();
     exported.sort();
-    assert_eq!(exported, declared, "the module's exports and core types vs veil.wit");
-    assert_eq!(declared.len(), 7);
+    exported
+}
+
+/// A WIT file's functions, flattened as [`exports`] lists them.
+fn declared(path: &std::path::Path) -> Vec<(String, String, String)> {
+    let wit = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {} ({e}): run scripts/build-wasm", path.display()));
+    assert!(wit.contains("veil-hash: func(value: string, key-hex: string, scope: string) -> string"));
+    assert!(
+        !wit.contains("world") && !wit.contains("interface") && !wit.contains("package"),
+        "component-model WIT: {wit}"
+    );
+    let mut declared: Vec<(String, String, String)> =
+        wit.lines().filter(|l| !l.starts_with("//") && !l.trim().is_empty()).map(flattened).collect();
+    declared.sort();
+    declared
+}
+
+#[test]
+fn wit_is_the_old_syntax_singlestore_reads_and_the_module_exports_it() {
+    let declared_full = declared(&module_path().with_file_name("veil.wit"));
+    let (engine, module) = compiled();
+    assert_eq!(exports(module), declared_full, "the module's exports and core types vs veil.wit");
+    assert_eq!(declared_full.len(), 7);
+    // veil-lite: the same without the regex engine.
+    let lite_path = module_path().with_file_name("veil-lite.wasm");
+    let lite = Module::new(engine, std::fs::read(&lite_path).unwrap()).unwrap();
+    let declared_lite = declared(&module_path().with_file_name("veil-lite.wit"));
+    assert_eq!(exports(&lite), declared_lite, "veil-lite's exports vs veil-lite.wit");
+    let mut want = declared_full.clone();
+    want.retain(|(name, _, _)| name != "veil-regex-replace");
+    assert_eq!(declared_lite, want);
+    assert!(lite.imports().next().is_none(), "veil-lite imports nothing");
+    let (full_len, lite_len) =
+        (std::fs::metadata(module_path()).unwrap().len(), std::fs::metadata(&lite_path).unwrap().len());
+    assert!(lite_len * 4 < full_len, "veil-lite ({lite_len} bytes) is a fraction of veil ({full_len} bytes)");
 }
 
 #[test]
 fn generated_statements_embed_the_built_module_and_name_its_exports() {
     use base64::Engine as _;
-    use veil_host::target::singlestore::{function_statements, Module, FUNCTIONS};
+    use veil_host::target::singlestore::{function_statements, Modules, FUNCTIONS};
     let dir = module_path().parent().unwrap().to_path_buf();
-    let module = Module::load(&dir).unwrap();
-    let built = std::fs::read(module_path()).unwrap();
-    let wit = std::fs::read_to_string(dir.join("veil.wit")).unwrap();
-    let statements = function_statements("veil", &module);
+    let modules = Modules::load(&dir).unwrap();
+    let statements = function_statements("veil", &modules);
     assert_eq!(statements.len(), FUNCTIONS.len());
-    // Every UDF veil-host creates is an export the WIT declares, and the other way round.
+    // Every UDF veil-host creates is an export the full WIT declares, and the other way round.
+    let wit = std::fs::read_to_string(dir.join("veil.wit")).unwrap();
     let declared: Vec<&str> =
         wit.lines().filter(|l| !l.starts_with("//")).filter_map(|l| l.split_once(": func(")).map(|(n, _)| n).collect();
     let mut created: Vec<&str> = FUNCTIONS.iter().map(|(_, export)| *export).collect();
@@ -568,7 +589,12 @@ fn generated_statements_embed_the_built_module_and_name_its_exports() {
         assert!(sql.ends_with(&format!("USING EXPORT '{export}';")), "{name}");
         let blobs: Vec<&str> = sql.split("BASE64 '").skip(1).map(|rest| rest.split('\'').next().unwrap()).collect();
         assert_eq!(blobs.len(), 2, "{sql:.200}");
-        assert_eq!(b64.decode(blobs[0]).unwrap(), built, "{name}: the FROM BASE64 blob is the built module");
-        assert_eq!(b64.decode(blobs[1]).unwrap(), wit.as_bytes(), "{name}: the WITH WIT blob is the built WIT");
+        // The regex UDF embeds the full module, every other one veil-lite; its WIT declares the export.
+        let stem = if *name == "veil_regex_replace" { "veil" } else { "veil-lite" };
+        let built = std::fs::read(dir.join(format!("{stem}.wasm"))).unwrap();
+        let built_wit = std::fs::read_to_string(dir.join(format!("{stem}.wit"))).unwrap();
+        assert_eq!(b64.decode(blobs[0]).unwrap(), built, "{name}: the FROM BASE64 blob is {stem}.wasm");
+        assert_eq!(b64.decode(blobs[1]).unwrap(), built_wit.as_bytes(), "{name}: the WITH WIT blob is {stem}.wit");
+        assert!(built_wit.contains(&format!("{export}: func(")), "{name}");
     }
 }

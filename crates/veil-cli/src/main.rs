@@ -477,7 +477,7 @@ fn run(command: Command) -> Result<ExitCode> {
             write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Singlestore, output, module, .. } => {
-            let module = veil_host::target::singlestore::Module::load(&module)?;
+            let module = veil_host::target::singlestore::Modules::load(&module)?;
             let loaded = load_project(&project)?;
             let sql = veil_host::target::singlestore::bind(&loaded.engine, &options(&binding), &module)?.to_sql();
             write_sql(output.as_deref(), &sql)?;

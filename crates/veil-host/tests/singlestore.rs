@@ -7,12 +7,12 @@
 mod common;
 
 use common::{engine, options, root, shop};
-use veil_host::target::singlestore::{self, Module, SingleStore};
+use veil_host::target::singlestore::{self, Modules, SingleStore};
 use veil_host::target::Target;
 use veil_host::{BindOptions, Error, Mode, StatementKind};
 
 fn shop_sql() -> String {
-    singlestore::bind(&shop(&root().join("examples/shop/policies")), &options(), &Module::placeholder())
+    singlestore::bind(&shop(&root().join("examples/shop/policies")), &options(), &Modules::placeholder())
         .unwrap()
         .to_sql()
 }
@@ -30,7 +30,7 @@ fn singlestore_golden() {
 #[test]
 fn singlestore_views_are_replaced_and_granted_to_entitled_readers() {
     let engine = shop(&root().join("examples/shop/policies"));
-    let out = singlestore::bind(&engine, &options(), &Module::placeholder()).unwrap();
+    let out = singlestore::bind(&engine, &options(), &Modules::placeholder()).unwrap();
     let sql: Vec<&str> = out.statements.iter().map(|s| s.sql.as_str()).collect();
     for (source, view) in &out.views {
         let create = format!("CREATE VIEW `secure`.`{view}` AS");
@@ -72,7 +72,7 @@ fn singlestore_views_are_replaced_and_granted_to_entitled_readers() {
 fn singlestore_refuses_one_reader_views() {
     let engine = shop(&root().join("examples/shop/policies"));
     let reader = BindOptions { mode: Mode::Reader { user: "carol".into(), project: None }, ..options() };
-    assert!(matches!(singlestore::bind(&engine, &reader, &Module::placeholder()), Err(Error::Invalid(_))));
+    assert!(matches!(singlestore::bind(&engine, &reader, &Modules::placeholder()), Err(Error::Invalid(_))));
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn singlestore_refusals_name_policy_and_column() {
         let err = singlestore::bind(
             &e,
             &BindOptions { key_id: "k1".into(), ..BindOptions::default() },
-            &Module::placeholder(),
+            &Modules::placeholder(),
         )
         .unwrap_err()
         .to_string();
@@ -114,7 +114,7 @@ fn singlestore_escapes_hostile_names_and_values() {
     assert_eq!(t.literal("it's \\"), r"'it''s \\'");
     let e = engine(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
     let options = BindOptions { key_id: "k1".into(), ..BindOptions::default() };
-    let sql = singlestore::bind(&e, &options, &Module::placeholder()).unwrap().to_sql();
+    let sql = singlestore::bind(&e, &options, &Modules::placeholder()).unwrap().to_sql();
     assert!(sql.contains("FROM `s``x`.`t'y`"), "{sql}");
     assert!(sql.contains("('a''b\\\\c`\n' :> TEXT)"), "{sql}");
     assert!(sql.contains(r"TO 'o''brien\\'@'%';"), "{sql}");

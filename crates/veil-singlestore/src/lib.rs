@@ -361,6 +361,7 @@ mod abi {
         i32::from(super::in_sample_raw(&row_key, &key, &scope, percent))
     }
 
+    #[cfg(feature = "regex")]
     #[unsafe(export_name = "veil-regex-replace")]
     unsafe extern "C" fn veil_regex_replace(
         v: *mut u8,

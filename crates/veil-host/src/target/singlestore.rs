@@ -69,16 +69,16 @@ pub struct Module {
 }
 
 impl Module {
-    /// Read `veil.wasm` and `veil.wit` from `dir`.
+    /// Read `<stem>.wasm` and `<stem>.wit` from `dir`.
     ///
     /// # Errors
     /// [`Error::Invalid`] when either is missing (run `scripts/build-wasm`) or the
     /// file is not a Wasm core module.
-    pub fn load(dir: &Path) -> Result<Self> {
+    pub fn load(dir: &Path, stem: &str) -> Result<Self> {
         let missing = |path: &Path, e: std::io::Error| {
             Error::Invalid(format!("SingleStore module `{}`: {e}; run scripts/build-wasm", path.display()))
         };
-        let wasm_path = dir.join("veil.wasm");
+        let wasm_path = dir.join(format!("{stem}.wasm"));
         let wasm = std::fs::read(&wasm_path).map_err(|e| missing(&wasm_path, e))?;
         // A core module: magic + version 1 (a component has a different version/layer).
         if wasm.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
@@ -87,15 +87,49 @@ impl Module {
                 wasm_path.display()
             )));
         }
-        let wit_path = dir.join("veil.wit");
+        let wit_path = dir.join(format!("{stem}.wit"));
         let wit = std::fs::read_to_string(&wit_path).map_err(|e| missing(&wit_path, e))?;
         Ok(Self { wasm, wit })
     }
 
-    /// An empty module and a one-line WIT, for golden SQL that does not change
-    /// with every build.
+    fn placeholder(stem: &str) -> Self {
+        Self { wasm: b"\0asm\x01\0\0\0".to_vec(), wit: format!("// dist/singlestore/{stem}.wit\n") }
+    }
+}
+
+/// The two builds of the module: `veil` with every export, and `veil-lite`
+/// without the regex engine (about a seventh of the size), which every UDF but
+/// `veil_regex_replace` embeds.
+#[derive(Clone, Debug)]
+pub struct Modules {
+    /// `veil.wasm`: every export.
+    pub full: Module,
+    /// `veil-lite.wasm`: every export but `veil-regex-replace`.
+    pub lite: Module,
+}
+
+impl Modules {
+    /// Read both from `dir` (usually `dist/singlestore`).
+    ///
+    /// # Errors
+    /// As [`Module::load`].
+    pub fn load(dir: &Path) -> Result<Self> {
+        Ok(Self { full: Module::load(dir, "veil")?, lite: Module::load(dir, "veil-lite")? })
+    }
+
+    /// Empty modules and one-line WITs, for golden SQL that does not change with
+    /// every build.
     pub fn placeholder() -> Self {
-        Self { wasm: b"\0asm\x01\0\0\0".to_vec(), wit: "// dist/singlestore/veil.wit\n".into() }
+        Self { full: Module::placeholder("veil"), lite: Module::placeholder("veil-lite") }
+    }
+
+    /// The module UDF `name` embeds.
+    pub fn for_function(&self, name: &str) -> &Module {
+        if name == "veil_regex_replace" {
+            &self.full
+        } else {
+            &self.lite
+        }
     }
 }
 
@@ -149,9 +183,12 @@ pub fn function_statement(schema: &str, module: &Module, name: &str, export: &st
     )
 }
 
-/// `CREATE OR REPLACE FUNCTION` for every UDF of the module, in database `schema`.
-pub fn function_statements(schema: &str, module: &Module) -> Vec<String> {
-    FUNCTIONS.iter().map(|(name, export)| function_statement(schema, module, name, export)).collect()
+/// `CREATE OR REPLACE FUNCTION` for every UDF, each embedding its module, in database `schema`.
+pub fn function_statements(schema: &str, modules: &Modules) -> Vec<String> {
+    FUNCTIONS
+        .iter()
+        .map(|(name, export)| function_statement(schema, modules.for_function(name), name, export))
+        .collect()
 }
 
 /// The SingleStore target.
@@ -476,13 +513,13 @@ fn deny_function() -> String {
 
 /// Generate the SingleStore bindings: facts, key table, UDFs and the refusal in
 /// database `veil`, one secure view per source in the secure database, grants on
-/// the views. `module` is the Wasm module the UDFs embed.
+/// the views. `modules` are the Wasm modules the UDFs embed.
 ///
 /// # Errors
 /// [`Error::Unsupported`] for a mask SingleStore cannot enforce faithfully
 /// (naming policy and column); [`Error::Invalid`] for `--user` mode or unusable
 /// names; [`Error::Policy`] for unknown sources.
-pub fn bind(engine: &Engine, options: &BindOptions, module: &Module) -> Result<Bindings> {
+pub fn bind(engine: &Engine, options: &BindOptions, modules: &Modules) -> Result<Bindings> {
     if !matches!(options.mode, Mode::Dynamic) {
         return Err(Error::Invalid(
             "the singlestore target binds views for every reader; views for one reader (--user) are for duckdb".into(),
@@ -499,7 +536,7 @@ pub fn bind(engine: &Engine, options: &BindOptions, module: &Module) -> Result<B
     )];
     for name in t.used.borrow().iter() {
         let export = FUNCTIONS.iter().find(|(n, _)| n == name).map_or(*name, |(_, e)| *e);
-        setup.push(function_statement(FACTS_SCHEMA, module, name, export));
+        setup.push(function_statement(FACTS_SCHEMA, modules.for_function(name), name, export));
     }
     setup.push(deny_function());
     let schema = quote_ident(&options.secure_schema);
@@ -553,7 +590,7 @@ mod tests {
         assert_eq!(base64(b"foob"), "Zm9vYg==");
         assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
         let m = Module { wasm: b"\0asm\x01\0\0\0".to_vec(), wit: "veil-hash: func() -> string\n".into() };
-        let s = function_statements("veil", &m);
+        let s = function_statements("veil", &Modules { full: Module { wasm: vec![1], wit: String::new() }, lite: m });
         assert_eq!(s.len(), FUNCTIONS.len());
         assert_eq!(
             s[..1],
@@ -562,6 +599,8 @@ mod tests {
                 .to_string()]
         );
         assert!(s[1].ends_with("USING EXPORT 'veil-hash-reader';"));
+        let regex = s.iter().find(|s| s.contains("`veil_regex_replace`")).unwrap();
+        assert!(regex.contains("FROM BASE64 'AQ=='"), "the regex UDF embeds the full module");
         assert_eq!(quote_ident("a`b"), "`a``b`");
         assert_eq!(literal("o'b\\\0x"), r"'o''b\\\0x'");
     }
