@@ -9,12 +9,16 @@
 //!   (only those the policies use), each embedding one slim bundle. Readers get no
 //!   USAGE on them: policies run them with their owner's rights, so a reader has
 //!   neither the key nor a hashing oracle;
-//! - roles `group:<name>` (granted to the group's users), `project:<name>` (a reader
-//!   acts under a project by activating its role) and `reader:<name>` (SELECT on
-//!   exactly the tables the subscription policies entitle the user to read);
+//! - roles `project:<name>` (a reader acts under a project by activating its role)
+//!   and `reader:<name>` (SELECT on exactly the tables the subscription policies
+//!   entitle the user to read);
 //! - one masking policy per (column type, mask chain), named by its content so an
-//!   unchanged policy is never replaced, `CASE` over `IS_ROLE_IN_SESSION(…)`, set on
-//!   each column with `FORCE`; conditional columns (`where:`) as `USING (…)`;
+//!   unchanged policy is never replaced, `CASE` over the facts with `CURRENT_USER()`
+//!   (groups included: memberships come from the directory on every bind, so a
+//!   removed member loses the group at once and no session can shed one by switching
+//!   roles) and `IS_ROLE_IN_SESSION(…)` for acting under a project (and being a
+//!   member of it in the facts), set on each column with `FORCE`; conditional
+//!   columns (`where:`) as `USING (…)`;
 //! - one row access policy per table: the reader is known, may read the table,
 //!   and every row filter holds.
 
@@ -28,8 +32,6 @@ use super::{MaskContext, Reader, Target};
 use crate::render::{self, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
 
-/// Prefix of the roles mirroring veil groups.
-pub const GROUP_ROLE_PREFIX: &str = "group:";
 /// Prefix of the roles a reader activates to act under a project.
 pub const PROJECT_ROLE_PREFIX: &str = "project:";
 /// Prefix of the per-reader roles holding SELECT grants.
@@ -46,24 +48,22 @@ const DIALECT: Dialect = Dialect {
 /// The Snowflake target.
 #[derive(Debug)]
 pub struct Snowflake {
-    groups: BTreeSet<String>,
     purposes: BTreeMap<String, BTreeSet<String>>,
     used: RefCell<BTreeSet<&'static str>>,
     key_id: String,
 }
 
 impl Snowflake {
-    /// The target for an engine's directory: groups and projects become roles.
+    /// The target for an engine's directory: projects become roles.
     pub fn new(engine: &Engine, key_id: &str) -> Self {
         let directory = engine.directory();
-        let groups = directory.users().flat_map(|u| u.groups.iter().cloned()).collect();
         let mut purposes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (project, ps) in directory.projects() {
             for p in ps {
                 purposes.entry(p.clone()).or_default().insert(project.to_string());
             }
         }
-        Self { groups, purposes, used: RefCell::new(BTreeSet::new()), key_id: key_id.to_string() }
+        Self { purposes, used: RefCell::new(BTreeSet::new()), key_id: key_id.to_string() }
     }
 
     fn facts(&self, table: &str) -> String {
@@ -159,26 +159,27 @@ impl Target for Snowflake {
         "FALSE".into()
     }
 
+    /// Acting under a project: its role is active in the session and the reader
+    /// is a member in the facts (a role grant left from an earlier bind is not
+    /// enough). Everything else, groups included, is read from the facts.
     fn native_condition(&self, c: &Condition) -> Option<String> {
-        Some(match c {
-            Condition::InGroup { group } => self.role_in_session(&format!("{GROUP_ROLE_PREFIX}{group}")),
-            Condition::GroupReaches { tag } => Self::any(
-                self.groups
-                    .iter()
-                    .filter(|g| warehouse::reaches(g, tag))
-                    .map(|g| self.role_in_session(&format!("{GROUP_ROLE_PREFIX}{g}")))
-                    .collect(),
-            ),
-            Condition::ActingUnder { purpose } => Self::any(
-                self.purposes
-                    .get(purpose)
-                    .into_iter()
-                    .flatten()
-                    .map(|p| self.role_in_session(&format!("{PROJECT_ROLE_PREFIX}{p}")))
-                    .collect(),
-            ),
-            _ => return None,
-        })
+        let Condition::ActingUnder { purpose } = c else { return None };
+        Some(Self::any(
+            self.purposes
+                .get(purpose)
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    format!(
+                        "({} AND EXISTS (SELECT 1 FROM {} m WHERE m.user_name = {} AND m.project = {}))",
+                        self.role_in_session(&format!("{PROJECT_ROLE_PREFIX}{p}")),
+                        self.facts("user_projects"),
+                        self.reader(),
+                        self.literal(p)
+                    )
+                })
+                .collect(),
+        ))
     }
 
     fn mask(&self, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
@@ -369,12 +370,9 @@ pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs) -> Result<Bindi
     let veil = t.quote_ident(FACTS_SCHEMA);
     out.push(StatementKind::Setup, None, format!("CREATE SCHEMA IF NOT EXISTS {veil};"));
 
-    // Roles: groups, projects, one per reader; memberships from the directory.
+    // Roles: projects, one per reader; memberships from the directory.
     let role = |prefix: &str, name: &str| t.quote_ident(&format!("{prefix}{name}"));
     let access = |out: &mut Bindings, sql: String| out.push(StatementKind::Access, None, sql);
-    for g in &t.groups {
-        access(&mut out, format!("CREATE ROLE IF NOT EXISTS {};", role(GROUP_ROLE_PREFIX, g)));
-    }
     for (project, _) in directory.projects() {
         access(&mut out, format!("CREATE ROLE IF NOT EXISTS {};", role(PROJECT_ROLE_PREFIX, project)));
     }
@@ -382,9 +380,6 @@ pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs) -> Result<Bindi
         let user = t.quote_ident(&u.name);
         access(&mut out, format!("CREATE ROLE IF NOT EXISTS {};", role(READER_ROLE_PREFIX, &u.name)));
         access(&mut out, format!("GRANT ROLE {} TO USER {user};", role(READER_ROLE_PREFIX, &u.name)));
-        for g in &u.groups {
-            access(&mut out, format!("GRANT ROLE {} TO USER {user};", role(GROUP_ROLE_PREFIX, g)));
-        }
         for p in &u.projects {
             access(&mut out, format!("GRANT ROLE {} TO USER {user};", role(PROJECT_ROLE_PREFIX, p)));
         }
