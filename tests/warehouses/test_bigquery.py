@@ -2,11 +2,13 @@
 real syntax tree (views, JS UDFs, grants included), hostile names stay inside their
 quotes, the UDFs load the slim bundles as library files, and no key is in the SQL.
 tests/warehouses/udfs.test.mjs runs the UDF bodies in node."""
+import re
+
 import sqlglot
 from sqlglot import exp
 
 from conftest import BIGQUERY_LIBRARY, ROOT, snapshot
-from test_sql import statements
+from test_sql import parse_expr, statements
 
 
 def check(stmt: str) -> str:
@@ -60,3 +62,31 @@ def test_hostile_names_stay_quoted():
     grant = next(s for s in stmts if s.startswith("GRANT"))
     principals = [p.name for p in sqlglot.parse_one(grant, read="bigquery").find_all(exp.GrantPrincipal)]
     assert principals == ["user:o'brien\\"], principals
+
+
+BQ_IDENT = r"`(?:[^`\\]|\\.)+`"
+BQ_LIT = r"'(?:[^'\\]|\\.)*'"
+ROW_POLICY = re.compile(
+    rf"CREATE OR REPLACE ROW ACCESS POLICY `veil_(?:readers|unfiltered)` ON {BQ_IDENT}\.{BQ_IDENT}\n"
+    rf"GRANT TO \((?P<grantees>{BQ_LIT}(?:, {BQ_LIT})*)\)\nFILTER USING \((?P<filter>.*)\)$",
+    re.S,
+)
+DROP_ROW_POLICY = re.compile(rf"DROP ROW ACCESS POLICY IF EXISTS `veil_(?:readers|unfiltered)` ON {BQ_IDENT}\.{BQ_IDENT}$")
+
+
+def test_row_access_policies_have_their_exact_shape_and_filters_parse():
+    """sqlglot keeps row access policy DDL opaque: the exact shape, then the filter
+    parsed as a BigQuery expression and the grantees as string literals."""
+    stmts = statements(snapshot("bigquery__bigquery_row_access_policies"), "bigquery")
+    assert len(stmts) >= 5
+    filters = []
+    drops = [s for s in stmts if DROP_ROW_POLICY.match(s)]
+    assert len(drops) == 1, "the hostile bind has no --rap-grantee: its unfiltered policy is dropped"
+    for stmt in (s for s in stmts if s not in drops):
+        m = ROW_POLICY.match(stmt)
+        assert m, stmt[:300]
+        parse_expr(m["filter"], "bigquery")
+        grantees = sqlglot.parse_one(f"SELECT {m['grantees']}", read="bigquery").expressions
+        assert all(g.this.split(":", 1)[0] in ("user", "serviceAccount") for g in grantees), m["grantees"]
+        filters.append(m["filter"])
+    assert "TRUE" in filters and any("SESSION_USER()" in f for f in filters)

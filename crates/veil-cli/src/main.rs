@@ -175,7 +175,18 @@ enum Command {
         /// loaded by the JS UDFs as library files, e.g. gs://bucket/veil.
         #[arg(long, value_name = "GS_URI")]
         udf_library: Option<String>,
-        /// SingleStore: the Wasm module and its WIT to embed (scripts/build-wasm).
+        /// BigQuery: also row access policies on the base tables, so a table shows
+        /// rows only to entitled readers (filtered as in the views) and to the
+        /// --rap-grantee principals, whatever dataset access others hold.
+        #[arg(long)]
+        row_access_policies: bool,
+        /// BigQuery: a principal that reads every row of the base tables under
+        /// --row-access-policies (dbt's service account, owners), e.g.
+        /// serviceAccount:dbt@project.iam.gserviceaccount.com. Repeatable.
+        #[arg(long, value_name = "PRINCIPAL", requires = "row_access_policies")]
+        rap_grantee: Vec<String>,
+        /// SingleStore: the Wasm modules (veil.wasm, veil-lite.wasm) and their WITs
+        /// to embed (scripts/build-wasm).
         #[arg(long, value_name = "DIR", default_value = "dist/singlestore")]
         module: PathBuf,
     },
@@ -466,14 +477,31 @@ fn run(command: Command) -> Result<ExitCode> {
             let sql = veil_host::target::databricks::bind(&loaded.engine, &options(&binding))?.to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
-        Command::Bind { project, binding, target: TargetName::Bigquery, output, udf_library, .. } => {
+        Command::Bind {
+            project,
+            binding,
+            target: TargetName::Bigquery,
+            output,
+            udf_library,
+            row_access_policies,
+            rap_grantee,
+            ..
+        } => {
             let library = udf_library.ok_or_else(|| {
                 Error::Usage(
                     "--target bigquery needs --udf-library gs://bucket/path (where dist/js/slim is stored)".into(),
                 )
             })?;
             let loaded = load_project(&project)?;
-            let sql = veil_host::target::bigquery::bind(&loaded.engine, &options(&binding), &library)?.to_sql();
+            let mut sql = veil_host::target::bigquery::bind(&loaded.engine, &options(&binding), &library)?.to_sql();
+            if row_access_policies {
+                for policy in
+                    veil_host::target::bigquery::row_access_policies(&loaded.engine, &options(&binding), &rap_grantee)?
+                {
+                    sql.push_str(&policy);
+                    sql.push_str("\n\n");
+                }
+            }
             write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Singlestore, output, module, .. } => {

@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{options, root, shop};
+use common::{engine as engine_from_yaml, options, root, shop};
 use veil_host::target::bigquery::{self, BigQuery};
 use veil_host::target::Target;
 use veil_host::{BindOptions, Error, Mode};
-use veil_policy::{Catalog, Directory, Engine, PolicySet};
 
 const LIBRARY: &str = "gs://veil-udfs/slim";
 
@@ -40,12 +39,7 @@ fn bigquery_refusals_name_policy_and_column() {
         [("F", "{type: round, width: 10}", "floating-point"), ("E", "{type: hash, scope: project}", "project-scoped")]
     {
         let policies = format!("name: open\ntype: subscription\nactions: {{type: anyone}}\n---\nname: m\npolicyKey: pk\ntype: data\nrules:\n  - {{type: mask, columns: {{tags: [{tag}]}}, mask: {mask}}}\n");
-        let e = Engine::new(
-            PolicySet::from_yaml_str(&policies, "p.yaml").unwrap(),
-            Directory::from_yaml_str("users: [{name: u}]\n", "u.yaml").unwrap(),
-            Catalog::from_yaml_str(catalog, "c.yaml").unwrap(),
-        )
-        .unwrap();
+        let e = engine_from_yaml(&policies, "users: [{name: u}]\n", catalog);
         let err = bigquery::bind(&e, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, LIBRARY)
             .unwrap_err()
             .to_string();
@@ -64,12 +58,7 @@ fn bigquery_escapes_hostile_names_and_values() {
     let t = BigQuery::new("k1");
     assert_eq!(t.quote_ident("a`b\\"), "`a\\`b\\\\`");
     assert_eq!(t.literal("it's \\\n"), r"'it\'s \\\n'");
-    let e = Engine::new(
-        PolicySet::from_yaml_str(HOSTILE_POLICIES, "policies.yaml").unwrap(),
-        Directory::from_yaml_str(HOSTILE_USERS, "users.yaml").unwrap(),
-        Catalog::from_yaml_str(HOSTILE_CATALOG, "catalog.yaml").unwrap(),
-    )
-    .unwrap();
+    let e = engine_from_yaml(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
     let options = BindOptions { key_id: "k1".into(), ..BindOptions::default() };
     let sql = bigquery::bind(&e, &options, LIBRARY).unwrap().to_sql();
     assert!(sql.contains(r"FROM `s\`x`.`t'y`"), "{sql}");
@@ -77,4 +66,34 @@ fn bigquery_escapes_hostile_names_and_values() {
     assert!(sql.contains(r"TO 'user:o\'brien\\';"), "{sql}");
     // tests/warehouses parses this snapshot with sqlglot too.
     insta::assert_snapshot!("bigquery_hostile", sql);
+}
+
+#[test]
+fn bigquery_row_access_policies() {
+    use veil_host::target::bigquery::row_access_policies;
+    let engine = shop(&root().join("examples/shop/policies"));
+    // The orders' sample calls a JS UDF, which a row access policy cannot.
+    let err = row_access_policies(&engine, &options(), &[]).unwrap_err().to_string();
+    assert!(err.contains("sample") && err.contains("main.orders"), "{err}");
+    let options = BindOptions { sources: vec!["main.customers".into(), "main.employees".into()], ..options() };
+    for bad in ["alice", "user:", "role:x"] {
+        assert!(matches!(row_access_policies(&engine, &options, &[bad.into()]), Err(Error::Invalid(_))), "{bad}");
+    }
+    let with =
+        row_access_policies(&engine, &options, &["serviceAccount:dbt@p.iam.gserviceaccount.com".into()]).unwrap();
+    let without = row_access_policies(&engine, &options, &[]).unwrap();
+    assert!(without.iter().any(|s| s == "DROP ROW ACCESS POLICY IF EXISTS `veil_unfiltered` ON `main`.`customers`;"));
+    // Exactly the entitled readers; dave (a contractor) reads neither table.
+    let employees = with.iter().find(|s| s.contains("`veil_readers` ON `main`.`employees`")).unwrap();
+    let entitled = veil_host::target::warehouse::entitled(&engine, "main.employees").unwrap();
+    let list: Vec<String> = entitled.iter().map(|r| format!("'user:{r}'")).collect();
+    assert!(employees.contains(&format!("GRANT TO ({})", list.join(", "))), "{employees}");
+    assert!(with.iter().all(|s| !s.contains("user:dave")));
+    // A row filter becomes the readers' policy filter, over the facts with SESSION_USER().
+    let hostile = engine_from_yaml(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
+    let filtered = row_access_policies(&hostile, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, &[]);
+    let filtered = filtered.unwrap().join("\n\n");
+    assert!(filtered.contains("FILTER USING (EXISTS (SELECT 1 FROM `veil`.`user_attributes` a WHERE a.user_name = SESSION_USER() AND a.key = 'k\\''"), "{filtered}");
+    assert!(filtered.contains("GRANT TO ('user:o\\'brien\\\\')"), "{filtered}");
+    insta::assert_snapshot!("bigquery_row_access_policies", format!("{}\n\n{filtered}", with.join("\n\n")));
 }

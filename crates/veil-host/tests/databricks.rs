@@ -8,11 +8,10 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{options, root, shop};
+use common::{engine as engine_from_yaml, options, root, shop};
 use veil_host::target::databricks::{self, Databricks};
 use veil_host::target::Target;
 use veil_host::{BindOptions, Error, Mode};
-use veil_policy::{Catalog, Directory, Engine, PolicySet};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/databricks")
@@ -55,12 +54,7 @@ fn databricks_escapes_hostile_names_and_values() {
     let t = Databricks::new(&shop(&fixture()), "k1");
     assert_eq!(t.quote_ident("a`b"), "`a``b`");
     assert_eq!(t.literal(r"it's \"), r"'it\'s \\'");
-    let e = Engine::new(
-        PolicySet::from_yaml_str(HOSTILE_POLICIES, "policies.yaml").unwrap(),
-        Directory::from_yaml_str(HOSTILE_USERS, "users.yaml").unwrap(),
-        Catalog::from_yaml_str(HOSTILE_CATALOG, "catalog.yaml").unwrap(),
-    )
-    .unwrap();
+    let e = engine_from_yaml(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
     let sql = databricks::bind(&e, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }).unwrap().to_sql();
     assert!(sql.contains("ALTER TABLE `s``x`.`t'y` ALTER COLUMN `c``'\\` SET MASK"), "{sql}");
     assert!(sql.contains(r"CAST('a\'b\\c`' AS STRING)"), "{sql}");

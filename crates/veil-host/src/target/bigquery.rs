@@ -375,3 +375,94 @@ pub fn bind(engine: &Engine, options: &BindOptions, library: &str) -> Result<Bin
     }
     Ok(out)
 }
+
+/// Name of the row access policy for entitled readers.
+pub const READERS_POLICY: &str = "veil_readers";
+/// Name of the row access policy for `grantees` (pipelines, owners): every row.
+pub const UNFILTERED_POLICY: &str = "veil_unfiltered";
+
+/// Row access policies on the base tables (`--row-access-policies`): a table
+/// then shows rows only to the principals its policies grant, whatever dataset
+/// access they hold. `veil_readers` grants the entitled readers the rows their
+/// row filters keep (the views filter the same way); `veil_unfiltered` grants
+/// `grantees` every row: list there whatever else reads the tables (dbt's service
+/// account, the table owners), or it sees none. A policy with nobody to grant is
+/// dropped, so a grant from an earlier bind never lingers.
+///
+/// # Errors
+/// [`Error::Unsupported`] for a sample filter (its JS UDF cannot be called from
+/// a row access policy); [`Error::Invalid`] for a grantee that is not
+/// `user:`, `group:`, `serviceAccount:` or `domain:`, or a table nobody would be
+/// granted; [`Error::Policy`] for unknown sources.
+pub fn row_access_policies(engine: &Engine, options: &BindOptions, grantees: &[String]) -> Result<Vec<String>> {
+    for g in grantees {
+        let kind = g.split_once(':').map(|(k, _)| k);
+        if !matches!(kind, Some("user" | "group" | "serviceAccount" | "domain")) || g.ends_with(':') {
+            return Err(Error::Invalid(format!(
+                "row access policy grantee `{g}`: write user:…, group:…, serviceAccount:… or domain:…"
+            )));
+        }
+    }
+    let t = BigQuery::new(&options.key_id);
+    let list = |items: &mut dyn Iterator<Item = String>| items.map(|i| t.literal(&i)).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::new();
+    for source in warehouse::selected(engine, options)? {
+        let plan = engine.plan(&source.name)?;
+        let base = render::base_relation(source, &t);
+        let mut keep = Vec::new();
+        for filter in &plan.row_filters {
+            let ctx = MaskContext {
+                source: &source.name,
+                column: "",
+                policy: &filter.policy,
+                key_id: &options.key_id,
+                column_type: &ColumnType::Text,
+                reader: super::Reader::Dynamic,
+            };
+            if matches!(filter.keep, RowPredicate::Sample { .. }) {
+                return Err(Error::Unsupported {
+                    target: "bigquery",
+                    what: format!(
+                        "policy `{}`, source `{}`: a sample in a row access policy (a policy cannot call veil's JS \
+                         UDF); bind this source without --row-access-policies, and its view samples",
+                        filter.policy, source.name
+                    ),
+                });
+            }
+            let k = t.row_predicate(&filter.keep, &ctx)?;
+            keep.push(match &filter.applies_to {
+                Condition::Always => k,
+                applies => format!("(NOT {} OR {k})", render::condition(applies, &t)),
+            });
+        }
+        let readers = warehouse::entitled(engine, &source.name)?;
+        if readers.is_empty() && grantees.is_empty() {
+            return Err(Error::Invalid(format!(
+                "no reader is entitled to `{}` and no --rap-grantee is given: a row access policy needs a grantee \
+                 (add the table's owner with --rap-grantee, or bind the other sources with --source)",
+                source.name
+            )));
+        }
+        let drop = |name: &str| format!("DROP ROW ACCESS POLICY IF EXISTS {} ON {base};", t.quote_ident(name));
+        if readers.is_empty() {
+            out.push(drop(READERS_POLICY));
+        } else {
+            let filter = if keep.is_empty() { "TRUE".to_string() } else { keep.join("\n  AND ") };
+            out.push(format!(
+                "CREATE OR REPLACE ROW ACCESS POLICY {} ON {base}\nGRANT TO ({})\nFILTER USING ({filter});",
+                t.quote_ident(READERS_POLICY),
+                list(&mut readers.iter().map(|r| format!("user:{r}")))
+            ));
+        }
+        if grantees.is_empty() {
+            out.push(drop(UNFILTERED_POLICY));
+        } else {
+            out.push(format!(
+                "CREATE OR REPLACE ROW ACCESS POLICY {} ON {base}\nGRANT TO ({})\nFILTER USING (TRUE);",
+                t.quote_ident(UNFILTERED_POLICY),
+                list(&mut grantees.iter().cloned())
+            ));
+        }
+    }
+    Ok(out)
+}
