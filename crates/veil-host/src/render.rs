@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnType, Condition, DataSource, Directory, Engine, Mask, Plan, ReaderPlan};
+use veil_policy::{ColumnType, Condition, DataSource, Directory, Engine, Mask, Plan, ReaderPlan, RowFilter};
 
 use crate::target::{MaskContext, Reader, Target};
 use crate::{Error, Result};
@@ -362,6 +362,43 @@ pub fn value_in(t: &dyn Target, values: &[String], value_sql: &str, hierarchical
     }
 }
 
+/// One row filter of a plan: the rows it keeps, or, when it applies to some
+/// readers only, `(NOT <applies> OR <keeps>)`.
+///
+/// # Errors
+/// As [`Target::row_predicate`].
+pub fn row_filter(t: &dyn Target, source: &str, key_id: &str, filter: &RowFilter) -> Result<String> {
+    let ctx = MaskContext {
+        source,
+        column: "",
+        policy: &filter.policy,
+        key_id,
+        column_type: &ColumnType::Text,
+        reader: Reader::Dynamic,
+    };
+    let keep = t.row_predicate(&filter.keep, &ctx)?;
+    Ok(match &filter.applies_to {
+        Condition::Always => keep,
+        applies => format!("(NOT {} OR {keep})", condition(applies, t)),
+    })
+}
+
+/// A column type the catalog names (`ColumnType::Other`), pasted as is when it
+/// holds only ASCII letters, digits, `_`, spaces, parentheses and commas (and
+/// square brackets, with `brackets`).
+///
+/// # Errors
+/// [`Error::Invalid`] for anything else.
+pub fn type_name(name: &str, brackets: bool) -> Result<String> {
+    let plain = |c: char| {
+        c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',') || (brackets && matches!(c, '[' | ']'))
+    };
+    if name.is_empty() || !name.chars().all(plain) {
+        return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
+    }
+    Ok(name.to_owned())
+}
+
 fn list<'a>(items: impl Iterator<Item = &'a String>, t: &dyn Target) -> String {
     items.map(|i| t.literal(i)).collect::<Vec<_>>().join(", ")
 }
@@ -434,19 +471,7 @@ fn dynamic_view(
         t.deny(&denied)
     )];
     for filter in &plan.row_filters {
-        let ctx = MaskContext {
-            source: &source.name,
-            column: "",
-            policy: &filter.policy,
-            key_id: &options.key_id,
-            column_type: &ColumnType::Text,
-            reader: Reader::Dynamic,
-        };
-        let keep = t.row_predicate(&filter.keep, &ctx)?;
-        filters.push(match &filter.applies_to {
-            Condition::Always => keep,
-            applies => format!("(NOT {} OR {keep})", condition(applies, t)),
-        });
+        filters.push(row_filter(t, &source.name, &options.key_id, filter)?);
     }
     let parts = ViewParts { schema, view, columns: &columns, from: base_relation(source, t), filters: &filters };
     Ok(match t.view(&parts)? {

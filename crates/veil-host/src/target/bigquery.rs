@@ -100,14 +100,7 @@ impl Target for BigQuery {
             ColumnType::Boolean => "BOOL".into(),
             ColumnType::Date => "DATE".into(),
             ColumnType::Timestamp => "DATETIME".into(),
-            ColumnType::Other { name } => {
-                if name.is_empty()
-                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ','))
-                {
-                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
-                }
-                name.clone()
-            }
+            ColumnType::Other { name } => crate::render::type_name(name, false)?,
         })
     }
 
@@ -411,14 +404,6 @@ pub fn row_access_policies(engine: &Engine, options: &BindOptions, grantees: &[S
         let base = render::base_relation(source, &t);
         let mut keep = Vec::new();
         for filter in &plan.row_filters {
-            let ctx = MaskContext {
-                source: &source.name,
-                column: "",
-                policy: &filter.policy,
-                key_id: &options.key_id,
-                column_type: &ColumnType::Text,
-                reader: super::Reader::Dynamic,
-            };
             if matches!(filter.keep, RowPredicate::Sample { .. }) {
                 return Err(Error::Unsupported {
                     target: "bigquery",
@@ -429,11 +414,7 @@ pub fn row_access_policies(engine: &Engine, options: &BindOptions, grantees: &[S
                     ),
                 });
             }
-            let k = t.row_predicate(&filter.keep, &ctx)?;
-            keep.push(match &filter.applies_to {
-                Condition::Always => k,
-                applies => format!("(NOT {} OR {k})", render::condition(applies, &t)),
-            });
+            keep.push(render::row_filter(&t, &source.name, &options.key_id, filter)?);
         }
         let readers = warehouse::entitled(engine, &source.name)?;
         if readers.is_empty() && grantees.is_empty() {

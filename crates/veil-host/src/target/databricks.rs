@@ -24,7 +24,7 @@ use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, 
 
 use super::snowflake::predicate_columns;
 use super::warehouse::{self, Dialect};
-use super::{MaskContext, Reader, Target};
+use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
 
@@ -153,14 +153,7 @@ impl Target for Databricks {
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Date => "DATE".into(),
             ColumnType::Timestamp => "TIMESTAMP_NTZ".into(),
-            ColumnType::Other { name } => {
-                if name.is_empty()
-                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ','))
-                {
-                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
-                }
-                name.clone()
-            }
+            ColumnType::Other { name } => crate::render::type_name(name, false)?,
         })
     }
 
@@ -381,24 +374,12 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
         let mut keep = vec![known, render::condition(&plan.access.condition, &t)];
         let mut columns: Vec<String> = Vec::new();
         for filter in &plan.row_filters {
-            let ctx = MaskContext {
-                source: &source.name,
-                column: "",
-                policy: &filter.policy,
-                key_id: &options.key_id,
-                column_type: &ColumnType::Text,
-                reader: Reader::Dynamic,
-            };
             for c in predicate_columns(&filter.keep) {
                 if !columns.contains(&c) {
                     columns.push(c);
                 }
             }
-            let k = t.row_predicate(&filter.keep, &ctx)?;
-            keep.push(match &filter.applies_to {
-                Condition::Always => k,
-                applies => format!("(NOT {} OR {k})", render::condition(applies, &t)),
-            });
+            keep.push(render::row_filter(&t, &source.name, &options.key_id, filter)?);
         }
         let signature = columns
             .iter()

@@ -3,7 +3,7 @@
 use veil_policy::{ColumnType, HashScope, Keep, Literal, Mask, Rounding, RowPredicate, TimeUnit};
 
 use super::{MaskContext, Reader, Target};
-use crate::{render, Error, Result};
+use crate::{render, Result};
 
 /// The DuckDB target. `extension` is what `LOAD` names (a path or `veil`).
 #[derive(Clone, Debug)]
@@ -59,16 +59,7 @@ impl Target for DuckDb {
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Date => "DATE".into(),
             ColumnType::Timestamp => "TIMESTAMP".into(),
-            ColumnType::Other { name } => {
-                let safe = !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',' | '[' | ']'));
-                if !safe {
-                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
-                }
-                name.clone()
-            }
+            ColumnType::Other { name } => crate::render::type_name(name, true)?,
         })
     }
 

@@ -131,16 +131,7 @@ impl Target for Postgres {
             ColumnType::Boolean => "boolean".into(),
             ColumnType::Date => "date".into(),
             ColumnType::Timestamp => "timestamp".into(),
-            ColumnType::Other { name } => {
-                let safe = !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',' | '[' | ']'));
-                if !safe {
-                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
-                }
-                name.clone()
-            }
+            ColumnType::Other { name } => crate::render::type_name(name, true)?,
         })
     }
 

@@ -280,14 +280,7 @@ impl Target for SingleStore {
             ColumnType::Boolean => "BOOL".into(),
             ColumnType::Date => "DATE".into(),
             ColumnType::Timestamp => "DATETIME(6)".into(),
-            ColumnType::Other { name } => {
-                if name.is_empty()
-                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ','))
-                {
-                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
-                }
-                name.clone()
-            }
+            ColumnType::Other { name } => crate::render::type_name(name, false)?,
         })
     }
 

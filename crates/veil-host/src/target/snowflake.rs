@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
 
 use super::warehouse::{self, Dialect, Udfs};
-use super::{MaskContext, Reader, Target};
+use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
 
@@ -128,14 +128,7 @@ impl Target for Snowflake {
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Date => "DATE".into(),
             ColumnType::Timestamp => "TIMESTAMP_NTZ".into(),
-            ColumnType::Other { name } => {
-                if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ','))
-                    || name.is_empty()
-                {
-                    return Err(Error::Invalid(format!("column type `{name}` cannot be used in generated SQL")));
-                }
-                name.clone()
-            }
+            ColumnType::Other { name } => crate::render::type_name(name, false)?,
         })
     }
 
@@ -434,24 +427,12 @@ pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs) -> Result<Bindi
         let mut keep = vec![known, render::condition(&plan.access.condition, &t)];
         let mut columns: Vec<String> = Vec::new();
         for filter in &plan.row_filters {
-            let ctx = MaskContext {
-                source: &source.name,
-                column: "",
-                policy: &filter.policy,
-                key_id: &options.key_id,
-                column_type: &ColumnType::Text,
-                reader: Reader::Dynamic,
-            };
             for c in predicate_columns(&filter.keep) {
                 if !columns.contains(&c) {
                     columns.push(c);
                 }
             }
-            let k = t.row_predicate(&filter.keep, &ctx)?;
-            keep.push(match &filter.applies_to {
-                Condition::Always => k,
-                applies => format!("(NOT {} OR {k})", render::condition(applies, &t)),
-            });
+            keep.push(render::row_filter(&t, &source.name, &options.key_id, filter)?);
         }
         if columns.is_empty() {
             if let Some(first) = plan.columns.first() {
