@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnType, Condition, DataSource, Directory, Engine, Mask, Plan, ReaderPlan, RowFilter};
+use veil_policy::{ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Mask, Plan, ReaderPlan, RowFilter};
 
 use crate::target::{MaskContext, Reader, Target};
 use crate::{Error, Result};
@@ -411,6 +411,38 @@ fn cast_if(expr: String, from: &ColumnType, to: &ColumnType, t: &dyn Target) -> 
     }
 }
 
+/// A column's mask chain over `value_sql` (dynamic mode): `CASE WHEN <reader
+/// condition> THEN <mask> … ELSE <value> END`, every branch of the column's
+/// output type.
+///
+/// # Errors
+/// As [`Target::mask`].
+pub fn mask_case(t: &dyn Target, source: &str, column: &ColumnPlan, key_id: &str, value_sql: &str) -> Result<String> {
+    let mut sql = String::from("CASE");
+    for case in &column.chain {
+        let ctx = MaskContext {
+            source,
+            column: &column.name,
+            policy: &case.policy,
+            key_id,
+            column_type: &column.input_type,
+            reader: Reader::Dynamic,
+        };
+        let mut when = condition(&case.when, t);
+        if let Mask::Reversible { unmaskers } = &case.mask {
+            when = format!("{when} AND NOT {}", condition(unmaskers, t));
+        }
+        if let Some(rows) = &case.rows {
+            when = format!("{when} AND ({})", rows.sql);
+        }
+        let masked = cast_if(t.mask(&case.mask, value_sql, &ctx)?, &case.output_type, &column.output_type, t)?;
+        sql.push_str(&format!("\n    WHEN {when} THEN {masked}"));
+    }
+    let shown = cast_if(value_sql.to_owned(), &column.input_type, &column.output_type, t)?;
+    sql.push_str(&format!("\n    ELSE {shown}\n  END"));
+    Ok(sql)
+}
+
 fn dynamic_view(
     plan: &Plan,
     source: &DataSource,
@@ -422,33 +454,10 @@ fn dynamic_view(
     let mut columns = Vec::new();
     for column in &plan.columns {
         let quoted = t.quote_ident(&column.name);
-        let ctx = MaskContext {
-            source: &source.name,
-            column: &column.name,
-            policy: "",
-            key_id: &options.key_id,
-            column_type: &column.input_type,
-            reader: Reader::Dynamic,
-        };
         let expr = if column.chain.is_empty() {
-            quoted.clone()
+            quoted
         } else {
-            let mut sql = String::from("CASE");
-            for case in &column.chain {
-                let ctx = MaskContext { policy: &case.policy, ..ctx.clone() };
-                let mut when = condition(&case.when, t);
-                if let Mask::Reversible { unmaskers } = &case.mask {
-                    when = format!("{when} AND NOT {}", condition(unmaskers, t));
-                }
-                if let Some(rows) = &case.rows {
-                    when = format!("{when} AND ({})", rows.sql);
-                }
-                let masked = cast_if(t.mask(&case.mask, &quoted, &ctx)?, &case.output_type, &column.output_type, t)?;
-                sql.push_str(&format!("\n    WHEN {when} THEN {masked}"));
-            }
-            let shown = cast_if(quoted.clone(), &column.input_type, &column.output_type, t)?;
-            sql.push_str(&format!("\n    ELSE {shown}\n  END"));
-            sql
+            mask_case(t, &source.name, column, &options.key_id, &quoted)?
         };
         columns.push(ViewColumn { name: column.name.clone(), expr, output_type: column.output_type.clone() });
     }

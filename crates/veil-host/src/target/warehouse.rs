@@ -426,28 +426,14 @@ pub fn column_mask(
     }
     let ty = t.sql_type(&column.input_type)?;
     let mut extra: Vec<String> = Vec::new();
-    let mut body = String::from("CASE");
-    for case in &column.chain {
-        let ctx = MaskContext { policy: &case.policy, ..ctx.clone() };
-        let mut when = crate::render::condition(&case.when, t);
-        if let Mask::Reversible { unmaskers } = &case.mask {
-            when = format!("{when} AND NOT {}", crate::render::condition(unmaskers, t));
-        }
-        if let Some(rows) = &case.rows {
-            when = format!("{when} AND ({})", rows.sql);
-            for c in &rows.columns {
-                if !extra.contains(c) && *c != column.name {
-                    extra.push(c.clone());
-                }
+    for rows in column.chain.iter().filter_map(|case| case.rows.as_ref()) {
+        for c in &rows.columns {
+            if !extra.contains(c) && *c != column.name {
+                extra.push(c.clone());
             }
         }
-        let mut masked = t.mask(&case.mask, "val", &ctx)?;
-        if case.output_type != column.output_type {
-            masked = format!("CAST({masked} AS {ty})");
-        }
-        body.push_str(&format!("\n    WHEN {when} THEN {masked}"));
     }
-    body.push_str("\n    ELSE val\n  END");
+    let body = crate::render::mask_case(t, &source.name, column, key_id, "val")?;
     let mut signature = vec![format!("val {ty}")];
     for c in &extra {
         signature.push(argument(t, source, plan, c, arg_ident)?);
