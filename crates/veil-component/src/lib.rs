@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use veil_core::mask::{self, DateUnit, Keep as CoreKeep};
 use veil_core::{rows, Key, Scope};
 
+#[path = "../../veil-js/src/memo.rs"]
 mod memo;
 use memo::{Keyed, Slot};
 
