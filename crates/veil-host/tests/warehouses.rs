@@ -60,3 +60,66 @@ fn email_mask_per_warehouse() {
         targets.iter().map(|(name, t)| format!("{name}\t{}", t.mask(&Mask::Email, "v", &ctx).unwrap())).collect();
     insta::assert_snapshot!("email_masks", lines.join("\n"));
 }
+
+/// Masks each warehouse writes in plain SQL (date truncation, rounding, reveal),
+/// over a column `v`, for the parameters of the shared vectors:
+/// tests/warehouses/test_sql_masks.py runs them (translated to DuckDB by sqlglot)
+/// on the vectors' values and compares with veil-core.
+#[test]
+fn sql_masks_per_warehouse() {
+    use veil_host::target::bigquery::BigQuery;
+    use veil_host::target::databricks::Databricks;
+    use veil_host::target::singlestore::SingleStore;
+    use veil_host::target::snowflake::Snowflake;
+    use veil_host::target::{MaskContext, Reader, Target};
+    use veil_policy::{ColumnType, Keep, Mask, Rounding, TimeUnit};
+    let engine = shop(&root().join("examples/shop/policies"));
+    let targets: [(&str, Box<dyn Target>); 4] = [
+        ("snowflake", Box::new(Snowflake::new(&engine, "k1"))),
+        ("databricks", Box::new(Databricks::new(&engine, "k1"))),
+        ("bigquery", Box::new(BigQuery::new("k1"))),
+        ("singlestore", Box::new(SingleStore::new("k1"))),
+    ];
+    let units = [
+        ("minute", TimeUnit::Minute),
+        ("hour", TimeUnit::Hour),
+        ("day", TimeUnit::Day),
+        ("month", TimeUnit::Month),
+        ("quarter", TimeUnit::Quarter),
+        ("year", TimeUnit::Year),
+    ];
+    let decimal = ColumnType::Decimal { precision: 12, scale: 5 };
+    let mut cases: Vec<(String, String, ColumnType, Mask)> = Vec::new();
+    for (name, unit) in units {
+        cases.push(("trunc_date".into(), name.into(), ColumnType::Date, Mask::Trunc { unit }));
+        cases.push(("trunc_timestamp".into(), name.into(), ColumnType::Timestamp, Mask::Trunc { unit }));
+    }
+    for w in [10, 1] {
+        let mask = Mask::Round { rounding: Rounding::Width(f64::from(w)) };
+        cases.push(("round_int".into(), w.to_string(), ColumnType::Integer, mask));
+    }
+    for p in [2, -2, 0] {
+        cases.push(("round_places".into(), p.to_string(), decimal.clone(), Mask::Round { rounding: Rounding::Places(p) }));
+    }
+    for (name, n, keep) in [("reveal_first", 3, Keep::First(3)), ("reveal_last", 4, Keep::Last(4))] {
+        for fill in ['X', '*'] {
+            cases.push((name.into(), format!("{n} {fill}"), ColumnType::Text, Mask::Reveal { keep, fill }));
+        }
+    }
+    let mut lines = Vec::new();
+    for (target, t) in &targets {
+        for (function, param, ty, mask) in &cases {
+            let ctx = MaskContext {
+                source: "s.t",
+                column: "v",
+                policy: "vectors",
+                key_id: "k1",
+                column_type: ty,
+                reader: Reader::Dynamic,
+            };
+            let sql = t.mask(mask, "v", &ctx).unwrap();
+            lines.push(format!("{target}\t{function}\t{param}\t{sql}"));
+        }
+    }
+    insta::assert_snapshot!("sql_masks", lines.join("\n"));
+}

@@ -366,7 +366,8 @@ impl Target for SingleStore {
                 let exact = format!("({c} :> DECIMAL(65, 20))");
                 match rounding {
                     Rounding::Width(w) if w.is_finite() && *w > 0.0 => {
-                        format!("(ROUND({exact} / {w:?}) * {w:?} :> {ty})")
+                        // `:>` binds tighter than `*`: the product is parenthesised.
+                        format!("((ROUND({exact} / {w:?}) * {w:?}) :> {ty})")
                     }
                     Rounding::Places(p) => format!("(ROUND({exact}, {p}) :> {ty})"),
                     Rounding::Width(w) => return Err(refuse(&format!("a rounding width of `{w}` (must be above 0)"))),
@@ -377,7 +378,10 @@ impl Target for SingleStore {
                 ColumnType::Date | ColumnType::Timestamp => {
                     let timestamp = *ctx.column_type == ColumnType::Timestamp;
                     let text = if *unit == TimeUnit::Quarter {
-                        format!("CONCAT(LPAD(YEAR({c}), 4, '0'), '-', LPAD((QUARTER({c}) - 1) * 3 + 1, 2, '0'), '-01')")
+                        format!(
+                            "CONCAT(LPAD((YEAR({c}) :> TEXT), 4, '0'), '-', \
+                             LPAD((((QUARTER({c}) - 1) * 3 + 1) :> TEXT), 2, '0'), '-01')"
+                        )
                     } else {
                         format!("DATE_FORMAT({c}, {})", literal(date_format(*unit, timestamp)))
                     };
@@ -461,8 +465,9 @@ impl Target for SingleStore {
         Vec::new()
     }
 
+    /// `:>` binds tighter than arithmetic, so `expr` is parenthesised.
     fn cast(&self, expr: &str, ty: &str) -> String {
-        format!("({expr} :> {ty})")
+        format!("(({expr}) :> {ty})")
     }
 
     fn concat(&self, parts: &[String]) -> String {
