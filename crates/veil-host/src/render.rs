@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Mask, Plan, ReaderPlan, RowFilter};
+use veil_policy::{
+    ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Mask, Plan, ReaderPlan, RowFilter,
+};
 
 use crate::target::{MaskContext, Reader, Target};
 use crate::{Error, Result};

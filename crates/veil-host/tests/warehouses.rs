@@ -99,7 +99,12 @@ fn sql_masks_per_warehouse() {
         cases.push(("round_int".into(), w.to_string(), ColumnType::Integer, mask));
     }
     for p in [2, -2, 0] {
-        cases.push(("round_places".into(), p.to_string(), decimal.clone(), Mask::Round { rounding: Rounding::Places(p) }));
+        cases.push((
+            "round_places".into(),
+            p.to_string(),
+            decimal.clone(),
+            Mask::Round { rounding: Rounding::Places(p) },
+        ));
     }
     for (name, n, keep) in [("reveal_first", 3, Keep::First(3)), ("reveal_last", 4, Keep::Last(4))] {
         for fill in ['X', '*'] {
