@@ -385,6 +385,36 @@ pub fn row_filter(t: &dyn Target, source: &str, key_id: &str, filter: &RowFilter
     })
 }
 
+/// A sample's row key: each key column as text with NULL as `''` (`text`),
+/// joined with `|` by `join` (a single column alone), as veil-core hashes it;
+/// the percent checked first.
+///
+/// # Errors
+/// [`Error::Invalid`] for a percent outside 0–100.
+pub fn sample_key(
+    policy: &str,
+    percent: f64,
+    key: &[String],
+    text: &dyn Fn(&str) -> String,
+    join: &dyn Fn(&[String]) -> String,
+) -> Result<String> {
+    if !(0.0..=100.0).contains(&percent) {
+        return Err(Error::Invalid(format!(
+            "policy `{policy}`: sample percent must be between 0 and 100, got `{percent}`"
+        )));
+    }
+    let parts: Vec<String> = key.iter().map(|k| text(k)).collect();
+    Ok(match parts.as_slice() {
+        [one] => one.clone(),
+        _ => join(&parts),
+    })
+}
+
+/// `concat_ws('|', …)` in the spelling `name` (most engines have it).
+pub fn concat_ws(name: &'static str) -> impl Fn(&[String]) -> String {
+    move |parts| format!("{name}('|', {})", parts.join(", "))
+}
+
 /// A column type the catalog names (`ColumnType::Other`), pasted as is when it
 /// holds only ASCII letters, digits, `_`, spaces, parentheses and commas (and
 /// square brackets, with `brackets`).

@@ -128,3 +128,46 @@ fn sql_masks_per_warehouse() {
     }
     insta::assert_snapshot!("sql_masks", lines.join("\n"));
 }
+
+/// Every target refuses a sample percent outside 0–100 at bind time (100 and
+/// above is not "everything": 150 is a mistake), and keeps all rows at exactly 100
+/// or calls its sampler.
+#[test]
+fn sample_percent_is_checked_by_every_target() {
+    use veil_host::target::bigquery::BigQuery;
+    use veil_host::target::databricks::Databricks;
+    use veil_host::target::singlestore::SingleStore;
+    use veil_host::target::snowflake::Snowflake;
+    use veil_host::target::{DuckDb, MaskContext, Postgres, Reader, Target};
+    use veil_host::Error;
+    use veil_policy::{ColumnType, RowPredicate};
+    let engine = shop(&root().join("examples/shop/policies"));
+    let targets: [Box<dyn Target>; 6] = [
+        Box::new(DuckDb { extension: None }),
+        Box::new(Postgres),
+        Box::new(Snowflake::new(&engine, "k1")),
+        Box::new(Databricks::new(&engine, "k1")),
+        Box::new(BigQuery::new("k1")),
+        Box::new(SingleStore::new("k1")),
+    ];
+    let ctx = MaskContext {
+        source: "s.t",
+        column: "",
+        policy: "pk",
+        key_id: "k1",
+        column_type: &ColumnType::Text,
+        reader: Reader::Dynamic,
+    };
+    for t in &targets {
+        for bad in [150.0, -1.0, f64::NAN] {
+            let sample = RowPredicate::Sample { percent: bad, key: vec!["a".into(), "b".into()] };
+            let err = t.row_predicate(&sample, &ctx).unwrap_err();
+            assert!(matches!(&err, Error::Invalid(m) if m.contains("policy `pk`")), "{}: {err}", t.name());
+        }
+        // Names that need quoting everywhere (policy arguments stay plain only when plain).
+        let half = RowPredicate::Sample { percent: 50.0, key: vec!["a x".into(), "b-y".into()] };
+        let sql = t.row_predicate(&half, &ctx).unwrap();
+        let both = sql.contains(&t.quote_ident("a x")) && sql.contains(&t.quote_ident("b-y"));
+        assert!(both && sql.contains("'|'"), "{sql}");
+    }
+}

@@ -227,16 +227,10 @@ impl Target for BigQuery {
                 col(column)
             ),
             RowPredicate::Sample { percent, key } => {
-                if !(0.0..=100.0).contains(percent) {
-                    return Err(Error::Invalid(format!(
-                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
-                        ctx.policy
-                    )));
-                }
-                let parts: Vec<String> =
-                    key.iter().map(|k| format!("COALESCE(CAST({} AS STRING), '')", col(k))).collect();
-                let row_key =
-                    if parts.len() == 1 { parts.join("") } else { format!("CONCAT({})", parts.join(", '|', ")) };
+                // BigQuery has no CONCAT_WS.
+                let text = |k: &str| format!("COALESCE(CAST({} AS STRING), '')", col(k));
+                let join = |parts: &[String]| format!("CONCAT({})", parts.join(", '|', "));
+                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &join)?;
                 format!(
                     "{}({row_key}, {}, {}, {percent:?})",
                     self.udf("in_sample"),

@@ -265,19 +265,11 @@ impl Target for Databricks {
                 col(column)
             ),
             RowPredicate::Sample { percent, key } => {
-                if !(0.0..=100.0).contains(percent) {
-                    return Err(Error::Invalid(format!(
-                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
-                        ctx.policy
-                    )));
-                }
+                let text = |k: &str| format!("COALESCE(CAST({} AS STRING), '')", col(k));
+                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("concat_ws"))?;
                 if *percent >= 100.0 {
                     return Ok("TRUE".into());
                 }
-                let parts: Vec<String> =
-                    key.iter().map(|k| format!("COALESCE(CAST({} AS STRING), '')", col(k))).collect();
-                let row_key =
-                    if parts.len() == 1 { parts.join("") } else { format!("concat_ws('|', {})", parts.join(", ")) };
                 // As veil-core: the first 8 bytes of the HMAC, big-endian, below
                 // percent of 2^64 (the same f64 arithmetic, done here).
                 let threshold = (percent / 100.0 * 18_446_744_073_709_551_616.0) as u64;

@@ -171,10 +171,8 @@ impl Target for DuckDb {
                 u128::from(*seconds) * 1_000_000
             ),
             RowPredicate::Sample { percent, key } => {
-                let parts: Vec<String> =
-                    key.iter().map(|k| format!("coalesce(CAST({} AS VARCHAR), '')", col(k))).collect();
-                let row_key =
-                    if parts.len() == 1 { parts.join("") } else { format!("concat_ws('|', {})", parts.join(", ")) };
+                let text = |k: &str| format!("coalesce(CAST({} AS VARCHAR), '')", col(k));
+                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("concat_ws"))?;
                 format!(
                     "veil_in_sample({row_key}, {}, {}, CAST({percent:?} AS DOUBLE))",
                     self.literal(ctx.key_id),

@@ -288,22 +288,14 @@ impl Target for Postgres {
                 col(column)
             ),
             RowPredicate::Sample { percent, key } => {
-                if !(0.0..=100.0).contains(percent) {
-                    return Err(Error::Invalid(format!(
-                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
-                        ctx.policy
-                    )));
-                }
+                let text = |k: &str| format!("coalesce(CAST({} AS text), '')", col(k));
+                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("concat_ws"))?;
                 if *percent >= 100.0 {
                     return Ok("TRUE".into());
                 }
                 // veil-core keeps a row when the first 8 bytes of its HMAC, as an
                 // unsigned big-endian integer, are below this (same f64 -> u64 cast).
                 let threshold = (percent / 100.0 * 18_446_744_073_709_551_616.0) as u64;
-                let parts: Vec<String> =
-                    key.iter().map(|k| format!("coalesce(CAST({} AS text), '')", col(k))).collect();
-                let row_key =
-                    if parts.len() == 1 { parts.join("") } else { format!("concat_ws('|', {})", parts.join(", ")) };
                 format!(
                     "{}({row_key}, {}, {}, {threshold})",
                     self.facts("in_sample"),

@@ -444,16 +444,8 @@ impl Target for SingleStore {
                 format!("({} :> DATETIME(6)) >= DATE_SUB(NOW(6), INTERVAL {seconds} SECOND)", quote_ident(column))
             }
             RowPredicate::Sample { percent, key } => {
-                if !(0.0..=100.0).contains(percent) {
-                    return Err(Error::Invalid(format!(
-                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
-                        ctx.policy
-                    )));
-                }
-                let parts: Vec<String> =
-                    key.iter().map(|k| format!("COALESCE(({} :> TEXT), '')", quote_ident(k))).collect();
-                let row_key =
-                    if parts.len() == 1 { parts.join("") } else { format!("CONCAT_WS('|', {})", parts.join(", ")) };
+                let text = |k: &str| format!("COALESCE(({} :> TEXT), '')", quote_ident(k));
+                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("CONCAT_WS"))?;
                 let scope = literal(&format!("source:{}", ctx.source));
                 format!("{} = 1", self.udf("veil_in_sample", &[row_key, self.key(), scope, format!("{percent:?}")]))
             }

@@ -247,15 +247,8 @@ impl Target for Snowflake {
                 col(column)
             ),
             RowPredicate::Sample { percent, key } => {
-                if !(0.0..=100.0).contains(percent) {
-                    return Err(Error::Invalid(format!(
-                        "policy `{}`: sample percent must be between 0 and 100, got `{percent}`",
-                        ctx.policy
-                    )));
-                }
-                let parts: Vec<String> = key.iter().map(|k| format!("COALESCE(TO_VARCHAR({}), '')", col(k))).collect();
-                let row_key =
-                    if parts.len() == 1 { parts.join("") } else { format!("CONCAT_WS('|', {})", parts.join(", ")) };
+                let text = |k: &str| format!("COALESCE(TO_VARCHAR({}), '')", col(k));
+                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("CONCAT_WS"))?;
                 format!(
                     "{}({row_key}, {}, {}, {percent:?})",
                     self.udf("in_sample"),
