@@ -11,28 +11,17 @@ import sqlglot
 from sqlglot import exp
 
 from conftest import ROOT, snapshot
-from test_sql import statements
+from test_sql import singlestore_statements as split
 
 WASM = re.compile(
     r"CREATE OR REPLACE FUNCTION `veil`\.`(?P<name>veil_[a-z_]+)` AS WASM ABI CANONICAL "
     r"FROM BASE64 '(?P<wasm>[A-Za-z0-9+/=]+)' WITH WIT FROM BASE64 '(?P<wit>[A-Za-z0-9+/=]+)' "
     r"USING EXPORT '(?P<export>veil-[a-z-]+)'$"
 )
-DENY = re.compile(
-    r"DELIMITER //\nCREATE OR REPLACE FUNCTION `veil`\.`veil_deny`\(message TEXT\) RETURNS BOOL AS\n"
-    r"BEGIN\n  RAISE user_exception\(message\);\n  RETURN FALSE;\nEND //\nDELIMITER ;\n"
-)
-
 
 IDENT = r"`(?:[^`]|``)+`"
 LIT = r"'(?:[^'\\]|''|\\.)*'"
 GRANT = re.compile(rf"GRANT SELECT ON {IDENT}\.{IDENT} TO {LIT}@'%'$")
-
-
-def split(sql: str) -> tuple[list[str], int]:
-    """The statements, and how many procedural blocks were taken out first."""
-    blocks = len(DENY.findall(sql))
-    return statements(DENY.sub("", sql), "singlestore"), blocks
 
 
 def check(stmt: str) -> str:

@@ -27,6 +27,20 @@ def statements(sql: str, dialect: str) -> list[str]:
     return out
 
 
+# The one procedural block of a SingleStore script (its body holds `;`).
+SINGLESTORE_DENY = re.compile(
+    r"DELIMITER //\nCREATE OR REPLACE FUNCTION `veil`\.`veil_deny`\(message TEXT\) RETURNS BOOL AS\n"
+    r"BEGIN\n  RAISE user_exception\(message\);\n  RETURN FALSE;\nEND //\nDELIMITER ;\n"
+)
+
+
+def singlestore_statements(sql: str) -> tuple[list[str], int]:
+    """A SingleStore script's statements, and how many procedural blocks (matched
+    by their exact shape) were taken out first."""
+    blocks = len(SINGLESTORE_DENY.findall(sql))
+    return statements(SINGLESTORE_DENY.sub("", sql), "singlestore"), blocks
+
+
 def parse_expr(text: str, dialect: str) -> None:
     sqlglot.parse_one(f"SELECT {text} AS x FROM t", read=dialect, error_level=sqlglot.ErrorLevel.RAISE)
 

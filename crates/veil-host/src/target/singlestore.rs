@@ -232,9 +232,15 @@ impl SingleStore {
         format!("CASE WHEN {c} IS NULL THEN NULL ELSE {} END", self.udf(name, args))
     }
 
-    /// A column as byte-exact text, for comparisons with the facts.
-    fn exact_text(&self, column: &str) -> String {
-        format!("BINARY ({} :> TEXT)", quote_ident(column))
+    /// A column as text for comparisons with the facts: byte-exact (`BINARY`) for
+    /// equality; hierarchical matches compare bytes themselves ([`Target::tag_match`]).
+    fn exact_text(&self, column: &str, hierarchical: bool) -> String {
+        let text = format!("({} :> TEXT)", quote_ident(column));
+        if hierarchical {
+            text
+        } else {
+            format!("BINARY {text}")
+        }
     }
 }
 
@@ -296,11 +302,12 @@ impl Target for SingleStore {
         "NULL".into()
     }
 
-    /// Byte for byte: `tag` is `value` or starts with `value.`.
+    /// Byte for byte: `tag` is `value` or starts with `value.` (the prefix cut in
+    /// characters, then compared as bytes).
     fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
         format!(
             "({value_sql} <> '' AND (BINARY {tag_sql} = BINARY {value_sql} \
-             OR LEFT(BINARY {tag_sql}, LENGTH({value_sql}) + 1) = BINARY CONCAT({value_sql}, '.')))"
+             OR BINARY LEFT({tag_sql}, CHAR_LENGTH({value_sql}) + 1) = BINARY CONCAT({value_sql}, '.')))"
         )
     }
 
@@ -433,11 +440,11 @@ impl Target for SingleStore {
                 &self.facts("user_attributes"),
                 &self.reader(),
                 attribute,
-                &self.exact_text(column),
+                &self.exact_text(column, *hierarchical),
                 *hierarchical,
             ),
             RowPredicate::ValueIn { column, values, hierarchical } => {
-                render::value_in(self, values, &self.exact_text(column), *hierarchical)
+                render::value_in(self, values, &self.exact_text(column, *hierarchical), *hierarchical)
             }
             RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
             RowPredicate::TimeWindow { column, seconds } => {
