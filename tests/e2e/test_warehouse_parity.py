@@ -14,16 +14,29 @@ Snowflake enforces on the tables: each table becomes a DuckDB view whose columns
 are its masking policies' bodies (arguments bound as `USING` binds them) and
 whose filter is its row access policy's body; a reader whose role lacks the
 table's SELECT grant is refused; `IS_ROLE_IN_SESSION('project:p')` is true when
-the reader acts under project p."""
+the reader acts under project p.
+
+Databricks enforces on the tables too (column masks and row filters are SQL
+functions): composed the same way, with the policies of
+crates/veil-host/tests/fixtures/databricks (the shop's without FF1 and tokens,
+which Databricks refuses) and a DuckDB database applied with those same policies.
+Its keyed hash and sample are HKDF and HMAC written in SQL: `hmac` is Python's,
+registered in DuckDB, and the key is the keyring's, stored in `veil.keys` as the
+operator would; `is_account_group_member(g)` reads the reader's groups and
+`project:` memberships from the facts."""
 import datetime
+import hashlib
+import hmac
+import shutil
 from collections import Counter
 
 import duckdb
+import duckdb.sqltypes
 import pytest
 import sqlglot
 from sqlglot import exp
 
-from conftest import ROOT, as_reader, connect, project_args, veil
+from conftest import KEY, ROOT, as_reader, connect, engine_args, project_args, veil
 
 READERS = ["alice", "bob", "carol", "dave", "erin", "hana", "mallory"]
 
@@ -44,6 +57,16 @@ SINGLESTORE_UDFS = [
     "CREATE OR REPLACE MACRO substring_index(s, d, n) AS "
     "CASE WHEN n = -1 THEN string_split(s, d)[-1] ELSE error('substring_index count') END",
     "CREATE SCHEMA IF NOT EXISTS singlestore",
+]
+DATABRICKS_POLICIES = ROOT / "crates" / "veil-host" / "tests" / "fixtures" / "databricks"
+DATABRICKS_UDFS = [
+    "CREATE OR REPLACE MACRO veil_reader() AS getvariable('veil_user')",
+    "CREATE OR REPLACE MACRO is_account_group_member(g) AS "
+    "EXISTS (SELECT 1 FROM veil.user_groups f WHERE f.user_name = getvariable('veil_user') AND f.group_name = g) "
+    "OR EXISTS (SELECT 1 FROM veil.user_projects m WHERE m.user_name = getvariable('veil_user') "
+    "AND 'project:' || m.project = g)",
+    f"INSERT INTO veil.keys VALUES ('default', '{KEY.hex()}')",
+    "CREATE SCHEMA IF NOT EXISTS databricks",
 ]
 SNOWFLAKE_UDFS = [
     "CREATE OR REPLACE MACRO is_role_in_session(r) AS r = 'project:' || coalesce(getvariable('veil_project'), '')",
@@ -125,9 +148,9 @@ def rows(con, reader, sql, project):
     return Counter(tuple(sorted((k, text(v)) for k, v in r.items())) for r in got)
 
 
-def snowflake_views(built, tmp_path, con) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """Per table (by relation name): a DuckDB query applying its masking and row
-    access policies; and the readers its SELECT grant goes to."""
+def policy_views(target: str, policies, tmp_path, con) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """Per table (by relation name): a DuckDB query applying its column masks and
+    row policy (Snowflake's or Databricks'); and the readers granted SELECT on it."""
     import re
     import sys
 
@@ -136,46 +159,74 @@ def snowflake_views(built, tmp_path, con) -> tuple[dict[str, str], dict[str, set
         sys.path.insert(0, sys_path)
     from test_sql import statements
 
-    out = tmp_path / "snowflake.sql"
-    veil("bind", "--target", "snowflake", *project_args(built), "--udfs", ROOT / "dist" / "js" / "slim", "-o", out)
-    ident = r'"(?:[^"]|"")+"'
-    policy = re.compile(rf"CREATE (?:MASKING|ROW ACCESS) POLICY IF NOT EXISTS ({ident}\.{ident}) AS \((.*?)\)\nRETURNS [A-Z0-9_(),]+ ->\n(.*)$", re.S)
-    mask = re.compile(rf"ALTER TABLE ({ident})\.({ident}) MODIFY COLUMN ({ident}) SET MASKING POLICY ({ident}\.{ident})(?: USING \((.*)\))? FORCE$")
-    rows = re.compile(rf"ALTER TABLE ({ident})\.({ident}) ADD ROW ACCESS POLICY ({ident}\.{ident}) ON \((.*)\)$")
-    grant = re.compile(rf'GRANT SELECT ON TABLE ({ident})\.({ident}) TO ROLE "reader:(.*)"$')
-    unquote = lambda q: q[1:-1].replace('""', '"')
+    out = tmp_path / f"{target}.sql"
+    veil("bind", "--target", target, *policies, "--udfs", ROOT / "dist" / "js" / "slim", "-o", out)
+    if target == "snowflake":
+        q, reader_call = '"', "CURRENT_USER()"
+        ident = r'"(?:[^"]|"")+"'
+        policy = re.compile(
+            rf"CREATE (?:MASKING|ROW ACCESS) POLICY IF NOT EXISTS ({ident}\.{ident}) AS \((.*?)\)\n"
+            r"RETURNS [A-Z0-9_(),]+ ->\n(.*)$",
+            re.S,
+        )
+        mask = re.compile(
+            rf"ALTER TABLE ({ident})\.({ident}) MODIFY COLUMN ({ident}) SET MASKING POLICY ({ident}\.{ident})"
+            r"(?: USING \((.*)\))? FORCE$"
+        )
+        rows = re.compile(rf"ALTER TABLE ({ident})\.({ident}) ADD ROW ACCESS POLICY ({ident}\.{ident}) ON \((.*)\)$")
+        grant = re.compile(rf'GRANT SELECT ON TABLE ({ident})\.({ident}) TO ROLE "reader:(.*)"$')
+    else:
+        q, reader_call = "`", "current_user()"
+        ident = r"`(?:[^`]|``)+`"
+        policy = re.compile(rf"CREATE FUNCTION IF NOT EXISTS ({ident}\.{ident})\((.*?)\)\nRETURNS [A-Z0-9_(),]+\nRETURN (.*)$", re.S)
+        mask = re.compile(
+            rf"ALTER TABLE ({ident})\.({ident}) ALTER COLUMN ({ident}) SET MASK ({ident}\.{ident})"
+            rf"(?: USING COLUMNS \((.*)\))?()$"
+        )
+        rows = re.compile(rf"ALTER TABLE ({ident})\.({ident}) SET ROW FILTER ({ident}\.{ident}) ON \((.*)\)$")
+        grant = re.compile(rf"GRANT SELECT ON TABLE ({ident})\.({ident}) TO `(.*)`$")
+
+    def unquote(name: str) -> str:
+        return name[1:-1].replace(q + q, q) if name.startswith(q) else name
+
+    def columns_of(text: str) -> list[str]:
+        return [unquote(c.strip()) for c in text.split(",")] if text.strip() else []
+
     policies, masks, filters, grants = {}, {}, {}, {}
-    for stmt in statements(out.read_text(), "snowflake"):
+    for stmt in statements(out.read_text(), target):
         if m := policy.match(stmt):
-            args = [a.strip().split(" ")[0] for a in re.split(r",(?![^(]*\))", m[2])]
-            policies[m[1]] = ([unquote(a) if a.startswith('"') else a for a in args], m[3])
+            args = [a.strip().split(" ")[0] for a in re.split(r",(?![^(]*\))", m[2]) if a.strip()]
+            policies[m[1]] = ([unquote(a) for a in args], m[3])
         elif m := mask.match(stmt):
-            using = [unquote(c.strip()) for c in m[5].split(",")] if m[5] else [unquote(m[3])]
-            masks.setdefault(unquote(m[2]), {})[unquote(m[3])] = (m[4], using)
+            column = unquote(m[3])
+            if target == "snowflake":
+                using = columns_of(m[5]) if m[5] else [column]
+            else:
+                using = [column, *columns_of(m[5] or "")]
+            masks.setdefault(unquote(m[2]), {})[column] = (m[4], using)
         elif m := rows.match(stmt):
-            filters[unquote(m[2])] = (m[3], [unquote(c.strip()) for c in m[4].split(",")])
+            filters[unquote(m[2])] = (m[3], columns_of(m[4]))
         elif m := grant.match(stmt):
             grants.setdefault(unquote(m[2]), set()).add(m[3])
 
     def bound(name, columns):
         args, body = policies[name]
         names = dict(zip(args, columns))
-        tree = sqlglot.parse_one(body.replace("CURRENT_USER()", "veil_reader()"), read="snowflake")
+        tree = sqlglot.parse_one(body.replace(reader_call, "veil_reader()"), read=target)
 
         def bind(node):
             if isinstance(node, exp.Column) and not node.table and node.name in names:
                 return exp.column(names[node.name], quoted=True)
             return node
 
-        return tree.transform(bind).sql(dialect="duckdb")
+        sql = tree.transform(bind).sql(dialect="duckdb")
+        # Spark's octet_length counts a string's UTF-8 bytes; DuckDB's takes a BLOB.
+        return sql.replace("OCTET_LENGTH(VEIL_READER())", "OCTET_LENGTH(ENCODE(VEIL_READER()))")
 
+    tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
     views = {}
     for table, (name, on) in filters.items():
-        schema = next(
-            s
-            for s, t in con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
-            if t == table and s not in ("secure", "veil", "bigquery", "singlestore", "snowflake")
-        )
+        schema = next(s for s, t in tables if t == table and s not in ("secure", "veil", *TARGETS))
         columns = [r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
             "ORDER BY ordinal_position", [schema, table]).fetchall()]
@@ -190,16 +241,48 @@ def snowflake_views(built, tmp_path, con) -> tuple[dict[str, str], dict[str, set
     return views, grants
 
 
-@pytest.fixture(scope="module", params=["bigquery", "singlestore", "snowflake"])
+TARGETS = ("bigquery", "singlestore", "snowflake", "databricks")
+
+
+@pytest.fixture(scope="module")
+def applied_databricks(built, tmp_path_factory):
+    """The built shop with DuckDB's views of the Databricks fixture's policies."""
+    database = tmp_path_factory.mktemp("applied-databricks") / "shop.duckdb"
+    shutil.copy(built / "target" / "shop.duckdb", database)
+    args = project_args(built)
+    args[args.index("--policies") + 1] = DATABRICKS_POLICIES
+    veil("apply", *args, *engine_args(database))
+    return database, args
+
+
+@pytest.fixture(scope="module", params=TARGETS)
 def parity(request, built, applied, tmp_path_factory):
     target = request.param
-    con = connect(applied)
+    tmp = tmp_path_factory.mktemp(target)
     grants = None
-    if target == "snowflake":
-        views, grants = snowflake_views(built, tmp_path_factory.mktemp(target), con)
+    if target == "databricks":
+        database, args = request.getfixturevalue("applied_databricks")
+        con = connect(database)
+        con.create_function(
+            "hmac",
+            lambda key, message: hmac.new(key, message, hashlib.sha256).digest(),
+            [duckdb.sqltypes.BLOB, duckdb.sqltypes.BLOB],
+            duckdb.sqltypes.BLOB,
+        )
+        con.execute(KEYS)
+        views, grants = policy_views(target, args, tmp, con)
+    elif target == "snowflake":
+        con = connect(applied)
+        views, grants = policy_views(target, project_args(built), tmp, con)
     else:
-        views = translated_views(target, built, tmp_path_factory.mktemp(target))
-    udfs = {"bigquery": BIGQUERY_UDFS, "singlestore": SINGLESTORE_UDFS, "snowflake": BIGQUERY_UDFS + SNOWFLAKE_UDFS}
+        con = connect(applied)
+        views = translated_views(target, built, tmp)
+    udfs = {
+        "bigquery": BIGQUERY_UDFS,
+        "singlestore": SINGLESTORE_UDFS,
+        "snowflake": BIGQUERY_UDFS + SNOWFLAKE_UDFS,
+        "databricks": DATABRICKS_UDFS,
+    }
     for sql in [KEYS, *udfs[target]]:
         con.execute(sql)
     for name, query in views.items():
