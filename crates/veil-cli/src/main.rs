@@ -461,6 +461,9 @@ fn run(command: Command) -> Result<ExitCode> {
                 Format::Table => println!("{}", loaded.engine.explain(&subject, &source)?),
             }
         }
+        Command::Bind { target, row_access_policies: true, .. } if !matches!(target, TargetName::Bigquery) => {
+            return Err(Error::Usage("--row-access-policies is for --target bigquery".into()));
+        }
         Command::Bind { project, binding, target: TargetName::Postgres, output, .. } => {
             let loaded = load_project(&project)?;
             let sql = postgres_target::bind(&loaded.engine, &options(&binding))?.to_sql();
