@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{engine as engine_from_yaml, options, root, shop};
+use common::{hostile, one_mask, options, root, shop};
 use veil_host::target::bigquery::{self, BigQuery};
 use veil_host::target::Target;
 use veil_host::{BindOptions, Error, Mode};
@@ -38,8 +38,7 @@ fn bigquery_refusals_name_policy_and_column() {
     for (tag, mask, why) in
         [("F", "{type: round, width: 10}", "floating-point"), ("E", "{type: hash, scope: project}", "project-scoped")]
     {
-        let policies = format!("name: open\ntype: subscription\nactions: {{type: anyone}}\n---\nname: m\npolicyKey: pk\ntype: data\nrules:\n  - {{type: mask, columns: {{tags: [{tag}]}}, mask: {mask}}}\n");
-        let e = engine_from_yaml(&policies, "users: [{name: u}]\n", catalog);
+        let e = one_mask(catalog, tag, mask);
         let err = bigquery::bind(&e, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, LIBRARY)
             .unwrap_err()
             .to_string();
@@ -48,17 +47,12 @@ fn bigquery_refusals_name_policy_and_column() {
     }
 }
 
-const HOSTILE_CATALOG: &str = "sources:\n  - name: \"s`x.t'y\"\n    schema: \"s`x\"\n    tags: [T]\n    columns:\n      - {name: \"c`'\\\\\\n\", type: text, tags: [C]}\n      - {name: \"r\", type: text}\n";
-const HOSTILE_USERS: &str =
-    "users:\n  - {name: \"o'brien\\\\\", groups: [\"G`'\\\\\"], attributes: {\"k'\": [\"v\\\\'\\n\"]}}\n";
-const HOSTILE_POLICIES: &str = "name: open\ntype: subscription\nactions: {type: anyone}\n---\nname: m\ntype: data\nrules:\n  - {type: mask, columns: {tags: [C]}, mask: {type: constant, value: \"a'b\\\\c`\\n\"}, exceptFor: {groups: [\"G`'\\\\\"]}}\n  - {type: matchAttribute, attribute: \"k'\", column: r}\n";
-
 #[test]
 fn bigquery_escapes_hostile_names_and_values() {
     let t = BigQuery::new("k1");
     assert_eq!(t.quote_ident("a`b\\"), "`a\\`b\\\\`");
     assert_eq!(t.literal("it's \\\n"), r"'it\'s \\\n'");
-    let e = engine_from_yaml(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
+    let e = hostile();
     let options = BindOptions { key_id: "k1".into(), ..BindOptions::default() };
     let sql = bigquery::bind(&e, &options, LIBRARY).unwrap().to_sql();
     assert!(sql.contains(r"FROM `s\`x`.`t'y`"), "{sql}");
@@ -90,8 +84,9 @@ fn bigquery_row_access_policies() {
     assert!(employees.contains(&format!("GRANT TO ({})", list.join(", "))), "{employees}");
     assert!(with.iter().all(|s| !s.contains("user:dave")));
     // A row filter becomes the readers' policy filter, over the facts with SESSION_USER().
-    let hostile = engine_from_yaml(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
-    let filtered = row_access_policies(&hostile, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, &[]);
+    let hostile_engine = hostile();
+    let filtered =
+        row_access_policies(&hostile_engine, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, &[]);
     let filtered = filtered.unwrap().join("\n\n");
     assert!(filtered.contains("FILTER USING (EXISTS (SELECT 1 FROM `veil`.`user_attributes` a WHERE a.user_name = SESSION_USER() AND a.key = 'k\\''"), "{filtered}");
     assert!(filtered.contains("GRANT TO ('user:o\\'brien\\\\')"), "{filtered}");

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{engine, options, root, shop};
+use common::{hostile, one_mask, options, root, shop};
 use veil_host::target::singlestore::{self, Modules, SingleStore};
 use veil_host::target::Target;
 use veil_host::{BindOptions, Error, Mode, StatementKind};
@@ -84,8 +84,7 @@ fn singlestore_refusals_name_policy_and_column() {
         ("E", "{type: hash, scope: project}", "project-scoped"),
         ("N", "{type: reversible}", "text columns only"),
     ] {
-        let policies = format!("name: open\ntype: subscription\nactions: {{type: anyone}}\n---\nname: m\npolicyKey: pk\ntype: data\nrules:\n  - {{type: mask, columns: {{tags: [{tag}]}}, mask: {mask}}}\n");
-        let e = engine(&policies, "users: [{name: u}]\n", catalog);
+        let e = one_mask(catalog, tag, mask);
         let err = singlestore::bind(
             &e,
             &BindOptions { key_id: "k1".into(), ..BindOptions::default() },
@@ -102,17 +101,12 @@ fn singlestore_refusals_name_policy_and_column() {
     }
 }
 
-const HOSTILE_CATALOG: &str = "sources:\n  - name: \"s`x.t'y\"\n    schema: \"s`x\"\n    tags: [T]\n    columns:\n      - {name: \"c`'\\\\\\n\", type: text, tags: [C]}\n      - {name: \"r\", type: text}\n";
-const HOSTILE_USERS: &str =
-    "users:\n  - {name: \"o'brien\\\\\", groups: [\"G`'\\\\\"], attributes: {\"k'\": [\"v\\\\'\\n\"]}}\n";
-const HOSTILE_POLICIES: &str = "name: open\ntype: subscription\nactions: {type: anyone}\n---\nname: m\ntype: data\nrules:\n  - {type: mask, columns: {tags: [C]}, mask: {type: constant, value: \"a'b\\\\c`\\n\"}, exceptFor: {groups: [\"G`'\\\\\"]}}\n  - {type: matchAttribute, attribute: \"k'\", column: r}\n";
-
 #[test]
 fn singlestore_escapes_hostile_names_and_values() {
     let t = SingleStore::new("k1");
     assert_eq!(t.quote_ident("a`b"), "`a``b`");
     assert_eq!(t.literal("it's \\"), r"'it''s \\'");
-    let e = engine(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
+    let e = hostile();
     let options = BindOptions { key_id: "k1".into(), ..BindOptions::default() };
     let sql = singlestore::bind(&e, &options, &Modules::placeholder()).unwrap().to_sql();
     assert!(sql.contains("FROM `s``x`.`t'y`"), "{sql}");

@@ -41,3 +41,24 @@ pub fn engine(policies: &str, users: &str, catalog: &str) -> Engine {
     )
     .unwrap()
 }
+
+/// Names and values made to break quoting: backticks, quotes, backslashes, newlines.
+pub const HOSTILE_CATALOG: &str = "sources:\n  - name: \"s`x.t'y\"\n    schema: \"s`x\"\n    tags: [T]\n    columns:\n      - {name: \"c`'\\\\\\n\", type: text, tags: [C]}\n      - {name: \"r\", type: text}\n";
+/// A reader with a hostile name, group and attribute.
+pub const HOSTILE_USERS: &str =
+    "users:\n  - {name: \"o'brien\\\\\", groups: [\"G`'\\\\\"], attributes: {\"k'\": [\"v\\\\'\\n\"]}}\n";
+/// A hostile constant mask with a hostile exception, and a row filter on a hostile attribute.
+pub const HOSTILE_POLICIES: &str = "name: open\ntype: subscription\nactions: {type: anyone}\n---\nname: m\ntype: data\nrules:\n  - {type: mask, columns: {tags: [C]}, mask: {type: constant, value: \"a'b\\\\c`\\n\"}, exceptFor: {groups: [\"G`'\\\\\"]}}\n  - {type: matchAttribute, attribute: \"k'\", column: r}\n";
+
+/// The hostile catalog, reader and policies.
+pub fn hostile() -> Engine {
+    engine(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG)
+}
+
+/// Anyone may read `catalog`; one data policy (key `pk`) puts `mask` on columns tagged `tag`.
+pub fn one_mask(catalog: &str, tag: &str, mask: &str) -> Engine {
+    let policies = format!(
+        "name: open\ntype: subscription\nactions: {{type: anyone}}\n---\nname: m\npolicyKey: pk\ntype: data\nrules:\n  - {{type: mask, columns: {{tags: [{tag}]}}, mask: {mask}}}\n"
+    );
+    engine(&policies, "users: [{name: u}]\n", catalog)
+}
