@@ -299,11 +299,28 @@ mod abi {
         area.cast()
     }
 
-    #[unsafe(export_name = "veil-hash")]
-    unsafe extern "C" fn veil_hash(v: *mut u8, vl: usize, k: *mut u8, kl: usize, s: *mut u8, sl: usize) -> *mut u8 {
-        let (value, key, scope) = (arg(v, vl), arg(k, kl), arg(s, sl));
-        ret(super::hash_raw(&value, &key, &scope))
+    /// An export taking three strings and returning one: `(ptr, len)` triples in,
+    /// owned from here on; the result through the return area.
+    macro_rules! strings3 {
+        ($(#[$meta:meta])* $export:literal, $name:ident, $raw:path) => {
+            $(#[$meta])*
+            #[unsafe(export_name = $export)]
+            unsafe extern "C" fn $name(a: *mut u8, al: usize, b: *mut u8, bl: usize, c: *mut u8, cl: usize) -> *mut u8 {
+                let (a, b, c) = (arg(a, al), arg(b, bl), arg(c, cl));
+                ret($raw(&a, &b, &c))
+            }
+        };
     }
+
+    strings3!("veil-hash", veil_hash, super::hash_raw);
+    strings3!("veil-fpe-encrypt", veil_fpe_encrypt, super::fpe_encrypt_raw);
+    strings3!("veil-token-mask", veil_token_mask, super::token_mask_raw);
+    strings3!(
+        #[cfg(feature = "regex")]
+        "veil-regex-replace",
+        veil_regex_replace,
+        super::regex_replace_raw
+    );
 
     #[unsafe(export_name = "veil-hash-reader")]
     unsafe extern "C" fn veil_hash_reader(
@@ -320,32 +337,6 @@ mod abi {
         ret(super::hash_for_reader_raw(&value, &key, &scope, &reader))
     }
 
-    #[unsafe(export_name = "veil-fpe-encrypt")]
-    unsafe extern "C" fn veil_fpe_encrypt(
-        v: *mut u8,
-        vl: usize,
-        k: *mut u8,
-        kl: usize,
-        s: *mut u8,
-        sl: usize,
-    ) -> *mut u8 {
-        let (value, key, scope) = (arg(v, vl), arg(k, kl), arg(s, sl));
-        ret(super::fpe_encrypt_raw(&value, &key, &scope))
-    }
-
-    #[unsafe(export_name = "veil-token-mask")]
-    unsafe extern "C" fn veil_token_mask(
-        v: *mut u8,
-        vl: usize,
-        k: *mut u8,
-        kl: usize,
-        s: *mut u8,
-        sl: usize,
-    ) -> *mut u8 {
-        let (value, key, scope) = (arg(v, vl), arg(k, kl), arg(s, sl));
-        ret(super::token_mask_raw(&value, &key, &scope))
-    }
-
     /// `float64` is passed as a core `f64`; `bool` comes back as a core `i32` 0 or 1.
     #[unsafe(export_name = "veil-in-sample")]
     unsafe extern "C" fn veil_in_sample(
@@ -359,20 +350,6 @@ mod abi {
     ) -> i32 {
         let (row_key, key, scope) = (arg(r, rl), arg(k, kl), arg(s, sl));
         i32::from(super::in_sample_raw(&row_key, &key, &scope, percent))
-    }
-
-    #[cfg(feature = "regex")]
-    #[unsafe(export_name = "veil-regex-replace")]
-    unsafe extern "C" fn veil_regex_replace(
-        v: *mut u8,
-        vl: usize,
-        p: *mut u8,
-        pl: usize,
-        r: *mut u8,
-        rl: usize,
-    ) -> *mut u8 {
-        let (value, pattern, replacement) = (arg(v, vl), arg(p, pl), arg(r, rl));
-        ret(super::regex_replace_raw(&value, &pattern, &replacement))
     }
 
     #[unsafe(export_name = "veil-email-mask")]
