@@ -185,6 +185,10 @@ enum Command {
         /// serviceAccount:dbt@project.iam.gserviceaccount.com. Repeatable.
         #[arg(long, value_name = "PRINCIPAL", requires = "row_access_policies")]
         rap_grantee: Vec<String>,
+        /// SingleStore: the host part of the accounts the views are granted to
+        /// ('<reader>'@'<host>'), e.g. 10.0.% for one network.
+        #[arg(long, value_name = "HOST", default_value = veil_host::target::singlestore::ACCOUNT_HOST)]
+        account_host: String,
         /// SingleStore: the Wasm modules (veil.wasm, veil-lite.wasm) and their WITs
         /// to embed (scripts/build-wasm).
         #[arg(long, value_name = "DIR", default_value = "dist/singlestore")]
@@ -507,10 +511,11 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             write_sql(output.as_deref(), &sql)?;
         }
-        Command::Bind { project, binding, target: TargetName::Singlestore, output, module, .. } => {
+        Command::Bind { project, binding, target: TargetName::Singlestore, output, module, account_host, .. } => {
             let module = veil_host::target::singlestore::Modules::load(&module)?;
             let loaded = load_project(&project)?;
-            let sql = veil_host::target::singlestore::bind(&loaded.engine, &options(&binding), &module)?.to_sql();
+            let sql = veil_host::target::singlestore::bind(&loaded.engine, &options(&binding), &module, &account_host)?
+                .to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Duckdb, load, output, .. } => {

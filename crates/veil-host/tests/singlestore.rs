@@ -7,12 +7,12 @@
 mod common;
 
 use common::{hostile, one_mask, options, root, shop};
-use veil_host::target::singlestore::{self, Modules, SingleStore};
+use veil_host::target::singlestore::{self, Modules, SingleStore, ACCOUNT_HOST};
 use veil_host::target::Target;
 use veil_host::{BindOptions, Error, Mode, StatementKind};
 
 fn shop_sql() -> String {
-    singlestore::bind(&shop(&root().join("examples/shop/policies")), &options(), &Modules::placeholder())
+    singlestore::bind(&shop(&root().join("examples/shop/policies")), &options(), &Modules::placeholder(), ACCOUNT_HOST)
         .unwrap()
         .to_sql()
 }
@@ -30,7 +30,7 @@ fn singlestore_golden() {
 #[test]
 fn singlestore_views_are_replaced_and_granted_to_entitled_readers() {
     let engine = shop(&root().join("examples/shop/policies"));
-    let out = singlestore::bind(&engine, &options(), &Modules::placeholder()).unwrap();
+    let out = singlestore::bind(&engine, &options(), &Modules::placeholder(), ACCOUNT_HOST).unwrap();
     let sql: Vec<&str> = out.statements.iter().map(|s| s.sql.as_str()).collect();
     for (source, view) in &out.views {
         let create = format!("CREATE VIEW `secure`.`{view}` AS");
@@ -72,7 +72,10 @@ fn singlestore_views_are_replaced_and_granted_to_entitled_readers() {
 fn singlestore_refuses_one_reader_views() {
     let engine = shop(&root().join("examples/shop/policies"));
     let reader = BindOptions { mode: Mode::Reader { user: "carol".into(), project: None }, ..options() };
-    assert!(matches!(singlestore::bind(&engine, &reader, &Modules::placeholder()), Err(Error::Invalid(_))));
+    assert!(matches!(
+        singlestore::bind(&engine, &reader, &Modules::placeholder(), ACCOUNT_HOST),
+        Err(Error::Invalid(_))
+    ));
 }
 
 #[test]
@@ -89,6 +92,7 @@ fn singlestore_refusals_name_policy_and_column() {
             &e,
             &BindOptions { key_id: "k1".into(), ..BindOptions::default() },
             &Modules::placeholder(),
+            ACCOUNT_HOST,
         )
         .unwrap_err()
         .to_string();
@@ -108,10 +112,21 @@ fn singlestore_escapes_hostile_names_and_values() {
     assert_eq!(t.literal("it's \\"), r"'it''s \\'");
     let e = hostile();
     let options = BindOptions { key_id: "k1".into(), ..BindOptions::default() };
-    let sql = singlestore::bind(&e, &options, &Modules::placeholder()).unwrap().to_sql();
+    let sql = singlestore::bind(&e, &options, &Modules::placeholder(), ACCOUNT_HOST).unwrap().to_sql();
     assert!(sql.contains("FROM `s``x`.`t'y`"), "{sql}");
     assert!(sql.contains("('a''b\\\\c`\n' :> TEXT)"), "{sql}");
     assert!(sql.contains(r"TO 'o''brien\\'@'%';"), "{sql}");
     // tests/warehouses parses this snapshot with sqlglot too.
     insta::assert_snapshot!("singlestore_hostile", sql);
+}
+
+#[test]
+fn singlestore_account_host() {
+    let engine = shop(&root().join("examples/shop/policies"));
+    let sql = singlestore::bind(&engine, &options(), &Modules::placeholder(), "10.0.%").unwrap().to_sql();
+    assert!(sql.contains("GRANT SELECT ON `secure`.`employees` TO 'bob'@'10.0.%';"), "{sql:.200}");
+    for bad in ["", "x'y", "a b", "h@x"] {
+        let err = singlestore::bind(&engine, &options(), &Modules::placeholder(), bad);
+        assert!(matches!(err, Err(Error::Invalid(_))), "{bad}");
+    }
 }

@@ -53,7 +53,7 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("veil_email_mask", "veil-email-mask"),
 ];
 
-/// The host part of the accounts views are granted to.
+/// The host part of the accounts views are granted to, by default (any host).
 pub const ACCOUNT_HOST: &str = "%";
 
 /// Binary collation of the facts tables.
@@ -510,13 +510,22 @@ fn deny_function() -> String {
 
 /// Generate the SingleStore bindings: facts, key table, UDFs and the refusal in
 /// database `veil`, one secure view per source in the secure database, grants on
-/// the views. `modules` are the Wasm modules the UDFs embed.
+/// the views. `modules` are the Wasm modules the UDFs embed; grants go to
+/// `'<reader>'@'<account_host>'` (usually [`ACCOUNT_HOST`]).
 ///
 /// # Errors
 /// [`Error::Unsupported`] for a mask SingleStore cannot enforce faithfully
 /// (naming policy and column); [`Error::Invalid`] for `--user` mode or unusable
-/// names; [`Error::Policy`] for unknown sources.
-pub fn bind(engine: &Engine, options: &BindOptions, modules: &Modules) -> Result<Bindings> {
+/// names or an account host with characters other than letters, digits, `.`,
+/// `-`, `_`, `%` and `:`; [`Error::Policy`] for unknown sources.
+pub fn bind(engine: &Engine, options: &BindOptions, modules: &Modules, account_host: &str) -> Result<Bindings> {
+    if account_host.is_empty()
+        || !account_host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '%' | ':'))
+    {
+        return Err(Error::Invalid(format!(
+            "account host `{account_host}`: give a host name, an address or a pattern such as % or 10.0.%"
+        )));
+    }
     if !matches!(options.mode, Mode::Dynamic) {
         return Err(Error::Invalid(
             "the singlestore target binds views for every reader; views for one reader (--user) are for duckdb".into(),
@@ -567,7 +576,7 @@ pub fn bind(engine: &Engine, options: &BindOptions, modules: &Modules) -> Result
             out.push(
                 StatementKind::Access,
                 Some(&source.name),
-                format!("GRANT SELECT ON {view} TO {}@{};", literal(&reader), literal(ACCOUNT_HOST)),
+                format!("GRANT SELECT ON {view} TO {}@{};", literal(&reader), literal(account_host)),
             );
         }
     }
