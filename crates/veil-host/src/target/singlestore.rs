@@ -4,7 +4,8 @@
 //! SingleStore runs Wasm UDFs with the older interface-types canonical ABI, not the
 //! component model, so its module is `dist/singlestore/veil.wasm` (crates/
 //! veil-singlestore, a core module with no imports) with its old-syntax WIT
-//! `dist/singlestore/veil.wit`, both embedded as base64:
+//! `dist/singlestore/veil.wit`, both embedded as base64 (every UDF but the regex
+//! one embeds `veil-lite.wasm`, the same without the regex engine, 146 KB of 1 MB):
 //!
 //! ```sql
 //! CREATE OR REPLACE FUNCTION veil.veil_hash AS WASM ABI CANONICAL
@@ -24,12 +25,13 @@
 //!   for views), masks as `CASE` over the facts with the reader taken from
 //!   `SESSION_USER()` (the name before its last `@`), row filters, and a refusal
 //!   for a reader the subscription policies do not entitle;
-//! - `GRANT SELECT` on each view to exactly the entitled readers (`'name'@'%'`).
+//! - `GRANT SELECT` on each view to exactly the entitled readers (`'name'@'%'`,
+//!   or another host pattern).
 //!   A grant left from an earlier bind opens nothing: the view itself refuses a
 //!   reader who is no longer entitled.
 //!
 //! A Wasm UDF never traps on bad input: it returns `veil-error:<kind>: …` text,
-//! which a view shows in place of the value (never the value itself); an
+//! which a view shows in place of the value (never the value itself); a
 //! `veil_in_sample` error keeps the row out.
 
 use std::cell::RefCell;
