@@ -6,21 +6,60 @@
 // The functions it declares are veil-js's (`veilHash(value, keyHex, scope, reader)`, ...).
 //
 // usage: node inline.js <no-modules veil.js> <veil_bg.wasm> <out.js>
+//        node inline.js --core <veil-singlestore hash-only module.wasm> <out.js>
+// The second form wraps a core module with the older canonical ABI
+// (crates/veil-singlestore built without its features: `veil-hash` and
+// `veil-hash-reader` only) in a few lines of glue instead of wasm-bindgen's, for a
+// `veilHash` small enough for BigQuery's 32 KB inline UDF code.
 'use strict';
 const fs = require('fs');
 const zlib = require('zlib');
 
-const [gluePath, wasmPath, outPath] = process.argv.slice(2);
+const core = process.argv[2] === '--core';
+const [gluePath, wasmPath, outPath] = core ? [null, ...process.argv.slice(3)] : process.argv.slice(2);
 if (!outPath) {
-  console.error('usage: node inline.js <no-modules veil.js> <veil_bg.wasm> <out.js>');
+  console.error('usage: node inline.js <no-modules veil.js> <veil_bg.wasm> <out.js>\n' +
+    '       node inline.js --core <module.wasm> <out.js>');
   process.exit(2);
 }
-const glue = fs.readFileSync(gluePath, 'utf8');
 const wasm = fs.readFileSync(wasmPath);
 const slot = `__veil_${require('crypto').createHash('sha256').update(wasm).digest('hex').slice(0, 16)}`;
-const names = [...new Set([...glue.matchAll(/\bfunction (veil[A-Za-z0-9]*)\s*\(/g)].map((m) => m[1]))].sort();
+
+// The canonical-ABI glue: strings in through canonical_abi_realloc, the result's
+// (ptr, len) read from the returned area and freed; `veil-error:` text thrown as
+// `<kind>: <message>`, as veil-js's errors read.
+const coreGlue = `
+  function coreExports(bytes) {
+    var x = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports;
+    var enc = new TextEncoder(), dec = new TextDecoder();
+    function call(name, args) {
+      var flat = [], i, b, p;
+      for (i = 0; i < args.length; i++) {
+        b = enc.encode(String(args[i]));
+        p = x.canonical_abi_realloc(0, 0, 1, b.length);
+        new Uint8Array(x.memory.buffer, p, b.length).set(b);
+        flat.push(p, b.length);
+      }
+      var area = x[name].apply(null, flat), m = new Uint32Array(x.memory.buffer, area, 2), at = m[0], n = m[1];
+      var out = dec.decode(new Uint8Array(x.memory.buffer, at, n).slice());
+      x.canonical_abi_free(at, n, 1);
+      if (out.indexOf('veil-error:') === 0) throw new Error(out.slice(11));
+      return out;
+    }
+    return {
+      veilHash: function (value, keyHex, scope, reader) {
+        if (value === null || value === undefined) return null;
+        return reader === null || reader === undefined
+          ? call('veil-hash', [value, keyHex, scope])
+          : call('veil-hash-reader', [value, keyHex, scope, reader]);
+      },
+    };
+  }
+`;
+const glue = core ? coreGlue : fs.readFileSync(gluePath, 'utf8');
+const names = [...new Set([...glue.matchAll(core ? /\b(veil[A-Z][A-Za-z0-9]*): function/g : /\bfunction (veil[A-Za-z0-9]*)\s*\(/g)].map((m) => m[1]))].sort();
 if (!names.includes('veilHash')) {
-  console.error(`inline.js: no veilHash in ${gluePath}`);
+  console.error(`inline.js: no veilHash in ${gluePath || 'the core glue'}`);
   process.exit(1);
 }
 const packed = zlib.deflateRawSync(wasm, { level: 9 }).toString('base64');
@@ -150,8 +189,8 @@ var veil = globalThis.${slot} || (globalThis.${slot} = (function () {
 ${utf8}
 ${inflate}
 ${glue}
-  wasm_bindgen.initSync({ module: inflate(b64('${packed}')) });
-  return wasm_bindgen;
+${core ? `  return coreExports(inflate(b64('${packed}')));` : `  wasm_bindgen.initSync({ module: inflate(b64('${packed}')) });
+  return wasm_bindgen;`}
 })());
 ${wrappers}
 if (typeof module !== 'undefined' && module.exports) {

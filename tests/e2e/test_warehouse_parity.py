@@ -106,7 +106,7 @@ def translated_views(target: str, built, tmp_path) -> dict[str, str]:
 
     out = tmp_path / f"{target}.sql"
     if target == "bigquery":
-        extra = ["--udf-library", "gs://veil/slim"]
+        extra = ["--udf-library", "gs://veil/slim", "--udfs", ROOT / "dist" / "js" / "slim"]
     else:
         extra = ["--module", ROOT / "dist" / "singlestore"]
     veil("bind", "--target", target, *project_args(built), *extra, "-o", out)

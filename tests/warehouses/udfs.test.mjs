@@ -94,27 +94,32 @@ test('Snowflake JS UDFs return veil-core values on the shared vectors', () => {
 
 // BigQuery: the library files load first, as scripts, into the UDF's global scope;
 // the body is a function body whose parameters are the SQL argument names
-// (lower case here: v, k, s, r, p); SQL NULL arrives as null.
+// (lower case here: v, k, s, r, p); SQL NULL arrives as null. The keyed hash has
+// no library: its body carries the canonical-ABI hash bundle inline.
 const BIGQUERY_LIBRARY = 'gs://veil-udfs/slim';
 
 function bigqueryUdfs(sql) {
-  const re = /CREATE OR REPLACE FUNCTION `veil`\.`(\w+)`\(([^)]*)\)\n[\s\S]*?LANGUAGE js\nOPTIONS \(library = \['([^']+)'\]\)\nAS r"""\n([\s\S]*?)\n""";/g;
+  const re = /CREATE OR REPLACE FUNCTION `veil`\.`(\w+)`\(([^)]*)\)\n[\s\S]*?LANGUAGE js\n(?:OPTIONS \(library = \['([^']+)'\]\)\n)?AS r"""\n([\s\S]*?)\n""";/g;
   const out = {};
   for (const [, name, args, library, body] of sql.matchAll(re)) {
-    assert.ok(library.startsWith(`${BIGQUERY_LIBRARY}/`), library);
-    const file = path.join(root, 'dist/js/slim', library.slice(BIGQUERY_LIBRARY.length + 1));
     const names = args.split(',').map((a) => a.trim().split(/\s+/)[0]);
     const ctx = vm.createContext({}); // a bare JS global, as BigQuery's V8 isolate
-    vm.runInContext(readFileSync(file, 'utf8'), ctx, { filename: library });
+    let size = 0;
+    if (library) {
+      assert.ok(library.startsWith(`${BIGQUERY_LIBRARY}/`), library);
+      const file = path.join(root, 'dist/js/slim', library.slice(BIGQUERY_LIBRARY.length + 1));
+      vm.runInContext(readFileSync(file, 'utf8'), ctx, { filename: library });
+      size = readFileSync(file).length;
+    }
     const fn = vm.runInContext(`(function (${names.join(', ')}) {\n${body}\n})`, ctx);
-    out[name] = { fn, inline: Buffer.byteLength(body), library: readFileSync(file).length };
+    out[name] = { fn, inline: Buffer.byteLength(body), library: size };
   }
   return out;
 }
 
 const nul = (v) => (v === null || v === undefined ? null : v);
 
-test('BigQuery JS UDFs (library files) return veil-core values on the shared vectors', () => {
+test('BigQuery JS UDFs (inline hash, library files) return veil-core values on the shared vectors', () => {
   const udfs = bigqueryUdfs(bind('bigquery', ['--udf-library', BIGQUERY_LIBRARY]));
   assert.deepEqual(Object.keys(udfs).sort(), ['veil_ff1', 'veil_hash', 'veil_in_sample', 'veil_token']);
   const key = vectors.key;
@@ -128,4 +133,6 @@ test('BigQuery JS UDFs (library files) return veil-core values on the shared vec
     assert.ok(inline < 32_000, `${name}: inline body ${inline} bytes, over BigQuery's 32 KB`);
     assert.ok(library < 1_000_000, `${name}: library ${library} bytes, over BigQuery's 1 MB`);
   }
+  assert.equal(udfs.veil_hash.library, 0, 'the keyed hash loads no library');
+  assert.ok(udfs.veil_hash.inline > 10_000, 'the keyed hash carries its Wasm inline');
 });

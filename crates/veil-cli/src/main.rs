@@ -172,7 +172,8 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "dist/js/slim")]
         udfs: PathBuf,
         /// BigQuery: the Cloud Storage folder holding the slim bundles (dist/js/slim),
-        /// loaded by the JS UDFs as library files, e.g. gs://bucket/veil.
+        /// loaded as library files by the UDFs for FF1, tokens and samples, e.g.
+        /// gs://bucket/veil (the keyed hash is inline and needs none).
         #[arg(long, value_name = "GS_URI")]
         udf_library: Option<String>,
         /// BigQuery: also row access policies on the base tables, so a table shows
@@ -492,15 +493,14 @@ fn run(command: Command) -> Result<ExitCode> {
             udf_library,
             row_access_policies,
             rap_grantee,
+            udfs,
             ..
         } => {
-            let library = udf_library.ok_or_else(|| {
-                Error::Usage(
-                    "--target bigquery needs --udf-library gs://bucket/path (where dist/js/slim is stored)".into(),
-                )
-            })?;
+            let udfs = veil_host::target::warehouse::Udfs::load(&udfs)?;
             let loaded = load_project(&project)?;
-            let mut sql = veil_host::target::bigquery::bind(&loaded.engine, &options(&binding), &library)?.to_sql();
+            let mut sql =
+                veil_host::target::bigquery::bind(&loaded.engine, &options(&binding), &udfs, udf_library.as_deref())?
+                    .to_sql();
             if row_access_policies {
                 for policy in
                     veil_host::target::bigquery::row_access_policies(&loaded.engine, &options(&binding), &rap_grantee)?

@@ -29,9 +29,11 @@
 //! veil-js (`memo.rs`).
 //!
 //! Built for `wasm32-unknown-unknown` by `scripts/build-wasm`; on other targets it
-//! compiles (for `cargo clippy --workspace`) but exports nothing. The regex engine
-//! and its Unicode tables are most of the module (about 0.9 of its 1 MB; without
-//! `veil-regex-replace` it is about 146 KB).
+//! compiles (for `cargo clippy --workspace`) but exports nothing. Features choose
+//! the exports: `regex` (`veil-regex-replace`: the regex engine and its Unicode
+//! tables are about 0.9 of the 1 MB module) and `masks` (FF1, tokens, sample,
+//! e-mail); without either only the keyed hash is left (31 KB), which BigQuery
+//! embeds inline (`dist/js/slim/veil-hash-core.inline.js`).
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -313,8 +315,18 @@ mod abi {
     }
 
     strings3!("veil-hash", veil_hash, super::hash_raw);
-    strings3!("veil-fpe-encrypt", veil_fpe_encrypt, super::fpe_encrypt_raw);
-    strings3!("veil-token-mask", veil_token_mask, super::token_mask_raw);
+    strings3!(
+        #[cfg(feature = "masks")]
+        "veil-fpe-encrypt",
+        veil_fpe_encrypt,
+        super::fpe_encrypt_raw
+    );
+    strings3!(
+        #[cfg(feature = "masks")]
+        "veil-token-mask",
+        veil_token_mask,
+        super::token_mask_raw
+    );
     strings3!(
         #[cfg(feature = "regex")]
         "veil-regex-replace",
@@ -338,6 +350,7 @@ mod abi {
     }
 
     /// `float64` is passed as a core `f64`; `bool` comes back as a core `i32` 0 or 1.
+    #[cfg(feature = "masks")]
     #[unsafe(export_name = "veil-in-sample")]
     unsafe extern "C" fn veil_in_sample(
         r: *mut u8,
@@ -352,6 +365,7 @@ mod abi {
         i32::from(super::in_sample_raw(&row_key, &key, &scope, percent))
     }
 
+    #[cfg(feature = "masks")]
     #[unsafe(export_name = "veil-email-mask")]
     unsafe extern "C" fn veil_email_mask(v: *mut u8, vl: usize) -> *mut u8 {
         ret(super::email_mask_raw(&arg(v, vl)))

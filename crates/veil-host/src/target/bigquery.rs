@@ -1,15 +1,18 @@
 //! BigQuery: secure views (to be authorized on the source datasets) with masks
 //! and row filters, `GRANT` on the views from subscription decisions, and
-//! JavaScript UDFs loading veil's slim Wasm bundles as library files.
+//! JavaScript UDFs running veil's Wasm: the keyed hash inline, the others from
+//! slim bundles loaded as library files.
 //!
 //! What [`bind`] generates (run it as the principal that owns veil's datasets):
 //! - dataset `veil` with the facts about readers, the key table `veil.keys`
 //!   (`key_id`, `key_hex`: filled by the operator with query parameters, never by
 //!   this SQL; no reader gets any role on dataset `veil`) and the JS UDFs
 //!   `veil.veil_hash`, `veil.veil_in_sample`, `veil.veil_ff1`, `veil.veil_token`
-//!   (only those the views use), each loading one slim bundle from
-//!   `<library>/veil-<family>.inline.js` (every bundle is over BigQuery's 32 KB
-//!   inline limit, so they are library files in Cloud Storage);
+//!   (only those the views use): `veil_hash` embeds `veil-hash-core.inline.js`
+//!   (the canonical-ABI hash module with its own glue, 25 KB, under BigQuery's
+//!   32 KB inline limit); the others load a slim bundle from
+//!   `<library>/veil-<family>.inline.js` (each over 32 KB, so a library file in
+//!   Cloud Storage);
 //! - dataset `secure` (the bind's secure schema) with one view per source:
 //!   masks as `CASE` over the facts with `SESSION_USER()`, row filters, and an
 //!   `ERROR(…)` for a reader the subscription policies do not entitle;
@@ -24,7 +27,7 @@ use std::collections::BTreeSet;
 
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, Rounding, RowPredicate, TimeUnit};
 
-use super::warehouse::{self, Dialect};
+use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
@@ -282,9 +285,17 @@ fn time_unit(unit: TimeUnit) -> &'static str {
     }
 }
 
-/// The JS UDF statements for the families the views use, loading the bundles
-/// from `library` (a `gs://` prefix).
-fn udf_statements(t: &BigQuery, library: &str) -> Vec<String> {
+/// BigQuery's limit on a JS UDF's inline code.
+pub const INLINE_LIMIT: usize = 32_000;
+
+/// The JS UDF statements for the families the views use: the keyed hash inline
+/// (its canonical-ABI bundle fits BigQuery's 32 KB), the others loading their slim
+/// bundle from `library` (a `gs://` prefix).
+///
+/// # Errors
+/// [`Error::Invalid`] when a family needs the library and none is given, or the
+/// inline bundle does not fit (or holds `"""`, which would end the body).
+fn udf_statements(t: &BigQuery, udfs: &Udfs, library: Option<&str>) -> Result<Vec<String>> {
     let used = t.used.borrow().clone();
     let mut out = Vec::new();
     for family in used {
@@ -294,32 +305,55 @@ fn udf_statements(t: &BigQuery, library: &str) -> Vec<String> {
             "ff1" => ("ff1", "v STRING, k STRING, s STRING", "STRING", "veilFpeEncrypt(v, k, s)"),
             _ => ("token", "v STRING, k STRING, s STRING", "STRING", "veilTokenMask(v, k, s)"),
         };
-        let file = t.literal(&format!("{}/veil-{bundle}.inline.js", library.trim_end_matches('/')));
-        out.push(format!(
-            "CREATE OR REPLACE FUNCTION {}({args})\nRETURNS {returns}\nDETERMINISTIC\nLANGUAGE js\n\
-             OPTIONS (library = [{file}])\nAS r\"\"\"\nreturn {call};\n\"\"\";",
+        let head = format!(
+            "CREATE OR REPLACE FUNCTION {}({args})\nRETURNS {returns}\nDETERMINISTIC\nLANGUAGE js\n",
             t.facts(&format!("veil_{family}"))
-        ));
+        );
+        if family == "hash" {
+            let body = format!("{}\nreturn {call};", udfs.hash_core.trim_end());
+            if body.len() >= INLINE_LIMIT || body.contains("\"\"\"") {
+                return Err(Error::Invalid(format!(
+                    "the inline hash bundle is {} bytes (BigQuery takes under {INLINE_LIMIT}) or holds \"\"\"; \
+                     rebuild it with scripts/build-wasm",
+                    body.len()
+                )));
+            }
+            out.push(format!("{head}AS r\"\"\"\n{body}\n\"\"\";"));
+            continue;
+        }
+        let Some(library) = library else {
+            return Err(Error::Invalid(format!(
+                "the policies use `veil_{family}`, whose bundle BigQuery loads as a library file: \
+                 upload dist/js/slim to Cloud Storage and give --udf-library gs://bucket/path"
+            )));
+        };
+        let file = t.literal(&format!("{}/veil-{bundle}.inline.js", library.trim_end_matches('/')));
+        out.push(format!("{head}OPTIONS (library = [{file}])\nAS r\"\"\"\nreturn {call};\n\"\"\";"));
     }
-    out
+    Ok(out)
 }
 
 /// Generate the BigQuery bindings: facts, keys table and JS UDFs in dataset
 /// `veil`, one secure view per source in the secure dataset, grants on the views.
-/// `library` is where the slim bundles are stored (`gs://bucket/path`).
+/// The keyed hash is an inline UDF from `udfs`; the other UDFs load their slim
+/// bundle from `library`, where dist/js/slim is stored (`gs://bucket/path`),
+/// needed only when the policies use FF1, tokens or samples.
 ///
 /// # Errors
 /// [`Error::Unsupported`] for a mask BigQuery cannot enforce faithfully (naming
 /// policy and column); [`Error::Invalid`] for `--user` mode, a library that is
-/// not a `gs://` URI, or unusable names; [`Error::Policy`] for unknown sources.
-pub fn bind(engine: &Engine, options: &BindOptions, library: &str) -> Result<Bindings> {
+/// not a `gs://` URI or missing when needed, or unusable names;
+/// [`Error::Policy`] for unknown sources.
+pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs, library: Option<&str>) -> Result<Bindings> {
     if !matches!(options.mode, Mode::Dynamic) {
         return Err(Error::Invalid(
             "the bigquery target binds views for every reader; views for one reader (--user) are for duckdb".into(),
         ));
     }
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.');
-    if !library.starts_with("gs://") || !library.chars().all(|c| plain(c) || c == ':') || library.contains("..") {
+    if let Some(library) =
+        library.filter(|l| !l.starts_with("gs://") || !l.chars().all(|c| plain(c) || c == ':') || l.contains(".."))
+    {
         return Err(Error::Invalid(format!(
             "UDF library `{library}`: give the Cloud Storage folder holding dist/js/slim, e.g. gs://bucket/veil"
         )));
@@ -332,7 +366,7 @@ pub fn bind(engine: &Engine, options: &BindOptions, library: &str) -> Result<Bin
         "CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);",
         t.facts("keys")
     )];
-    setup.extend(udf_statements(&t, library));
+    setup.extend(udf_statements(&t, udfs, library)?);
     let at = out.statements.iter().position(|s| s.kind == StatementKind::View).unwrap_or(out.statements.len());
     let mut tail = out.statements.split_off(at);
     for sql in setup {

@@ -27,6 +27,9 @@ pub struct Udfs {
     pub ff1: String,
     /// The same plus `veilTokenMask`.
     pub token: String,
+    /// `veilHash` alone over the canonical-ABI hash module (`veil-hash-core`),
+    /// small enough for BigQuery's 32 KB inline code.
+    pub hash_core: String,
 }
 
 impl Udfs {
@@ -37,7 +40,7 @@ impl Udfs {
     /// ```
     pub fn placeholders() -> Self {
         let stub = |family: &str| format!("/* dist/js/slim/veil-{family}.inline.js */");
-        Self { hash: stub("hash"), ff1: stub("ff1"), token: stub("token") }
+        Self { hash: stub("hash"), ff1: stub("ff1"), token: stub("token"), hash_core: stub("hash-core") }
     }
 
     /// The bundles from a directory (usually `dist/js/slim`).
@@ -50,7 +53,7 @@ impl Udfs {
             std::fs::read_to_string(&path)
                 .map_err(|e| Error::Invalid(format!("UDF bundle `{}`: {e}; run scripts/build-wasm", path.display())))
         };
-        Ok(Self { hash: read("hash")?, ff1: read("ff1")?, token: read("token")? })
+        Ok(Self { hash: read("hash")?, ff1: read("ff1")?, token: read("token")?, hash_core: read("hash-core")? })
     }
 }
 
