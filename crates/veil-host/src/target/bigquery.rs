@@ -22,9 +22,6 @@
 //! The views must then be authorized on the source datasets and on dataset
 //! `veil` (dataset access entries; not SQL: see docs/targets.md).
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
-
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, Rounding, RowPredicate, TimeUnit};
 
 use super::warehouse::{self, Dialect, Udfs};
@@ -46,14 +43,14 @@ const DIALECT: Dialect = Dialect {
 /// The BigQuery target.
 #[derive(Debug)]
 pub struct BigQuery {
-    used: RefCell<BTreeSet<&'static str>>,
+    used: warehouse::UsedUdfs,
     key_id: String,
 }
 
 impl BigQuery {
     /// The target for a key id.
     pub fn new(key_id: &str) -> Self {
-        Self { used: RefCell::new(BTreeSet::new()), key_id: key_id.to_string() }
+        Self { used: warehouse::UsedUdfs::default(), key_id: key_id.to_string() }
     }
 
     fn facts(&self, table: &str) -> String {
@@ -66,9 +63,7 @@ impl BigQuery {
     }
 
     fn udf(&self, family: &'static str) -> String {
-        if let Ok(mut used) = self.used.try_borrow_mut() {
-            used.insert(family);
-        }
+        self.used.record(family);
         self.facts(&format!("veil_{family}"))
     }
 
@@ -296,7 +291,7 @@ pub const INLINE_LIMIT: usize = 32_000;
 /// [`Error::Invalid`] when a family needs the library and none is given, or the
 /// inline bundle does not fit (or holds `"""`, which would end the body).
 fn udf_statements(t: &BigQuery, udfs: &Udfs, library: Option<&str>) -> Result<Vec<String>> {
-    let used = t.used.borrow().clone();
+    let used = t.used.names();
     let mut out = Vec::new();
     for family in used {
         let (bundle, args, returns, call) = match family {

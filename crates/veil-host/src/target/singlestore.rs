@@ -34,8 +34,6 @@
 //! which a view shows in place of the value (never the value itself); a
 //! `veil_in_sample` error keeps the row out.
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Keep, Literal, Mask, Rounding, RowPredicate, TimeUnit};
@@ -196,14 +194,14 @@ pub fn function_statements(schema: &str, modules: &Modules) -> Vec<String> {
 /// The SingleStore target.
 #[derive(Debug)]
 pub struct SingleStore {
-    used: RefCell<BTreeSet<&'static str>>,
+    used: warehouse::UsedUdfs,
     key_id: String,
 }
 
 impl SingleStore {
     /// The target for a key id.
     pub fn new(key_id: &str) -> Self {
-        Self { used: RefCell::new(BTreeSet::new()), key_id: key_id.to_string() }
+        Self { used: warehouse::UsedUdfs::default(), key_id: key_id.to_string() }
     }
 
     fn facts(&self, table: &str) -> String {
@@ -222,9 +220,7 @@ impl SingleStore {
 
     /// A call of UDF `name` (recorded so [`bind`] creates it).
     fn udf(&self, name: &'static str, args: &[String]) -> String {
-        if let Ok(mut used) = self.used.try_borrow_mut() {
-            used.insert(name);
-        }
+        self.used.record(name);
         format!("{}({})", self.facts(name), args.join(", "))
     }
 
@@ -542,7 +538,7 @@ pub fn bind(engine: &Engine, options: &BindOptions, modules: &Modules, account_h
         "CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR(255) {BIN} NOT NULL, key_hex TEXT NOT NULL);",
         t.facts("keys")
     )];
-    for name in t.used.borrow().iter() {
+    for name in &t.used.names() {
         let export = FUNCTIONS.iter().find(|(n, _)| n == name).map_or(*name, |(_, e)| *e);
         setup.push(function_statement(FACTS_SCHEMA, modules.for_function(name), name, export));
     }

@@ -22,7 +22,6 @@
 //! - one row access policy per table: the reader is known, may read the table,
 //!   and every row filter holds.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
@@ -49,7 +48,7 @@ const DIALECT: Dialect = Dialect {
 #[derive(Debug)]
 pub struct Snowflake {
     purposes: BTreeMap<String, BTreeSet<String>>,
-    used: RefCell<BTreeSet<&'static str>>,
+    used: warehouse::UsedUdfs,
     key_id: String,
 }
 
@@ -63,7 +62,7 @@ impl Snowflake {
                 purposes.entry(p.clone()).or_default().insert(project.to_string());
             }
         }
-        Self { purposes, used: RefCell::new(BTreeSet::new()), key_id: key_id.to_string() }
+        Self { purposes, used: warehouse::UsedUdfs::default(), key_id: key_id.to_string() }
     }
 
     fn facts(&self, table: &str) -> String {
@@ -88,9 +87,7 @@ impl Snowflake {
     }
 
     fn udf(&self, family: &'static str) -> String {
-        if let Ok(mut used) = self.used.try_borrow_mut() {
-            used.insert(family);
-        }
+        self.used.record(family);
         self.facts(&format!("veil_{family}"))
     }
 
@@ -290,7 +287,7 @@ pub(crate) fn predicate_columns(p: &RowPredicate) -> Vec<String> {
 
 /// The JS UDF statements for the families the policies use.
 fn udf_statements(t: &Snowflake, udfs: &Udfs) -> Result<Vec<String>> {
-    let used = t.used.borrow().clone();
+    let used = t.used.names();
     let mut out = Vec::new();
     for family in used {
         let (bundle, args, returns, call, what) = match family {

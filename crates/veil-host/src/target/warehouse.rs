@@ -57,6 +57,25 @@ impl Udfs {
     }
 }
 
+/// The UDFs a target's SQL calls, recorded as its masks are written, so that
+/// only those are created.
+#[derive(Debug, Default)]
+pub struct UsedUdfs(std::cell::RefCell<BTreeSet<&'static str>>);
+
+impl UsedUdfs {
+    /// Record that `name` is called.
+    pub fn record(&self, name: &'static str) {
+        if let Ok(mut used) = self.0.try_borrow_mut() {
+            used.insert(name);
+        }
+    }
+
+    /// Every name recorded, sorted.
+    pub fn names(&self) -> BTreeSet<&'static str> {
+        self.0.borrow().clone()
+    }
+}
+
 /// A short, stable name for a policy body (FNV-1a, 64 bits): the same body keeps
 /// its name across binds, so a warehouse never has to replace a policy in use.
 pub fn content_name(prefix: &str, text: &str) -> String {
