@@ -32,39 +32,11 @@ fn snowflake_refuses_one_reader_views() {
     assert!(snowflake::bind(&engine, &options, &Udfs::placeholders()).is_err());
 }
 
-/// The e-mail mask as each warehouse writes it, over a text column `v`:
-/// tests/warehouses/test_email.py runs each (translated to DuckDB by sqlglot) on
-/// the shared vectors and compares with veil-core.
-#[test]
-fn email_mask_per_warehouse() {
-    use veil_host::target::bigquery::BigQuery;
-    use veil_host::target::databricks::Databricks;
-    use veil_host::target::snowflake::Snowflake;
-    use veil_host::target::{MaskContext, Reader, Target};
-    use veil_policy::{ColumnType, Mask};
-    let engine = shop(&root().join("examples/shop/policies"));
-    let ctx = MaskContext {
-        source: "s.t",
-        column: "v",
-        policy: "vectors",
-        key_id: "k1",
-        column_type: &ColumnType::Text,
-        reader: Reader::Dynamic,
-    };
-    let targets: [(&str, Box<dyn Target>); 3] = [
-        ("snowflake", Box::new(Snowflake::new(&engine, "k1"))),
-        ("databricks", Box::new(Databricks::new(&engine, "k1"))),
-        ("bigquery", Box::new(BigQuery::new("k1"))),
-    ];
-    let lines: Vec<String> =
-        targets.iter().map(|(name, t)| format!("{name}\t{}", t.mask(&Mask::Email, "v", &ctx).unwrap())).collect();
-    insta::assert_snapshot!("email_masks", lines.join("\n"));
-}
-
-/// Masks each warehouse writes in plain SQL (date truncation, rounding, reveal),
-/// over a column `v`, for the parameters of the shared vectors:
-/// tests/warehouses/test_sql_masks.py runs them (translated to DuckDB by sqlglot)
-/// on the vectors' values and compares with veil-core.
+/// Masks each warehouse (and PostgreSQL) writes in plain SQL (date truncation,
+/// rounding, reveal, e-mail), over a column `v`, for the parameters of the shared
+/// vectors: tests/warehouses/test_sql_masks.py runs the warehouses' (translated
+/// to DuckDB by sqlglot), tests/postgres runs PostgreSQL's on a live server, on
+/// the vectors' values, and both compare with veil-core.
 #[test]
 fn sql_masks_per_warehouse() {
     use veil_host::target::bigquery::BigQuery;
@@ -74,11 +46,12 @@ fn sql_masks_per_warehouse() {
     use veil_host::target::{MaskContext, Reader, Target};
     use veil_policy::{ColumnType, Keep, Mask, Rounding, TimeUnit};
     let engine = shop(&root().join("examples/shop/policies"));
-    let targets: [(&str, Box<dyn Target>); 4] = [
+    let targets: [(&str, Box<dyn Target>); 5] = [
         ("snowflake", Box::new(Snowflake::new(&engine, "k1"))),
         ("databricks", Box::new(Databricks::new(&engine, "k1"))),
         ("bigquery", Box::new(BigQuery::new("k1"))),
         ("singlestore", Box::new(SingleStore::new("k1"))),
+        ("postgres", Box::new(veil_host::target::Postgres)),
     ];
     let units = [
         ("minute", TimeUnit::Minute),
@@ -111,6 +84,7 @@ fn sql_masks_per_warehouse() {
             cases.push((name.into(), format!("{n} {fill}"), ColumnType::Text, Mask::Reveal { keep, fill }));
         }
     }
+    cases.push(("mask_email".into(), String::new(), ColumnType::Text, Mask::Email));
     let mut lines = Vec::new();
     for (target, t) in &targets {
         for (function, param, ty, mask) in &cases {
