@@ -2,7 +2,7 @@
 //! what the plan says they must see.
 //!
 //! For every reader and data source:
-//! - a reader the plan denies must get an error (or no rows) from the view;
+//! - a reader the plan denies must get veil's refusal (an error) from the view;
 //! - a reader the plan allows must get exactly the rows and values of the same
 //!   query specialised to that reader (conditions folded by veil-policy, not by
 //!   the engine), compared as multisets in both directions;
@@ -234,16 +234,25 @@ pub fn run(
             message,
         };
         match check {
-            Check::Refused { reader, source } => {
-                if answer.ok && count.unwrap_or(0) > 0 {
-                    report.problems.push(problem(
-                        reader,
-                        source,
-                        None,
-                        format!("the plan denies this reader, yet the view returned {} row(s)", count.unwrap_or(0)),
-                    ));
-                }
-            }
+            // The refusal is veil's error, raised before any row is read.
+            Check::Refused { reader, source } => match (answer.ok, answer.error.as_deref()) {
+                (false, Some(e)) if e.contains("may not read") => {}
+                (true, _) => report.problems.push(problem(
+                    reader,
+                    source,
+                    None,
+                    format!(
+                        "the plan denies this reader, yet the view answered ({} row(s)) instead of refusing",
+                        count.unwrap_or(0)
+                    ),
+                )),
+                (false, e) => report.problems.push(problem(
+                    reader,
+                    source,
+                    None,
+                    format!("the view failed with another error than veil's refusal: {}", e.unwrap_or_default()),
+                )),
+            },
             Check::Same { reader, source } => match (answer.ok, count) {
                 (true, Some(0)) => {}
                 (true, n) => report.problems.push(problem(

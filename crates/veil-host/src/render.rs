@@ -506,8 +506,11 @@ fn dynamic_view(
         "' may not read '".into(),
         t.literal(&source.name),
     ]);
+    // The refusal depends on the reader only: an uncorrelated scalar subquery is
+    // evaluated once per query, before any row, so an unknown or unentitled reader
+    // gets the error even when another filter, or an empty table, keeps no row.
     let mut filters = vec![format!(
-        "CASE WHEN {known} AND {} THEN TRUE ELSE {} END",
+        "(SELECT CASE WHEN {known} AND {} THEN TRUE ELSE {} END)",
         condition(&plan.access.condition, t),
         t.deny(&denied)
     )];
