@@ -10,6 +10,11 @@
 //! `scripts/build-wasm` turns this crate into `dist/js/node/` (`--target nodejs`) and
 //! `dist/js/veil.inline.js` (the Wasm inlined as base64, for a UDF body). A thin shim:
 //! no logic lives here.
+//!
+//! Features choose the exports: `full` (every function; default), `mask-regex`
+//! (`veilMaskRegex`, with `full`; default). Without `full` only `veilAbiVersion`,
+//! `veilHash` and `veilInSample` are left, plus `veilFpeEncrypt` with `fpe-encrypt`
+//! and `veilTokenMask` with `token-mask`: veil-js-slim's per-family builds.
 
 mod memo;
 
@@ -18,7 +23,9 @@ mod memo;
 mod exports {
     use std::cell::RefCell;
 
-    use veil_core::mask::{self, DateUnit, Keep};
+    use veil_core::mask;
+    #[cfg(feature = "full")]
+    use veil_core::mask::{DateUnit, Keep};
     use veil_core::{rows, Key, Scope};
     use wasm_bindgen::prelude::*;
 
@@ -28,9 +35,11 @@ mod exports {
     // arguments, so the set-up (regex, key derivation) is paid once, not per row.
     thread_local! {
         static HASHER: Slot<Keyed, mask::KeyedHasher> = const { RefCell::new(None) };
-        #[cfg(feature = "mask-regex")]
+        #[cfg(all(feature = "mask-regex", feature = "full"))]
         static REGEX: Slot<(String, String), mask::RegexMask> = const { RefCell::new(None) };
+        #[cfg(feature = "fpe-encrypt")]
         static FPE: Slot<Keyed, mask::FormatPreserving> = const { RefCell::new(None) };
+        #[cfg(feature = "token-mask")]
         static TOKENIZER: Slot<Keyed, mask::Tokenizer> = const { RefCell::new(None) };
         static SAMPLER: Slot<(Keyed, u64), rows::Sampler> = const { RefCell::new(None) };
     }
@@ -73,6 +82,7 @@ mod exports {
         }
     }
 
+    #[cfg(feature = "full")]
     fn unit(text: &str) -> Result<DateUnit, JsError> {
         DateUnit::parse(text).map_err(js_error)
     }
@@ -92,7 +102,7 @@ mod exports {
     }
 
     /// Replace every match of `pattern` by `replacement`.
-    #[cfg(feature = "mask-regex")]
+    #[cfg(all(feature = "mask-regex", feature = "full"))]
     #[wasm_bindgen(js_name = veilMaskRegex)]
     pub fn mask_regex(value: Option<String>, pattern: &str, replacement: &str) -> Result<Option<String>, JsError> {
         memo::with(
@@ -105,30 +115,35 @@ mod exports {
     }
 
     /// Keep the first `n` characters, fill the rest with `fill`.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilRevealFirst)]
     pub fn reveal_first(value: Option<String>, n: u32, fill: char) -> Option<String> {
         value.map(|v| mask::reveal(&v, Keep::First(n as usize), fill))
     }
 
     /// Keep the last `n` characters, fill the rest with `fill`.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilRevealLast)]
     pub fn reveal_last(value: Option<String>, n: u32, fill: char) -> Option<String> {
         value.map(|v| mask::reveal(&v, Keep::Last(n as usize), fill))
     }
 
     /// Hide the local part of an e-mail address.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilEmailMask)]
     pub fn email_mask(value: Option<String>) -> Option<String> {
         value.map(|v| mask::email_mask(&v))
     }
 
     /// Round a 64-bit integer (BigInt) to a multiple of `width`.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilRoundInt)]
     pub fn round_int(value: Option<i64>, width: i64) -> Result<Option<i64>, JsError> {
         value.map(|v| mask::round_int(v, width)).transpose().map_err(js_error)
     }
 
     /// Round a float to a multiple of `width`.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilRoundFloat)]
     pub fn round_float(value: Option<f64>, width: f64) -> Result<Option<f64>, JsError> {
         let bucket = mask::FloatBucket::new(width).map_err(js_error)?;
@@ -136,12 +151,14 @@ mod exports {
     }
 
     /// Round a float to `places` decimal places.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilRoundPlaces)]
     pub fn round_places(value: Option<f64>, places: i32) -> Option<f64> {
         value.map(|v| mask::round_places(v, places))
     }
 
     /// Truncate a date (days since 1970-01-01) to `unit`.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilTruncDate)]
     pub fn trunc_date(days: Option<i32>, unit_text: &str) -> Result<Option<i32>, JsError> {
         let unit = unit(unit_text)?;
@@ -149,6 +166,7 @@ mod exports {
     }
 
     /// Truncate a timestamp (microseconds since the epoch, BigInt) to `unit`.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilTruncTimestamp)]
     pub fn trunc_timestamp(micros: Option<i64>, unit_text: &str) -> Result<Option<i64>, JsError> {
         let unit = unit(unit_text)?;
@@ -156,6 +174,7 @@ mod exports {
     }
 
     /// Truncate ISO-8601 text to `unit`, keeping its shape.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilTruncIso)]
     pub fn trunc_iso(value: Option<String>, unit_text: &str) -> Result<Option<String>, JsError> {
         let unit = unit(unit_text)?;
@@ -163,6 +182,7 @@ mod exports {
     }
 
     /// Format-preserving encryption (FF1).
+    #[cfg(feature = "fpe-encrypt")]
     #[wasm_bindgen(js_name = veilFpeEncrypt)]
     pub fn fpe_encrypt(
         value: Option<String>,
@@ -177,6 +197,7 @@ mod exports {
     }
 
     /// Recover a value masked by `veilFpeEncrypt`.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilFpeDecrypt)]
     pub fn fpe_decrypt(
         value: Option<String>,
@@ -191,6 +212,7 @@ mod exports {
     }
 
     /// Reversible token (AES-SIV), `vt1.…`.
+    #[cfg(feature = "token-mask")]
     #[wasm_bindgen(js_name = veilTokenMask)]
     pub fn token_mask(
         value: Option<String>,
@@ -205,6 +227,7 @@ mod exports {
     }
 
     /// Recover the text of a token made by `veilTokenMask`.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilTokenUnmask)]
     pub fn token_unmask(
         token: Option<String>,
@@ -220,18 +243,21 @@ mod exports {
     }
 
     /// Does the user value reach the data tag? `undefined` if either is NULL.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilTagMatches)]
     pub fn tag_matches(user_value: Option<String>, data_tag: Option<String>) -> Option<bool> {
         Some(rows::tag_matches(&user_value?, &data_tag?))
     }
 
     /// Is the row's value one of the reader's `values`?
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilAttributeIn)]
     pub fn attribute_in(value: Option<String>, values: Vec<String>, hierarchical: bool) -> Option<bool> {
         value.map(|v| rows::attribute_in(&v, &values, hierarchical))
     }
 
     /// Is the event time `ts` in the window ending at `now` (BigInts, same unit)?
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = veilInWindow)]
     pub fn in_window(ts: Option<i64>, now: i64, window: i64) -> Option<bool> {
         ts.map(|ts| rows::in_window(ts, now, window))
