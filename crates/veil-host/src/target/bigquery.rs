@@ -9,7 +9,7 @@
 //!   this SQL; no reader gets any role on dataset `veil`) and the JS UDFs
 //!   `veil.veil_hash`, `veil.veil_in_sample`, `veil.veil_ff1`, `veil.veil_token`
 //!   (only those the views use): `veil_hash` embeds `veil-hash-core.inline.js`
-//!   (the canonical-ABI hash module with its own glue, 25 KB, under BigQuery's
+//!   (the canonical-ABI hash module with its own glue, 26 KB, under BigQuery's
 //!   32 KB inline limit); the others load a slim bundle from
 //!   `<library>/veil-<family>.inline.js` (each over 32 KB, so a library file in
 //!   Cloud Storage);
