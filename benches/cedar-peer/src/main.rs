@@ -13,6 +13,8 @@
 //! the pairs decided by Cedar with per-source policy slices (also checked).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+// The veil bench's own generator: same seed, same data.
+#[path = "../../../crates/veil-policy/benches/support/gen.rs"]
 mod gen;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

@@ -1,8 +1,8 @@
-//! The generator of `crates/veil-policy/benches/entitlements.rs`, copied verbatim
-//! (it is private to that bench file). Same seed, same distributions, same order
-//! of random draws: keep the two in step. `main.rs` checks the reach-pair count
-//! and the allowed percentage against the figures the veil bench prints.
-#![allow(clippy::unwrap_used)]
+//! The generated catalog, users and policies of the entitlement benchmark: one
+//! seed, skewed (Zipf-like) tag distributions. Shared by
+//! `crates/veil-policy/benches/entitlements.rs` and the Cedar peer
+//! (`benches/cedar-peer`), so both decide on the same data.
+#![allow(clippy::unwrap_used, dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -167,4 +167,3 @@ pub fn policies(rng: &mut Rng, n: usize) -> PolicySet {
     }
     PolicySet::from_policies(out).unwrap()
 }
-
