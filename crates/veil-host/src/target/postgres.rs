@@ -26,7 +26,6 @@
 
 use std::collections::BTreeSet;
 
-use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use veil_policy::{ColumnType, Engine, HashScope, Keep, Literal, Mask, Rounding, RowPredicate, TimeUnit};
 
 use super::{MaskContext, Reader, Target};
@@ -41,8 +40,6 @@ pub const READER_ROLE: &str = "veil_reader";
 pub const GROUP_ROLE_PREFIX: &str = "group:";
 /// PostgreSQL truncates longer identifiers; veil refuses them instead.
 const MAX_IDENT_BYTES: usize = 63;
-/// PostgreSQL's largest repetition count in a regex bound.
-const MAX_REGEX_REPEAT: u32 = 255;
 
 /// The PostgreSQL target.
 #[derive(Clone, Debug, Default)]
@@ -701,93 +698,22 @@ pub fn key_scopes(engine: &Engine, options: &BindOptions) -> Result<Vec<KeyScope
 /// # Errors
 /// A sentence saying what has no equivalent.
 pub fn posix_pattern(pattern: &str) -> std::result::Result<String, String> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(pattern)
-        .map_err(|e| format!("regex `{pattern}` does not parse: {e}"))?;
-    if hir.properties().minimum_len().unwrap_or(0) == 0 {
-        return Err(format!("regex `{pattern}` can match the empty string; engines replace empty matches differently"));
-    }
-    let mut variable = 0;
-    let out = render_hir(&hir, pattern, &mut variable)?;
-    if variable > 1 {
-        return Err(format!(
-            "regex `{pattern}` has more than one variable-length repetition; PostgreSQL's longest-match rule \
-             can then match differently from Rust's; use fixed counts like `\\d{{4}}`"
-        ));
-    }
-    Ok(out)
+    super::warehouse::translate_regex(
+        pattern,
+        &super::warehouse::RegexSyntax {
+            engine: "PostgreSQL",
+            literal: posix_char,
+            class_char: posix_code_point,
+            // Text in PostgreSQL cannot hold NUL: classes start at U+0001.
+            class_min: '\u{1}',
+            longest_match: "; PostgreSQL's longest-match rule can then match differently from Rust's",
+        },
+    )
 }
 
-fn render_hir(hir: &Hir, pattern: &str, variable: &mut u32) -> std::result::Result<String, String> {
-    let refuse =
-        |what: &str| Err(format!("regex `{pattern}`: {what} has no equivalent PostgreSQL regex veil can vouch for"));
-    match hir.kind() {
-        HirKind::Empty => Ok(String::new()),
-        HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
-            Ok(text) => Ok(text.chars().map(posix_char).collect()),
-            Err(_) => refuse("a non-UTF-8 literal"),
-        },
-        HirKind::Class(Class::Unicode(class)) => {
-            let mut out = String::from("[");
-            for r in class.ranges() {
-                // Text in PostgreSQL cannot hold NUL; start ranges at U+0001.
-                let start = if r.start() == '\0' { '\u{1}' } else { r.start() };
-                if r.end() < start {
-                    continue;
-                }
-                out.push_str(&format!("\\U{:08X}", u32::from(start)));
-                if r.end() != start {
-                    out.push_str(&format!("-\\U{:08X}", u32::from(r.end())));
-                }
-            }
-            if out.len() == 1 {
-                return refuse("an empty class");
-            }
-            out.push(']');
-            Ok(out)
-        }
-        HirKind::Class(Class::Bytes(_)) => refuse("a byte class"),
-        HirKind::Look(Look::Start) => Ok("^".into()),
-        HirKind::Look(Look::End) => Ok("$".into()),
-        HirKind::Look(_) => refuse("a multi-line anchor or word boundary"),
-        HirKind::Repetition(rep) => {
-            let single = match rep.sub.kind() {
-                HirKind::Class(Class::Unicode(_)) => true,
-                HirKind::Literal(lit) => std::str::from_utf8(&lit.0).map(|s| s.chars().count() == 1).unwrap_or(false),
-                _ => false,
-            };
-            if !single {
-                return refuse("a repetition of more than one character or class");
-            }
-            let fixed = rep.max == Some(rep.min);
-            if !rep.greedy && !fixed {
-                return refuse("a lazy repetition");
-            }
-            if rep.min > MAX_REGEX_REPEAT || rep.max.is_some_and(|m| m > MAX_REGEX_REPEAT) {
-                return refuse("a repetition count above 255");
-            }
-            if !fixed {
-                *variable += 1;
-            }
-            let sub = render_hir(&rep.sub, pattern, variable)?;
-            let bound = match rep.max {
-                Some(max) if max == rep.min => format!("{{{max}}}"),
-                Some(max) => format!("{{{},{max}}}", rep.min),
-                None => format!("{{{},}}", rep.min),
-            };
-            Ok(format!("{sub}{bound}"))
-        }
-        HirKind::Capture(_) => refuse("a group"),
-        HirKind::Concat(items) => {
-            let mut out = String::new();
-            for item in items {
-                out.push_str(&render_hir(item, pattern, variable)?);
-            }
-            Ok(out)
-        }
-        HirKind::Alternation(_) => refuse("an alternation"),
-    }
+/// A class range's end in a PostgreSQL ARE: its code point.
+fn posix_code_point(c: char) -> String {
+    format!("\\U{:08X}", u32::from(c))
 }
 
 /// One literal character in a PostgreSQL ARE.

@@ -258,6 +258,33 @@ pub fn common_mask(t: &dyn Target, d: &Dialect, mask: &Mask, c: &str, ctx: &Mask
 /// # Errors
 /// A sentence saying what has no equivalent.
 pub fn regex_pattern(pattern: &str, esc: fn(char) -> String) -> std::result::Result<String, String> {
+    translate_regex(
+        pattern,
+        &RegexSyntax { engine: "warehouse", literal: esc, class_char: esc, class_min: '\0', longest_match: "" },
+    )
+}
+
+/// How one engine writes a translated regex ([`translate_regex`]).
+pub struct RegexSyntax {
+    /// Whose regex, for refusals (`warehouse`, `PostgreSQL`).
+    pub engine: &'static str,
+    /// A literal character; empty when the engine has no form for it (refused).
+    pub literal: fn(char) -> String,
+    /// A class range's end; empty when the engine has no form for it (refused).
+    pub class_char: fn(char) -> String,
+    /// The first character a class may hold (PostgreSQL text cannot hold NUL).
+    pub class_min: char,
+    /// Why two variable-length repetitions can match differently there, if the
+    /// engine says more than veil's rule (PostgreSQL's longest match).
+    pub longest_match: &'static str,
+}
+
+/// A Rust regex (the `regex` crate's syntax, as veil-core runs it) in an engine's
+/// syntax, or why there is none: the subset described at [`regex_pattern`].
+///
+/// # Errors
+/// A sentence saying what has no equivalent.
+pub fn translate_regex(pattern: &str, syntax: &RegexSyntax) -> std::result::Result<String, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .build()
         .parse(pattern)
@@ -266,50 +293,32 @@ pub fn regex_pattern(pattern: &str, esc: fn(char) -> String) -> std::result::Res
         return Err(format!("regex `{pattern}` can match the empty string; engines replace empty matches differently"));
     }
     let mut variable = 0;
-    let out = render_hir(&hir, pattern, esc, &mut variable)?;
+    let out = render_hir(&hir, pattern, syntax, &mut variable)?;
     if variable > 1 {
         return Err(format!(
-            "regex `{pattern}` has more than one variable-length repetition; use fixed counts like `\\d{{4}}`"
+            "regex `{pattern}` has more than one variable-length repetition{}; use fixed counts like `\\d{{4}}`",
+            syntax.longest_match
         ));
     }
     Ok(out)
 }
 
-/// `\x{HHHH}` for characters other than ASCII letters and digits (RE2, Java).
-pub fn hex_escape(c: char) -> String {
-    if c.is_ascii_alphanumeric() {
-        c.to_string()
-    } else {
-        format!("\\x{{{:04X}}}", u32::from(c))
-    }
-}
-
-/// Literal characters, punctuation backslash-escaped (Snowflake); control
-/// characters have no literal form veil writes, so [`regex_pattern`] refuses them.
-pub fn literal_escape(c: char) -> String {
-    if c.is_ascii_alphanumeric() || (!c.is_ascii() && !c.is_control()) {
-        c.to_string()
-    } else if c.is_ascii_punctuation() || c == ' ' {
-        format!("\\{c}")
-    } else {
-        String::new()
-    }
-}
-
 fn render_hir(
     hir: &Hir,
     pattern: &str,
-    esc: fn(char) -> String,
+    syntax: &RegexSyntax,
     variable: &mut u32,
 ) -> std::result::Result<String, String> {
-    let refuse =
-        |what: &str| Err(format!("regex `{pattern}`: {what} has no equivalent warehouse regex veil can vouch for"));
-    let ch = |c: char| {
-        let s = esc(c);
+    let refuse = |what: &str| {
+        Err(format!("regex `{pattern}`: {what} has no equivalent {} regex veil can vouch for", syntax.engine))
+    };
+    let written = |form: fn(char) -> String, c: char| {
+        let s = form(c);
         if s.is_empty() {
             Err(format!(
-                "regex `{pattern}`: character U+{:04X} has no form veil writes for this warehouse",
-                u32::from(c)
+                "regex `{pattern}`: character U+{:04X} has no form veil writes for this {}",
+                u32::from(c),
+                syntax.engine
             ))
         } else {
             Ok(s)
@@ -318,17 +327,24 @@ fn render_hir(
     match hir.kind() {
         HirKind::Empty => Ok(String::new()),
         HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
-            Ok(text) => text.chars().map(ch).collect(),
+            Ok(text) => text.chars().map(|c| written(syntax.literal, c)).collect(),
             Err(_) => refuse("a non-UTF-8 literal"),
         },
         HirKind::Class(Class::Unicode(class)) => {
             let mut out = String::from("[");
             for r in class.ranges() {
-                out.push_str(&ch(r.start())?);
-                if r.end() != r.start() {
-                    out.push('-');
-                    out.push_str(&ch(r.end())?);
+                let start = r.start().max(syntax.class_min);
+                if r.end() < start {
+                    continue;
                 }
+                out.push_str(&written(syntax.class_char, start)?);
+                if r.end() != start {
+                    out.push('-');
+                    out.push_str(&written(syntax.class_char, r.end())?);
+                }
+            }
+            if out.len() == 1 {
+                return refuse("an empty class");
             }
             out.push(']');
             Ok(out)
@@ -356,7 +372,7 @@ fn render_hir(
             if !fixed {
                 *variable += 1;
             }
-            let sub = render_hir(&rep.sub, pattern, esc, variable)?;
+            let sub = render_hir(&rep.sub, pattern, syntax, variable)?;
             let bound = match rep.max {
                 Some(max) if max == rep.min => format!("{{{max}}}"),
                 Some(max) => format!("{{{},{max}}}", rep.min),
@@ -365,8 +381,29 @@ fn render_hir(
             Ok(format!("{sub}{bound}"))
         }
         HirKind::Capture(_) => refuse("a group"),
-        HirKind::Concat(items) => items.iter().map(|i| render_hir(i, pattern, esc, variable)).collect(),
+        HirKind::Concat(items) => items.iter().map(|i| render_hir(i, pattern, syntax, variable)).collect(),
         HirKind::Alternation(_) => refuse("an alternation"),
+    }
+}
+
+/// `\x{HHHH}` for characters other than ASCII letters and digits (RE2, Java).
+pub fn hex_escape(c: char) -> String {
+    if c.is_ascii_alphanumeric() {
+        c.to_string()
+    } else {
+        format!("\\x{{{:04X}}}", u32::from(c))
+    }
+}
+
+/// Literal characters, punctuation backslash-escaped (Snowflake); control
+/// characters have no literal form veil writes, so [`regex_pattern`] refuses them.
+pub fn literal_escape(c: char) -> String {
+    if c.is_ascii_alphanumeric() || (!c.is_ascii() && !c.is_control()) {
+        c.to_string()
+    } else if c.is_ascii_punctuation() || c == ' ' {
+        format!("\\{c}")
+    } else {
+        String::new()
     }
 }
 
