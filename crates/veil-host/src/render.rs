@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use veil_policy::{
-    ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Mask, Plan, ReaderPlan, RowFilter,
+    ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Literal, Mask, Plan, ReaderPlan, RowFilter,
 };
 
 use crate::target::{MaskContext, Reader, Target};
@@ -413,6 +413,17 @@ pub fn sample_key(
 /// `concat_ws('|', …)` in the spelling `name` (most engines have it).
 pub fn concat_ws(name: &'static str) -> impl Fn(&[String]) -> String {
     move |parts| format!("{name}('|', {})", parts.join(", "))
+}
+
+/// A constant mask's value as an SQL literal (a non-finite float as `NULL`).
+pub fn constant(t: &dyn Target, value: &Literal) -> String {
+    match value {
+        Literal::Boolean(b) => b.to_string().to_uppercase(),
+        Literal::Integer(i) => i.to_string(),
+        Literal::Float(f) if f.is_finite() => format!("{f:?}"),
+        Literal::Float(_) => "NULL".into(),
+        Literal::Text(s) => t.literal(s),
+    }
 }
 
 /// A column type the catalog names (`ColumnType::Other`), pasted as is when it

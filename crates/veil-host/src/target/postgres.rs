@@ -26,7 +26,7 @@
 
 use std::collections::BTreeSet;
 
-use veil_policy::{ColumnType, Engine, HashScope, Keep, Literal, Mask, Rounding, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, Engine, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
 
 use super::{MaskContext, Reader, Target};
 use crate::render::{self, ViewParts, FACTS_SCHEMA};
@@ -181,13 +181,7 @@ impl Target for Postgres {
             }
             Mask::Null => format!("CAST(NULL AS {ty})"),
             Mask::Constant { value } => {
-                let literal = match value {
-                    Literal::Boolean(b) => b.to_string().to_uppercase(),
-                    Literal::Integer(i) => i.to_string(),
-                    Literal::Float(f) if f.is_finite() => format!("{f:?}"),
-                    Literal::Float(_) => "NULL".into(),
-                    Literal::Text(s) => self.literal(s),
-                };
+                let literal = crate::render::constant(self, value);
                 format!("CAST({literal} AS {ty})")
             }
             Mask::Regex { pattern, replacement } => {

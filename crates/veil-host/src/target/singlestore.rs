@@ -36,7 +36,7 @@
 
 use std::path::Path;
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Keep, Literal, Mask, Rounding, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
 
 use super::{warehouse, MaskContext, Target};
 use crate::render::{self, ViewParts, FACTS_SCHEMA};
@@ -340,13 +340,7 @@ impl Target for SingleStore {
         Ok(match mask {
             Mask::Null => format!("(NULL :> {ty})"),
             Mask::Constant { value } => {
-                let value = match value {
-                    Literal::Boolean(b) => b.to_string().to_uppercase(),
-                    Literal::Integer(i) => i.to_string(),
-                    Literal::Float(f) if f.is_finite() => format!("{f:?}"),
-                    Literal::Float(_) => "NULL".into(),
-                    Literal::Text(s) => literal(s),
-                };
+                let value = crate::render::constant(self, value);
                 format!("({value} :> {ty})")
             }
             Mask::Reveal { keep, fill } => {

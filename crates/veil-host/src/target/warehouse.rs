@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
-use veil_policy::{ColumnPlan, ColumnType, DataSource, Engine, Keep, Literal, Mask, Plan, Rounding};
+use veil_policy::{ColumnPlan, ColumnType, DataSource, Engine, Keep, Mask, Plan, Rounding};
 
 use super::{MaskContext, Reader, Target};
 use crate::{BindOptions, Error, Result};
@@ -185,13 +185,7 @@ pub fn common_mask(t: &dyn Target, d: &Dialect, mask: &Mask, c: &str, ctx: &Mask
     Ok(Some(match mask {
         Mask::Null => format!("CAST(NULL AS {ty})"),
         Mask::Constant { value } => {
-            let literal = match value {
-                Literal::Boolean(b) => b.to_string().to_uppercase(),
-                Literal::Integer(i) => i.to_string(),
-                Literal::Float(f) if f.is_finite() => format!("{f:?}"),
-                Literal::Float(_) => "NULL".into(),
-                Literal::Text(s) => t.literal(s),
-            };
+            let literal = crate::render::constant(t, value);
             format!("CAST({literal} AS {ty})")
         }
         Mask::Reveal { keep, fill } => {
