@@ -28,6 +28,9 @@ pub enum Error {
     /// Arguments that do not fit together.
     #[error("{0}")]
     Usage(String),
+    /// Inputs that load but are refused (e.g. warnings under `--strict`).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl From<veil_policy::Error> for Error {

@@ -25,12 +25,15 @@ pub struct Loaded {
     pub engine: Engine,
     /// Columns dbt did not type (no catalog.json), as `source.column`.
     pub untyped_columns: Vec<String>,
+    /// Warnings from reading the catalog (e.g. two dbt nodes merged into one source).
+    pub catalog_warnings: Vec<Warning>,
 }
 
 impl Loaded {
-    /// Warnings from the engine (policies that reach nothing, groups nobody has).
-    pub fn warnings(&self) -> &[Warning] {
-        self.engine.warnings()
+    /// Every warning: the catalog's, then the engine's (names that reach nothing,
+    /// near misses, uncovered tags).
+    pub fn warnings(&self) -> Vec<Warning> {
+        self.catalog_warnings.iter().chain(self.engine.warnings()).cloned().collect()
     }
 }
 
@@ -41,6 +44,7 @@ impl Loaded {
 pub fn load(inputs: &Inputs) -> Result<Loaded> {
     let policies = PolicySet::load(&inputs.policies)?;
     let mut users = Directory::load(&inputs.users)?;
+    let mut catalog_warnings = Vec::new();
     let (catalog, untyped_columns) = match (&inputs.dbt_target, &inputs.catalog) {
         (Some(_), Some(_)) => {
             return Err(Error::Usage("give either --dbt-target or --catalog, not both".into()));
@@ -50,6 +54,13 @@ pub fn load(inputs: &Inputs) -> Result<Loaded> {
             for project in &artifacts.projects {
                 users.add_project(&project.name, project.purposes.iter().cloned());
             }
+            let manifest = veil_policy::Location::new(target.join("manifest.json"), 1, 1);
+            catalog_warnings.extend(
+                artifacts
+                    .warnings
+                    .iter()
+                    .map(|message| Warning { location: manifest.clone(), message: message.clone() }),
+            );
             (artifacts.catalog, artifacts.untyped_columns)
         }
         (None, Some(path)) => (Catalog::load(path)?, Vec::new()),
@@ -59,5 +70,5 @@ pub fn load(inputs: &Inputs) -> Result<Loaded> {
             ))
         }
     };
-    Ok(Loaded { engine: Engine::new(policies, users, catalog)?, untyped_columns })
+    Ok(Loaded { engine: Engine::new(policies, users, catalog)?, untyped_columns, catalog_warnings })
 }

@@ -52,6 +52,11 @@ struct Project {
     /// A catalog YAML file, instead of dbt.
     #[arg(long, value_name = "FILE", conflicts_with = "dbt_target")]
     catalog: Option<PathBuf>,
+    /// Treat every warning as an error (exit 1): a tag, column, group, user,
+    /// attribute or purpose that a policy names but nothing has; a tagged column no
+    /// rule of its family reaches; dbt nodes merged. Use it in CI.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args, Clone)]
@@ -395,15 +400,21 @@ fn inputs(p: &Project) -> Inputs {
 
 fn load_project(p: &Project) -> Result<Loaded> {
     let loaded = load(&inputs(p))?;
-    for w in loaded.warnings() {
+    let warnings = loaded.warnings();
+    for w in &warnings {
         eprintln!("{w}");
     }
-    if !loaded.untyped_columns.is_empty() {
+    let untyped = !loaded.untyped_columns.is_empty();
+    if untyped {
         eprintln!(
             "warning: {} column(s) have no type (run `dbt docs generate` for catalog.json): {}",
             loaded.untyped_columns.len(),
             loaded.untyped_columns.join(", ")
         );
+    }
+    if p.strict && (untyped || !warnings.is_empty()) {
+        let count = warnings.len() + usize::from(untyped);
+        return Err(Error::Invalid(format!("{count} warning(s), and --strict makes warnings errors")));
     }
     Ok(loaded)
 }

@@ -188,10 +188,7 @@ pub fn run(
             });
             checks.push(Check::Same { reader: reader.clone(), source: source.clone() });
 
-            let base = engine.catalog().source(source).map(|s| match (&s.schema, s.name.rsplit_once('.')) {
-                (Some(schema), Some((_, rel))) => format!("{}.{}", t.quote_ident(schema), t.quote_ident(rel)),
-                _ => t.quote_ident(&s.name),
-            });
+            let base = engine.catalog().source(source).map(|s| veil_host::render::base_relation(s, &t));
             for column in &plan.columns {
                 let Some(first) = column.chain.first() else { continue };
                 let never_raw = first.rows.is_none()

@@ -38,6 +38,16 @@ pub enum Error {
         /// What veil reads.
         supported: &'static str,
     },
+    /// Two dbt nodes that cannot both stand for their relation.
+    #[error("{path}: {message}\n  help: {help}")]
+    Conflict {
+        /// The manifest.
+        path: PathBuf,
+        /// Both nodes and what differs.
+        message: String,
+        /// What to do.
+        help: String,
+    },
 }
 
 /// Result with [`Error`].

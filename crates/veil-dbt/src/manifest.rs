@@ -39,6 +39,9 @@ pub struct DbtArtifacts {
     pub untyped_columns: Vec<String>,
     /// How each data source is materialised, by catalog name (for schema monitoring).
     pub relations: std::collections::BTreeMap<String, Relation>,
+    /// Things worth saying that are not errors, e.g. two dbt nodes (a seed and a
+    /// source) standing for one relation, whose tags were merged.
+    pub warnings: Vec<String>,
 }
 
 /// What dbt says about the relation behind a data source, beyond tags.
@@ -144,7 +147,20 @@ struct RawCatalogFile {
 #[derive(Deserialize)]
 struct RawCatalogTable {
     #[serde(default)]
+    metadata: Option<RawRelationName>,
+    #[serde(default)]
     columns: Map<String, Value>,
+}
+
+/// A relation's name as the warehouse stores it (catalog.json `metadata`).
+#[derive(Clone, Debug, Default, Deserialize)]
+struct RawRelationName {
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -190,8 +206,16 @@ fn schema_version(url: &str) -> Option<u32> {
     file.strip_prefix('v')?.strip_suffix(".json")?.parse().ok()
 }
 
-/// Column types per node id: (name, type) in table order.
-type ColumnTypes = std::collections::HashMap<String, Vec<(String, String)>>;
+/// What catalog.json says of one node: its relation's stored name and its
+/// columns (name, type) in table order.
+#[derive(Clone, Debug, Default)]
+struct CatalogTable {
+    name: RawRelationName,
+    columns: Vec<(String, String)>,
+}
+
+/// catalog.json's tables by node id.
+type ColumnTypes = std::collections::HashMap<String, CatalogTable>;
 
 fn read_catalog(path: &Path, text: &str) -> Result<ColumnTypes> {
     let raw: RawCatalogFile = serde_json::from_str(text).map_err(|e| Error::json(path, &e))?;
@@ -214,7 +238,13 @@ fn read_catalog(path: &Path, text: &str) -> Result<ColumnTypes> {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::json(path, &e))?;
         columns.sort_by_key(|c| c.index);
-        out.insert(id, columns.into_iter().map(|c| (c.name, c.column_type)).collect());
+        out.insert(
+            id,
+            CatalogTable {
+                name: table.metadata.unwrap_or_default(),
+                columns: columns.into_iter().map(|c| (c.name, c.column_type)).collect(),
+            },
+        );
     }
     Ok(out)
 }
@@ -227,10 +257,15 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
         _ => return Err(Error::Version { path: path.to_path_buf(), kind: "manifest", found, supported: "v10 to v12" }),
     }
 
-    let mut sources = Vec::new();
+    // One data source per relation: nodes standing for the same relation (a seed
+    // and a source over it, say) are merged, never one dropped.
+    let mut sources: Vec<(DataSource, String)> = Vec::new();
+    let mut by_relation: std::collections::HashMap<(Option<String>, Option<String>, String), usize> =
+        std::collections::HashMap::new();
     let mut names = std::collections::HashMap::new();
     let mut untyped = Vec::new();
     let mut relations = std::collections::BTreeMap::new();
+    let mut warnings = Vec::new();
     let nodes = raw.nodes.into_iter().map(|n| (n, false)).chain(raw.sources.into_iter().map(|n| (n, true)));
     for ((id, value), is_source) in nodes {
         let node: RawNode = serde_json::from_value(value).map_err(|e| Error::json(path, &e))?;
@@ -242,27 +277,64 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
         if materialized == Some("ephemeral") || !enabled {
             continue;
         }
-        let relation = if is_source { node.identifier.clone() } else { node.alias.clone() };
-        let relation = relation.unwrap_or_else(|| node.name.clone());
-        let name = match &node.schema {
-            Some(schema) => format!("{schema}.{relation}"),
-            None => relation,
+        let table = types.and_then(|t| t.get(&id));
+        // The warehouse's own spelling (catalog.json) wins over the manifest's.
+        let stored = table.map(|t| &t.name);
+        let manifest_identifier = if is_source { node.identifier.clone() } else { node.alias.clone() };
+        let identifier =
+            stored.and_then(|n| n.name.clone()).or(manifest_identifier).unwrap_or_else(|| node.name.clone());
+        let schema = stored.and_then(|n| n.schema.clone()).or_else(|| node.schema.clone());
+        let database = stored.and_then(|n| n.database.clone()).or_else(|| node.database.clone());
+        let name = match &schema {
+            Some(schema) => format!("{schema}.{identifier}"),
+            None => identifier.clone(),
         };
-        let column_types = types.and_then(|t| t.get(&id));
-        let source = data_source(&name, &node, column_types, &mut untyped);
-        relations.insert(
-            name.clone(),
-            Relation {
-                resource_type: if is_source { "source".into() } else { node.resource_type.clone() },
-                materialized: materialized.map(str::to_owned),
-                checksum: node.checksum.get("checksum").and_then(Value::as_str).map(str::to_owned),
-                column_types: column_types.cloned().unwrap_or_default(),
-                documented_columns: documented_columns(&node),
-            },
-        );
-        names.insert(id, name);
-        sources.push(source);
+        let column_types = table.map(|t| &t.columns);
+        let source = data_source(&name, &node, column_types, &mut untyped, (database, schema, identifier));
+        let relation_key = (source.database.clone(), source.schema.clone(), source.identifier.clone());
+        let relation = Relation {
+            resource_type: if is_source { "source".into() } else { node.resource_type.clone() },
+            materialized: materialized.map(str::to_owned),
+            checksum: node.checksum.get("checksum").and_then(Value::as_str).map(str::to_owned),
+            column_types: column_types.cloned().unwrap_or_default(),
+            documented_columns: documented_columns(&node),
+        };
+        if let Some(&at) = by_relation.get(&relation_key) {
+            let Some((existing, first_id)) = sources.get_mut(at) else { continue };
+            merge(existing, source, first_id, &id).map_err(|message| Error::Conflict {
+                path: path.to_path_buf(),
+                message,
+                help: "declare the relation once, or make both nodes agree on column types".into(),
+            })?;
+            warnings.push(format!(
+                "dbt nodes `{first_id}` and `{id}` are the same relation {}: veil merged their tags into data source `{}`",
+                relation_text(&relation_key),
+                existing.name
+            ));
+            // Monitoring follows the built node (model, seed, snapshot) over a source.
+            if relation.resource_type != "source" {
+                relations.insert(existing.name.clone(), relation);
+            }
+            names.insert(id, existing.name.clone());
+            continue;
+        }
+        if let Some((other, other_id)) = sources.iter().find(|(s, _)| s.name == name) {
+            return Err(Error::Conflict {
+                path: path.to_path_buf(),
+                message: format!(
+                    "dbt nodes `{other_id}` ({}) and `{id}` ({}) are different relations but both would be data source `{name}`",
+                    relation_text(&(other.database.clone(), other.schema.clone(), other.identifier.clone())),
+                    relation_text(&relation_key)
+                ),
+                help: "rename one of the relations (alias / identifier)".into(),
+            });
+        }
+        by_relation.insert(relation_key, sources.len());
+        relations.insert(name.clone(), relation);
+        names.insert(id.clone(), name);
+        sources.push((source, id));
     }
+    let sources: Vec<DataSource> = sources.into_iter().map(|(s, _)| s).collect();
 
     let mut projects = Vec::new();
     for (_, value) in raw.exposures {
@@ -288,7 +360,52 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
         project_name: raw.metadata.project_name,
         untyped_columns: untyped,
         relations,
+        warnings,
     })
+}
+
+/// `"db"."schema"."identifier"`, for messages.
+fn relation_text((database, schema, identifier): &(Option<String>, Option<String>, String)) -> String {
+    let parts: Vec<String> = [database.as_deref(), schema.as_deref(), Some(identifier.as_str())]
+        .into_iter()
+        .flatten()
+        .map(|p| format!("\"{p}\""))
+        .collect();
+    parts.join(".")
+}
+
+/// Fold `other` (a second node over the same relation) into `into`: the union of
+/// table tags and of each column's tags. Columns both nodes type must agree.
+fn merge(into: &mut DataSource, other: DataSource, into_id: &str, other_id: &str) -> std::result::Result<(), String> {
+    for tag in other.tags {
+        if !into.tags.contains(&tag) {
+            into.tags.push(tag);
+        }
+    }
+    for column in other.columns {
+        match into.columns.iter_mut().find(|c| veil_policy::column_name_matches(&column.name, &c.name)) {
+            Some(existing) => {
+                let unknown = |t: &ColumnType| matches!(t, ColumnType::Other { name } if name == "unknown");
+                if existing.column_type != column.column_type && !unknown(&column.column_type) {
+                    if unknown(&existing.column_type) {
+                        existing.column_type = column.column_type.clone();
+                    } else {
+                        return Err(format!(
+                            "dbt nodes `{into_id}` and `{other_id}` are the same relation but disagree on the type of column `{}` ({} vs {})",
+                            column.name, existing.column_type, column.column_type
+                        ));
+                    }
+                }
+                for tag in column.tags {
+                    if !existing.tags.contains(&tag) {
+                        existing.tags.push(tag);
+                    }
+                }
+            }
+            None => into.columns.push(column),
+        }
+    }
+    Ok(())
 }
 
 fn data_source(
@@ -296,6 +413,7 @@ fn data_source(
     node: &RawNode,
     types: Option<&Vec<(String, String)>>,
     untyped: &mut Vec<String>,
+    (database, schema, identifier): (Option<String>, Option<String>, String),
 ) -> DataSource {
     let mut tags = strings(&node.tags);
     tags.extend(strings(node.config.get("tags").unwrap_or(&Value::Null)));
@@ -346,7 +464,7 @@ fn data_source(
             })
             .collect(),
     };
-    DataSource { name: name.to_owned(), database: node.database.clone(), schema: node.schema.clone(), tags, columns }
+    DataSource { name: name.to_owned(), database, schema, identifier, tags, columns }
 }
 
 /// The manifest's documented columns with their tags (as [`data_source`] reads them).

@@ -126,7 +126,7 @@ pub fn bind(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Resu
             .map(|s| engine.catalog().source(s).ok_or_else(|| veil_policy::Error::UnknownSource(s.clone())))
             .collect::<std::result::Result<_, _>>()?
     };
-    let names = view_names(&selected);
+    let names = view_names(&selected, target)?;
 
     for sql in target.preamble() {
         out.push(StatementKind::Setup, None, sql);
@@ -183,31 +183,48 @@ fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
-/// View names: the relation name, or `<schema>_<relation>` where two sources share one.
-fn view_names(sources: &[&DataSource]) -> BTreeMap<String, String> {
-    let relation = |s: &DataSource| s.name.rsplit('.').next().unwrap_or(&s.name).to_string();
+/// View names: the relation's identifier, or `<schema>_<identifier>` where two
+/// sources share one (compared as the engine compares names).
+///
+/// # Errors
+/// [`Error::Invalid`] naming both sources when two would still get one view
+/// name (e.g. names that differ only by case on an engine that ignores case).
+pub fn view_names(sources: &[&DataSource], target: &dyn Target) -> Result<BTreeMap<String, String>> {
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
     for s in sources {
-        *count.entry(relation(s)).or_default() += 1;
+        *count.entry(target.fold_ident(&s.identifier)).or_default() += 1;
     }
-    sources
-        .iter()
-        .map(|s| {
-            let r = relation(s);
-            let name = if count.get(&r).copied().unwrap_or(0) > 1 { s.name.replace('.', "_") } else { r };
-            (s.name.clone(), name)
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    let mut taken: BTreeMap<String, &str> = BTreeMap::new();
+    for s in sources {
+        let shared = count.get(&target.fold_ident(&s.identifier)).copied().unwrap_or(0) > 1;
+        let name = match (&s.schema, shared) {
+            (Some(schema), true) => format!("{schema}_{}", s.identifier),
+            _ => s.identifier.clone(),
+        };
+        if let Some(other) = taken.insert(target.fold_ident(&name), &s.name) {
+            return Err(Error::Invalid(format!(
+                "data sources `{other}` and `{}` would both get the secure view `{name}` on {}; rename one of the relations or bind them separately (--source)",
+                s.name,
+                target.name()
+            )));
+        }
+        out.insert(s.name.clone(), name);
+    }
+    Ok(out)
 }
 
-/// The base relation of a source: `schema.relation`, or the name as one identifier.
+/// The base relation of a source, as the engine stores it: `schema.identifier`
+/// (each quoted), preceded by the database where the target qualifies with one
+/// ([`Target::qualifies_database`]); never a name split at its dots.
 pub fn base_relation(source: &DataSource, target: &dyn Target) -> String {
-    match (&source.schema, source.name.rsplit_once('.')) {
-        (Some(schema), Some((_, relation))) => {
-            format!("{}.{}", target.quote_ident(schema), target.quote_ident(relation))
-        }
-        _ => target.quote_ident(&source.name),
-    }
+    let database = source.database.as_deref().filter(|_| target.qualifies_database());
+    [database, source.schema.as_deref(), Some(source.identifier.as_str())]
+        .into_iter()
+        .flatten()
+        .map(|part| target.quote_ident(part))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Tables of facts about readers, rebuilt on every bind.

@@ -84,9 +84,11 @@ fn bigquery_row_access_policies() {
     let with =
         row_access_policies(&engine, &options, &["serviceAccount:dbt@p.iam.gserviceaccount.com".into()]).unwrap();
     let without = row_access_policies(&engine, &options, &[]).unwrap();
-    assert!(without.iter().any(|s| s == "DROP ROW ACCESS POLICY IF EXISTS `veil_unfiltered` ON `main`.`customers`;"));
+    assert!(without
+        .iter()
+        .any(|s| s == "DROP ROW ACCESS POLICY IF EXISTS `veil_unfiltered` ON `shop`.`main`.`customers`;"));
     // Exactly the entitled readers; dave (a contractor) reads neither table.
-    let employees = with.iter().find(|s| s.contains("`veil_readers` ON `main`.`employees`")).unwrap();
+    let employees = with.iter().find(|s| s.contains("`veil_readers` ON `shop`.`main`.`employees`")).unwrap();
     let entitled = veil_host::target::warehouse::entitled(&engine, "main.employees").unwrap();
     let list: Vec<String> = entitled.iter().map(|r| format!("'user:{r}'")).collect();
     assert!(employees.contains(&format!("GRANT TO ({})", list.join(", "))), "{employees}");

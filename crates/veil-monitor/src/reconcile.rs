@@ -85,9 +85,9 @@ fn with_new(mut tags: Vec<String>) -> Vec<String> {
 /// ```
 pub fn reconcile(previous: &Snapshot, live: &Snapshot, declared: &Snapshot) -> Reconciled {
     let key = |name: &str, s: &SourceSnapshot| {
-        format!("{}.{}", s.schema.as_deref().unwrap_or("main"), SourceSnapshot::relation(name))
+        (s.schema.clone().unwrap_or_else(|| "main".into()), s.relation(name).to_owned())
     };
-    let declared_by_key: BTreeMap<String, (&String, &SourceSnapshot)> =
+    let declared_by_key: BTreeMap<(String, String), (&String, &SourceSnapshot)> =
         declared.sources.iter().map(|(n, s)| (key(n, s), (n, s))).collect();
 
     let mut out = Reconciled::default();
@@ -136,6 +136,7 @@ pub fn reconcile(previous: &Snapshot, live: &Snapshot, declared: &Snapshot) -> R
             name,
             SourceSnapshot {
                 schema: l.schema.clone(),
+                identifier: l.identifier.clone().or_else(|| d.and_then(|d| d.identifier.clone())),
                 kind: l.kind,
                 fingerprint: l.fingerprint.clone().or_else(|| d.and_then(|d| d.fingerprint.clone())),
                 tags,
@@ -154,13 +155,14 @@ pub fn reconcile(previous: &Snapshot, live: &Snapshot, declared: &Snapshot) -> R
         .collect();
     // View names depend on which sources share a relation name: bind a whole
     // group together so the names agree with a full `veil apply`.
-    let mut groups: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    let relation = |n: &str| effective.sources.get(n).map_or_else(|| n.to_owned(), |s| s.relation(n).to_lowercase());
+    let mut groups: BTreeMap<String, Vec<&String>> = BTreeMap::new();
     for n in &bindable {
-        groups.entry(SourceSnapshot::relation(n)).or_default().push(n);
+        groups.entry(relation(n)).or_default().push(n);
     }
     let shared: Vec<String> = rebind
         .iter()
-        .filter_map(|n| groups.get(SourceSnapshot::relation(n)).filter(|g| g.len() > 1))
+        .filter_map(|n| groups.get(&relation(n)).filter(|g| g.len() > 1))
         .flatten()
         .map(|n| (*n).clone())
         .collect();
@@ -249,7 +251,7 @@ mod tests {
         let mut p = d.clone();
         p.sources.retain(|n, _| l.sources.contains_key(n));
         for (n, s) in &mut p.sources {
-            s.view = Some(SourceSnapshot::relation(n).to_string());
+            s.view = Some(s.relation(n).to_string());
         }
         p
     }

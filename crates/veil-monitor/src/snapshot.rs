@@ -63,6 +63,10 @@ pub struct SourceSnapshot {
     /// Schema, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// The relation's own name as the engine stores it; when absent (older
+    /// snapshots), the source name without its `schema.` prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
     /// Table or view.
     #[serde(default)]
     pub kind: Kind,
@@ -88,9 +92,17 @@ impl SourceSnapshot {
         self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
-    /// The relation name: the last dot-separated part of the source name.
-    pub fn relation(name: &str) -> &str {
-        name.rsplit('.').next().unwrap_or(name)
+    /// The relation's own name for the source called `name`: [`Self::identifier`],
+    /// else `name` without its `schema.` prefix (never split at any other dot).
+    pub fn relation<'a>(&'a self, name: &'a str) -> &'a str {
+        if let Some(identifier) = &self.identifier {
+            return identifier;
+        }
+        self.schema
+            .as_deref()
+            .and_then(|schema| name.strip_prefix(schema)?.strip_prefix('.'))
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or(name)
     }
 }
 
@@ -195,6 +207,7 @@ impl Snapshot {
             let name = format!("{}.{}", row.schema, row.table);
             let source = sources.entry(name).or_insert_with(|| SourceSnapshot {
                 schema: Some(row.schema.clone()),
+                identifier: Some(row.table.clone()),
                 kind: row.kind,
                 fingerprint: row.fingerprint.clone(),
                 ..SourceSnapshot::default()
@@ -244,6 +257,7 @@ impl Snapshot {
                     name: name.to_owned(),
                     database: None,
                     schema: s.schema.clone(),
+                    identifier: s.relation(name).to_owned(),
                     tags: s.tags.clone(),
                     columns: s
                         .columns
@@ -266,6 +280,7 @@ impl Snapshot {
 fn source_from_catalog(s: &DataSource) -> SourceSnapshot {
     SourceSnapshot {
         schema: s.schema.clone(),
+        identifier: Some(s.identifier.clone()),
         kind: Kind::Unknown,
         fingerprint: None,
         tags: s.tags.clone(),
@@ -345,6 +360,7 @@ mod tests {
             "main.t".into(),
             SourceSnapshot {
                 schema: Some("main".into()),
+                identifier: Some("t".into()),
                 kind: Kind::View,
                 fingerprint: Some("sql:abc".into()),
                 tags: vec!["Sales".into()],

@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 use crate::error::{Error, Result};
 use crate::yaml::{self, Source as Text};
 
-const HELP: &str = "a catalog file has `sources:`, each with `name`, optional `database`, `schema`, `tags`, and `columns` (name, type, tags); see docs/policies.md";
+const HELP: &str = "a catalog file has `sources:`, each with `name`, optional `database`, `schema`, `identifier`, `tags`, and `columns` (name, type, tags); see docs/policies.md";
 
 /// The type of a column, as far as masks care.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -121,14 +121,20 @@ pub struct Column {
 }
 
 /// A data source (table or view).
+///
+/// Its relation is (`database`, `schema`, `identifier`) exactly as the engine
+/// stores them; `name` is veil's key for it (policies, approvals, `--source`)
+/// and is never split to find the relation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DataSource {
     /// Unique name, e.g. `shop.orders`.
     pub name: String,
-    /// Database, if known.
+    /// Database (catalog, project), if known.
     pub database: Option<String>,
-    /// Schema, if known.
+    /// Schema (dataset), if known.
     pub schema: Option<String>,
+    /// The relation's own name as the engine stores it (case, dots and all).
+    pub identifier: String,
     /// Table tags.
     pub tags: Vec<String>,
     /// Columns, in table order.
@@ -141,6 +147,28 @@ impl DataSource {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// The columns a name in a rule reaches: see [`column_name_matches`].
+    pub fn columns_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Column> + 'a {
+        self.columns.iter().filter(move |c| column_name_matches(name, &c.name))
+    }
+
+    /// The one column a name in a row rule reads: the exact match if there is
+    /// one, else the only column equal to it ignoring case.
+    ///
+    /// # Errors
+    /// The names of every candidate when two or more differ only by case and
+    /// none matches exactly (an empty list when nothing matches).
+    pub fn resolve_column(&self, name: &str) -> std::result::Result<&Column, Vec<&str>> {
+        if let Some(c) = self.column(name) {
+            return Ok(c);
+        }
+        let found: Vec<&Column> = self.columns.iter().filter(|c| column_name_matches(name, &c.name)).collect();
+        match found.as_slice() {
+            [one] => Ok(one),
+            many => Err(many.iter().map(|c| c.name.as_str()).collect()),
+        }
+    }
+
     /// Every column tag of the source, in column order, without repeats.
     pub fn column_tags(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
@@ -151,6 +179,22 @@ impl DataSource {
         }
         out
     }
+}
+
+/// Does a column name written in a policy reach the column `actual`?
+///
+/// Names match ignoring case (Unicode lower case), as engines that fold unquoted
+/// identifiers match them; a name therefore reaches every column that differs
+/// from it only by case, so a mask covers them all (fail closed).
+///
+/// ```
+/// use veil_policy::column_name_matches;
+/// assert!(column_name_matches("email", "Email"));
+/// assert!(column_name_matches("phone", "PHONE"));
+/// assert!(!column_name_matches("e_mail", "email"));
+/// ```
+pub fn column_name_matches(written: &str, actual: &str) -> bool {
+    written == actual || written.to_lowercase() == actual.to_lowercase()
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +213,8 @@ struct RawSource {
     #[serde(default)]
     schema: Option<String>,
     #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
     tags: Vec<String>,
     #[serde(default)]
     columns: Vec<RawColumn>,
@@ -182,6 +228,42 @@ struct RawColumn {
     column_type: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+}
+
+/// The relation's own name for a catalog entry: `identifier` when given, else
+/// `name` without its `database.schema.`, `schema.` or `database.` prefix (so
+/// `raw.events.v2` in schema `raw` is the relation `events.v2`), else `name`
+/// itself when no schema is given. Never split at any other dot.
+fn identifier(
+    name: &str,
+    database: Option<&str>,
+    schema: Option<&str>,
+    given: Option<String>,
+) -> std::result::Result<String, String> {
+    if let Some(given) = given {
+        if given.is_empty() {
+            return Err(format!("data source `{name}` has an empty `identifier`"));
+        }
+        return Ok(given);
+    }
+    let Some(schema) = schema else {
+        return Ok(name.to_owned());
+    };
+    let prefixes =
+        [database.map(|d| format!("{d}.{schema}.")), Some(format!("{schema}.")), database.map(|d| format!("{d}."))];
+    for prefix in prefixes.iter().flatten() {
+        if let Some(rest) = name.strip_prefix(prefix.as_str()) {
+            if !rest.is_empty() {
+                return Ok(rest.to_owned());
+            }
+        }
+    }
+    if name.contains('.') {
+        return Err(format!(
+            "data source `{name}` does not start with its schema `{schema}.`, so its relation is unclear"
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 /// All data sources, by name.
@@ -236,6 +318,8 @@ impl Catalog {
                         tags: c.tags,
                     });
                 }
+                let identifier = identifier(&s.name.value, s.database.as_deref(), s.schema.as_deref(), s.identifier)
+                    .map_err(|why| Error::invalid(at.clone(), why, "add `identifier:` with the relation's own name"))?;
                 let name = s.name.value;
                 if catalog.sources.contains_key(&name) {
                     return Err(Error::invalid(
@@ -246,7 +330,7 @@ impl Catalog {
                 }
                 catalog.sources.insert(
                     name.clone(),
-                    DataSource { name, database: s.database, schema: s.schema, tags: s.tags, columns },
+                    DataSource { name, database: s.database, schema: s.schema, identifier, tags: s.tags, columns },
                 );
             }
         }

@@ -379,16 +379,6 @@ impl Expr {
             Expr::Or { of } => Condition::any(of.iter().map(|e| e.to_condition(source)).collect()),
         }
     }
-
-    /// Group names the expression mentions.
-    pub(crate) fn groups<'a>(&'a self, out: &mut Vec<&'a str>) {
-        match self {
-            Expr::InGroups { groups } => out.extend(groups.iter().map(String::as_str)),
-            Expr::Not { of } => of.groups(out),
-            Expr::And { of } | Expr::Or { of } => of.iter().for_each(|e| e.groups(out)),
-            _ => {}
-        }
-    }
 }
 
 fn tags_at(source: &DataSource, level: TagLevel) -> Vec<&str> {

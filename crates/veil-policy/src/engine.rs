@@ -140,26 +140,16 @@ impl Engine {
             }
             warnings.extend(built.warnings);
         }
-        let member_groups: BTreeSet<&str> =
-            engine.directory.users().flat_map(|u| u.groups.iter().map(String::as_str)).collect();
         for (p, reached) in engine.policies.policies().iter().zip(&reached) {
-            // Staged policies are drafts: they reach nothing yet, but naming a
-            // group no one has is worth saying before they go live.
             if !reached && !p.staged {
                 warnings.push(Warning {
                     location: p.location.clone(),
                     message: format!("policy `{}` reaches no data source in the catalog", p.key),
                 });
             }
-            for g in p.groups() {
-                if !member_groups.contains(g) {
-                    warnings.push(Warning {
-                        location: p.location.clone(),
-                        message: format!("policy `{}` names group `{g}`, which no user is a member of", p.key),
-                    });
-                }
-            }
         }
+        // Staged policies too: a name no one has is worth saying before they go live.
+        warnings.extend(crate::lint::lint(engine.policies.policies(), &engine.catalog, &engine.directory));
         Error::collect(errors)?;
         warnings.sort_by(|a, b| (&a.location, &a.message).cmp(&(&b.location, &b.message)));
         warnings.dedup();
@@ -370,7 +360,7 @@ impl Engine {
             })
             .collect();
         let mut row_filters = Vec::new();
-        let has_column = |name: &str| src.columns.iter().any(|c| c.name.eq_ignore_ascii_case(name));
+        let has_column = |name: &str| src.columns_named(name).next().is_some();
         for i in self.reaching(src) {
             let Some(p) = self.policies.policies().get(i) else {
                 continue;
@@ -453,38 +443,69 @@ impl Engine {
                         if applies_to == Condition::Never {
                             continue;
                         }
-                        let (keep, needed): (RowPredicate, Vec<&String>) = match rule {
-                            RowRule::MatchAttribute { attribute, column, hierarchical } => (
-                                RowPredicate::MatchAttribute {
-                                    column: column.clone(),
-                                    attribute: attribute.clone(),
-                                    hierarchical: *hierarchical,
-                                },
-                                vec![column],
-                            ),
-                            RowRule::Where { predicate } => {
-                                (RowPredicate::Sql { predicate: predicate.clone() }, predicate.columns.iter().collect())
-                            }
-                            RowRule::TimeWindow { column, seconds } => {
-                                if let Some(c) = src.column(column) {
-                                    if !c.column_type.is_temporal() {
-                                        errors.push(Error::invalid(
-                                            location.clone(),
-                                            format!(
-                                                "policy `{}` uses `{}.{}` as event time, but it is `{}`",
-                                                p.key, src.name, column, c.column_type
-                                            ),
-                                            "a time window needs a date or timestamp column",
-                                        ));
-                                    }
+                        // Row-rule columns become the source's own names, as the engine stores them.
+                        let mut missing: Vec<String> = Vec::new();
+                        let mut ambiguous: Vec<(String, Vec<String>)> = Vec::new();
+                        let mut resolve = |written: &String| -> String {
+                            match src.resolve_column(written) {
+                                Ok(c) => c.name.clone(),
+                                Err(candidates) if candidates.is_empty() => {
+                                    missing.push(written.clone());
+                                    written.clone()
                                 }
-                                (RowPredicate::TimeWindow { column: column.clone(), seconds: *seconds }, vec![column])
-                            }
-                            RowRule::Sample { percent, key } => {
-                                (RowPredicate::Sample { percent: *percent, key: key.clone() }, key.iter().collect())
+                                Err(candidates) => {
+                                    ambiguous
+                                        .push((written.clone(), candidates.into_iter().map(str::to_owned).collect()));
+                                    written.clone()
+                                }
                             }
                         };
-                        let missing: Vec<&String> = needed.into_iter().filter(|c| !has_column(c)).collect();
+                        let keep = match rule {
+                            RowRule::MatchAttribute { attribute, column, hierarchical } => {
+                                RowPredicate::MatchAttribute {
+                                    column: resolve(column),
+                                    attribute: attribute.clone(),
+                                    hierarchical: *hierarchical,
+                                }
+                            }
+                            RowRule::Where { predicate } => {
+                                for c in &predicate.columns {
+                                    resolve(c);
+                                }
+                                RowPredicate::Sql { predicate: predicate.clone() }
+                            }
+                            RowRule::TimeWindow { column, seconds } => {
+                                RowPredicate::TimeWindow { column: resolve(column), seconds: *seconds }
+                            }
+                            RowRule::Sample { percent, key } => {
+                                RowPredicate::Sample { percent: *percent, key: key.iter().map(&mut resolve).collect() }
+                            }
+                        };
+                        if let RowPredicate::TimeWindow { column, .. } = &keep {
+                            if let Some(c) = src.column(column).filter(|c| !c.column_type.is_temporal()) {
+                                errors.push(Error::invalid(
+                                    location.clone(),
+                                    format!(
+                                        "policy `{}` uses `{}.{}` as event time, but it is `{}`",
+                                        p.key, src.name, c.name, c.column_type
+                                    ),
+                                    "a time window needs a date or timestamp column",
+                                ));
+                            }
+                        }
+                        for (written, candidates) in ambiguous {
+                            errors.push(Error::invalid(
+                                location.clone(),
+                                format!(
+                                    "row rule of policy `{}` reads `{written}`, which could be any of {} in `{}`",
+                                    p.key,
+                                    candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                                    src.name
+                                ),
+                                "write the column's name exactly as the source has it",
+                            ));
+                        }
+                        let missing: Vec<&String> = missing.iter().collect();
                         let keep = if missing.is_empty() {
                             keep
                         } else {

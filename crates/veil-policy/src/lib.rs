@@ -60,6 +60,7 @@ pub mod dsl;
 mod engine;
 mod error;
 mod explain;
+mod lint;
 mod mask;
 mod plan;
 mod policy;
@@ -67,7 +68,7 @@ pub mod sql;
 mod users;
 mod yaml;
 
-pub use catalog::{Catalog, Column, ColumnType, DataSource};
+pub use catalog::{column_name_matches, Catalog, Column, ColumnType, DataSource};
 pub use condition::Condition;
 pub use engine::{decision_from, Engine, NEW_COLUMN_POLICY, NEW_COLUMN_TAG};
 pub use error::{Error, Location, Result};

@@ -248,14 +248,16 @@ pub struct PlacedMask {
 pub struct ColumnTarget {
     /// Columns tagged at or below any of these.
     pub tags: Vec<String>,
-    /// Columns with these names.
+    /// Columns with these names (matched as [`crate::column_name_matches`] says).
     pub names: Vec<String>,
 }
 
 impl ColumnTarget {
-    /// Does the rule target `column`?
+    /// Does the rule target `column`? By name ignoring case, or by tag (exact,
+    /// hierarchical).
     pub fn targets(&self, column: &Column) -> bool {
-        self.names.contains(&column.name) || self.tags.iter().any(|p| column.tags.iter().any(|t| tag_matches(p, t)))
+        self.names.iter().any(|n| crate::catalog::column_name_matches(n, &column.name))
+            || self.tags.iter().any(|p| column.tags.iter().any(|t| tag_matches(p, t)))
     }
 }
 
@@ -387,42 +389,6 @@ impl Policy {
             Operator::Any => self.circumstances.iter().any(|c| c.reaches(source)),
             Operator::All => self.circumstances.iter().all(|c| c.reaches(source)),
         }
-    }
-
-    /// Every group name the policy mentions.
-    pub(crate) fn groups(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        match &self.body {
-            PolicyBody::Subscription { subscribers, .. } => match subscribers {
-                Subscribers::Approval { groups, .. } => out.extend(groups.iter().map(String::as_str)),
-                Subscribers::Entitled { expr } => expr.groups(&mut out),
-                _ => {}
-            },
-            PolicyBody::Data { rules } => {
-                for r in rules {
-                    match r {
-                        DataRule::Mask { cases, otherwise, .. } => {
-                            for (e, m) in cases {
-                                e.groups(&mut out);
-                                if let Some(Some(u)) = m.as_ref().map(|m| m.unmaskers.as_ref()) {
-                                    u.groups(&mut out);
-                                }
-                            }
-                            if let Some(Some(u)) = otherwise.as_ref().map(|m| m.unmaskers.as_ref()) {
-                                u.groups(&mut out);
-                            }
-                        }
-                        DataRule::Rows { applies, .. } => match applies {
-                            Applies::EveryoneExcept { expr } | Applies::EveryoneWho { expr } => expr.groups(&mut out),
-                            Applies::Everyone => {}
-                        },
-                    }
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
     }
 }
 

@@ -82,6 +82,15 @@ impl Target for BigQuery {
         format!("`{}`", escape(ident, '`'))
     }
 
+    /// Quoted identifiers are case-sensitive.
+    fn fold_ident(&self, ident: &str) -> String {
+        ident.to_owned()
+    }
+
+    fn qualifies_database(&self) -> bool {
+        true
+    }
+
     fn literal(&self, text: &str) -> String {
         format!("'{}'", escape(text, '\''))
     }

@@ -138,6 +138,10 @@ impl Target for Databricks {
         format!("`{}`", ident.replace('`', "``"))
     }
 
+    fn qualifies_database(&self) -> bool {
+        true
+    }
+
     /// Spark SQL reads backslash escapes, and `'a''b'` is two adjacent literals
     /// (`ab`), so quotes are backslash-escaped too.
     fn literal(&self, text: &str) -> String {

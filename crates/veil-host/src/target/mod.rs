@@ -53,6 +53,18 @@ pub trait Target {
     fn name(&self) -> &'static str;
     /// Quote an identifier.
     fn quote_ident(&self, ident: &str) -> String;
+    /// The form under which the engine compares two quoted identifiers: the
+    /// identifier itself where quoted names are case-sensitive, lower case where
+    /// the engine ignores case (the default, which errs towards reporting clashes).
+    fn fold_ident(&self, ident: &str) -> String {
+        ident.to_lowercase()
+    }
+    /// Does a base relation name its database (catalog, project) too? True for
+    /// warehouses, where one account holds many databases and a statement run from
+    /// another database's context must not land on a twin table.
+    fn qualifies_database(&self) -> bool {
+        false
+    }
     /// Quote a string literal.
     fn literal(&self, text: &str) -> String;
     /// The engine's name for a column type.

@@ -114,6 +114,11 @@ impl Target for Postgres {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
+    /// Quoted identifiers are case-sensitive.
+    fn fold_ident(&self, ident: &str) -> String {
+        ident.to_owned()
+    }
+
     fn literal(&self, text: &str) -> String {
         // standard_conforming_strings is on (the default since 9.1): backslashes are plain.
         format!("'{}'", text.replace('\'', "''"))

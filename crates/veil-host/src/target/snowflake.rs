@@ -111,6 +111,15 @@ impl Target for Snowflake {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
+    /// Quoted identifiers are case-sensitive.
+    fn fold_ident(&self, ident: &str) -> String {
+        ident.to_owned()
+    }
+
+    fn qualifies_database(&self) -> bool {
+        true
+    }
+
     /// Snowflake reads backslash escapes in single-quoted strings.
     fn literal(&self, text: &str) -> String {
         format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))

@@ -73,6 +73,7 @@ pub fn catalog(rng: &mut Rng, n: usize) -> Catalog {
             name: format!("db.s{i}"),
             database: Some("db".into()),
             schema: Some(format!("schema{}", i % 20)),
+            identifier: format!("s{i}"),
             tags,
             columns,
         }
