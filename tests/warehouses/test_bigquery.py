@@ -76,11 +76,11 @@ def test_hostile_names_stay_quoted():
 BQ_IDENT = r"`(?:[^`\\]|\\.)+`"
 BQ_LIT = r"'(?:[^'\\]|\\.)*'"
 ROW_POLICY = re.compile(
-    rf"CREATE OR REPLACE ROW ACCESS POLICY `veil_(?:readers|unfiltered)` ON {BQ_IDENT}\.{BQ_IDENT}\n"
+    rf"CREATE OR REPLACE ROW ACCESS POLICY `veil_(?:readers|unfiltered)` ON {BQ_IDENT}(?:\.{BQ_IDENT}){{1,2}}\n"
     rf"GRANT TO \((?P<grantees>{BQ_LIT}(?:, {BQ_LIT})*)\)\nFILTER USING \((?P<filter>.*)\)$",
     re.S,
 )
-DROP_ROW_POLICY = re.compile(rf"DROP ROW ACCESS POLICY IF EXISTS `veil_(?:readers|unfiltered)` ON {BQ_IDENT}\.{BQ_IDENT}$")
+DROP_ROW_POLICY = re.compile(rf"DROP ROW ACCESS POLICY IF EXISTS `veil_(?:readers|unfiltered)` ON {BQ_IDENT}(?:\.{BQ_IDENT}){{1,2}}$")
 
 
 def test_row_access_policies_have_their_exact_shape_and_filters_parse():

@@ -16,10 +16,12 @@ from test_sql import statements
 
 IDENT = r"`(?:[^`]|``)+`"
 QNAME = rf"{IDENT}\.{IDENT}"
+# A base table: schema.table, or database.schema.table where the catalog names a database.
+TNAME = rf"{IDENT}(?:\.{IDENT}){{1,2}}"
 COLS = rf"(?:{IDENT}(?:, {IDENT})*)?"
 SHAPES = [
-    re.compile(rf"ALTER TABLE {QNAME} ALTER COLUMN {IDENT} SET MASK {QNAME}(?: USING COLUMNS \({IDENT}(?:, {IDENT})*\))?$"),
-    re.compile(rf"ALTER TABLE {QNAME} SET ROW FILTER {QNAME} ON \({COLS}\)$"),
+    re.compile(rf"ALTER TABLE {TNAME} ALTER COLUMN {IDENT} SET MASK {QNAME}(?: USING COLUMNS \({IDENT}(?:, {IDENT})*\))?$"),
+    re.compile(rf"ALTER TABLE {TNAME} SET ROW FILTER {QNAME} ON \({COLS}\)$"),
 ]
 
 

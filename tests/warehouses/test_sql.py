@@ -10,6 +10,8 @@ from sqlglot.tokens import TokenType
 
 IDENT = r'"(?:[^"]|"")+"'
 QNAME = rf"{IDENT}\.{IDENT}"
+# A base table: schema.table, or database.schema.table where the catalog names a database.
+TNAME = rf"{IDENT}(?:\.{IDENT}){{1,2}}"
 COLS = rf"{IDENT}(?:, {IDENT})*"
 
 
@@ -52,9 +54,9 @@ def parse_signature(args: str, dialect: str) -> None:
 SNOWFLAKE_SHAPES = [
     (re.compile(rf"CREATE ROLE IF NOT EXISTS {IDENT}$"), None),
     (re.compile(rf"GRANT ROLE {IDENT} TO USER {IDENT}$"), None),
-    (re.compile(rf"ALTER TABLE {QNAME} DROP ALL ROW ACCESS POLICIES$"), None),
-    (re.compile(rf"ALTER TABLE {QNAME} ADD ROW ACCESS POLICY {QNAME} ON \({COLS}\)$"), None),
-    (re.compile(rf"ALTER TABLE {QNAME} MODIFY COLUMN {IDENT} SET MASKING POLICY {QNAME}(?: USING \({COLS}\))? FORCE$"), None),
+    (re.compile(rf"ALTER TABLE {TNAME} DROP ALL ROW ACCESS POLICIES$"), None),
+    (re.compile(rf"ALTER TABLE {TNAME} ADD ROW ACCESS POLICY {QNAME} ON \({COLS}\)$"), None),
+    (re.compile(rf"ALTER TABLE {TNAME} MODIFY COLUMN {IDENT} SET MASKING POLICY {QNAME}(?: USING \({COLS}\))? FORCE$"), None),
     (re.compile(rf"CREATE (?:MASKING|ROW ACCESS) POLICY IF NOT EXISTS {QNAME} AS \((?P<args>.*?)\)\nRETURNS (?P<ret>[A-Z0-9_(),]+) ->\n(?P<body>.*)$", re.S), "policy"),
 ]
 

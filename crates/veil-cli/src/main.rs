@@ -128,7 +128,13 @@ impl ApplyEngine {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate policies, users and catalog; print warnings. Exit 1 on any error.
+    /// Validate policies, users and catalog; print warnings. Exit 1 on any error
+    /// (and, with --strict, on any warning).
+    ///
+    /// Warnings name every tag, column, group, user, attribute, purpose or data
+    /// source a policy uses that nothing has (with the nearest known name), mask
+    /// rules that reach no column, and tagged columns that no rule of their tag
+    /// family reaches. Tags match exactly; column names match ignoring case.
     Check {
         #[command(flatten)]
         project: Project,
@@ -445,13 +451,20 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Check { project } => {
             let loaded = load_project(&project)?;
             let catalog = loaded.engine.catalog();
-            println!(
-                "ok: {} policies, {} users, {} data sources, {} warning(s)",
+            let warnings = loaded.warnings().len() + usize::from(!loaded.untyped_columns.is_empty());
+            let counts = format!(
+                "{} policies, {} users, {} data sources",
                 loaded.engine.policies().len(),
                 loaded.engine.directory().users().count(),
-                catalog.len(),
-                loaded.warnings().len()
+                catalog.len()
             );
+            if warnings == 0 {
+                println!("ok: {counts}, no warnings");
+            } else {
+                println!(
+                    "valid, with {warnings} warning(s) above: {counts}; a warning can mean data shown unmasked, so read them (--strict makes them errors; use it in CI)"
+                );
+            }
         }
         Command::Plan { project, format } => {
             let loaded = load_project(&project)?;
