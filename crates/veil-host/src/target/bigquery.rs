@@ -22,7 +22,7 @@
 //! The views must then be authorized on the source datasets and on dataset
 //! `veil` (dataset access entries; not SQL: see docs/targets.md).
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, Rounding, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, Condition, DataSource, Engine, HashScope, Mask, Rounding, RowPredicate, TimeUnit};
 
 use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
@@ -259,6 +259,28 @@ impl Target for BigQuery {
 }
 
 /// BigQuery quoted text: backslash escapes, control characters as `\uXXXX`.
+/// BigQuery reads a dot inside a backtick-quoted name as a path separator
+/// (`` `a.b` `` is `a`.`b`; a column `` `a.b` `` is field `b` of `a`), and
+/// projects, datasets, tables and columns cannot hold backticks, backslashes or
+/// control characters. A name that would be read as another one is refused.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the data source and the part.
+fn check_path_names(source: &DataSource) -> Result<()> {
+    let parts = [("project", source.database.as_deref()), ("dataset", source.schema.as_deref())];
+    let columns = source.columns.iter().map(|c| ("column", Some(c.name.as_str())));
+    for (what, name) in parts.into_iter().chain([("table", Some(source.identifier.as_str()))]).chain(columns) {
+        let Some(name) = name else { continue };
+        if name.is_empty() || name.chars().any(|c| matches!(c, '.' | '`' | '\\') || c.is_control()) {
+            return Err(Error::Invalid(format!(
+                "data source `{}`: BigQuery cannot name the {what} `{name}` (a dot is a path separator there, and backticks, backslashes and control characters are not allowed); rename it or leave the source out (--source)",
+                source.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn escape(text: &str, quote: char) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -361,6 +383,9 @@ pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs, library: Option
         return Err(Error::Invalid(format!(
             "UDF library `{library}`: give the Cloud Storage folder holding dist/js/slim, e.g. gs://bucket/veil"
         )));
+    }
+    for source in warehouse::selected(engine, options)? {
+        check_path_names(source)?;
     }
     let t = BigQuery::new(&options.key_id);
     let mut out = render::bind(engine, &t, options)?;
