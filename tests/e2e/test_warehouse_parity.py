@@ -167,21 +167,21 @@ def policy_views(target: str, policies, tmp_path, con) -> tuple[dict[str, str], 
             re.S,
         )
         mask = re.compile(
-            rf"ALTER TABLE ({ident})\.({ident}) MODIFY COLUMN ({ident}) SET MASKING POLICY ({ident}\.{ident})"
+            rf"ALTER TABLE (?:{ident}\.)?({ident})\.({ident}) MODIFY COLUMN ({ident}) SET MASKING POLICY ({ident}\.{ident})"
             r"(?: USING \((.*)\))? FORCE$"
         )
-        rows = re.compile(rf"ALTER TABLE ({ident})\.({ident}) ADD ROW ACCESS POLICY ({ident}\.{ident}) ON \((.*)\)$")
-        grant = re.compile(rf'GRANT SELECT ON TABLE ({ident})\.({ident}) TO ROLE "reader:(.*)"$')
+        rows = re.compile(rf"ALTER TABLE (?:{ident}\.)?({ident})\.({ident}) ADD ROW ACCESS POLICY ({ident}\.{ident}) ON \((.*)\)$")
+        grant = re.compile(rf'GRANT SELECT ON TABLE (?:{ident}\.)?({ident})\.({ident}) TO ROLE "reader:(.*)"$')
     else:
         q, reader_call = "`", "current_user()"
         ident = r"`(?:[^`]|``)+`"
         policy = re.compile(rf"CREATE FUNCTION IF NOT EXISTS ({ident}\.{ident})\((.*?)\)\nRETURNS [A-Z0-9_(),]+\nRETURN (.*)$", re.S)
         mask = re.compile(
-            rf"ALTER TABLE ({ident})\.({ident}) ALTER COLUMN ({ident}) SET MASK ({ident}\.{ident})"
+            rf"ALTER TABLE (?:{ident}\.)?({ident})\.({ident}) ALTER COLUMN ({ident}) SET MASK ({ident}\.{ident})"
             rf"(?: USING COLUMNS \((.*)\))?()$"
         )
-        rows = re.compile(rf"ALTER TABLE ({ident})\.({ident}) SET ROW FILTER ({ident}\.{ident}) ON \((.*)\)$")
-        grant = re.compile(rf"GRANT SELECT ON TABLE ({ident})\.({ident}) TO `(.*)`$")
+        rows = re.compile(rf"ALTER TABLE (?:{ident}\.)?({ident})\.({ident}) SET ROW FILTER ({ident}\.{ident}) ON \((.*)\)$")
+        grant = re.compile(rf"GRANT SELECT ON TABLE (?:{ident}\.)?({ident})\.({ident}) TO `(.*)`$")
 
     def unquote(name: str) -> str:
         return name[1:-1].replace(q + q, q) if name.startswith(q) else name

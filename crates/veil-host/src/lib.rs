@@ -19,6 +19,7 @@
 //! [`render`].
 
 mod error;
+pub mod predicate;
 pub mod render;
 pub mod target;
 

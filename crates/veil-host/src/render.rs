@@ -493,7 +493,7 @@ pub fn mask_case(t: &dyn Target, source: &str, column: &ColumnPlan, key_id: &str
             when = format!("{when} AND NOT {}", condition(unmaskers, t));
         }
         if let Some(rows) = &case.rows {
-            when = format!("{when} AND ({})", rows.sql);
+            when = format!("{when} AND {}", crate::predicate::print(t, &rows.tree)?);
         }
         let masked = cast_if(t.mask(&case.mask, value_sql, &ctx)?, &case.output_type, &column.output_type, t)?;
         sql.push_str(&format!("\n    WHEN {when} THEN {masked}"));
@@ -583,7 +583,7 @@ fn reader_view(
             let step_type = step.mask.output_type(&column.input_type).unwrap_or(ColumnType::Text);
             let masked = cast_if(masked, &step_type, &column.output_type, t)?;
             match &step.rows {
-                Some(rows) => branches.push(format!("WHEN ({}) THEN {masked}", rows.sql)),
+                Some(rows) => branches.push(format!("WHEN {} THEN {masked}", crate::predicate::print(t, &rows.tree)?)),
                 None => {
                     otherwise = Some(masked);
                     break;

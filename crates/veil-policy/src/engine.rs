@@ -374,6 +374,35 @@ impl Engine {
                     DataRule::Mask { columns: target, cases, otherwise, rows, location } => {
                         let mut rows = rows.clone();
                         if let Some(pred) = &rows {
+                            let mut ambiguous = Vec::new();
+                            let names: Vec<(String, String)> = pred
+                                .columns
+                                .iter()
+                                .map(|c| match src.resolve_column(c) {
+                                    Ok(own) => (c.clone(), own.name.clone()),
+                                    Err(candidates) => {
+                                        if candidates.len() > 1 {
+                                            ambiguous.push(format!("`{c}` (any of {})", candidates.join(", ")));
+                                        }
+                                        (c.clone(), c.clone())
+                                    }
+                                })
+                                .collect();
+                            if !ambiguous.is_empty() {
+                                errors.push(Error::invalid(
+                                    location.clone(),
+                                    format!(
+                                        "`where` of policy `{}` reads {} in `{}`",
+                                        p.key,
+                                        ambiguous.join(", "),
+                                        src.name
+                                    ),
+                                    "write the column's name exactly as the source has it",
+                                ));
+                            }
+                            rows = Some(pred.with_columns(&|c| own_name(&names, c)));
+                        }
+                        if let Some(pred) = &rows {
                             let missing: Vec<&String> = pred.columns.iter().filter(|c| !has_column(c)).collect();
                             if !missing.is_empty() {
                                 warnings.push(Warning {
@@ -469,10 +498,9 @@ impl Engine {
                                 }
                             }
                             RowRule::Where { predicate } => {
-                                for c in &predicate.columns {
-                                    resolve(c);
-                                }
-                                RowPredicate::Sql { predicate: predicate.clone() }
+                                let names: Vec<(String, String)> =
+                                    predicate.columns.iter().map(|c| (c.clone(), resolve(c))).collect();
+                                RowPredicate::Sql { predicate: predicate.with_columns(&|c| own_name(&names, c)) }
                             }
                             RowRule::TimeWindow { column, seconds } => {
                                 RowPredicate::TimeWindow { column: resolve(column), seconds: *seconds }
@@ -582,6 +610,11 @@ fn output_type<'a>(input: &ColumnType, masks: impl Iterator<Item = &'a Mask>) ->
         }
     }
     out
+}
+
+/// The source's own spelling of a column a predicate wrote as `written`.
+fn own_name(names: &[(String, String)], written: &str) -> String {
+    names.iter().find(|(w, _)| w == written).map_or_else(|| written.to_owned(), |(_, own)| own.clone())
 }
 
 fn list(names: &[&String]) -> String {

@@ -82,6 +82,11 @@ impl Target for BigQuery {
         format!("`{}`", escape(ident, '`'))
     }
 
+    /// BigQuery has no `%` operator.
+    fn modulo(&self, a: &str, b: &str) -> String {
+        format!("MOD({a}, {b})")
+    }
+
     /// Quoted identifiers are case-sensitive.
     fn fold_ident(&self, ident: &str) -> String {
         ident.to_owned()
@@ -228,7 +233,7 @@ impl Target for BigQuery {
             RowPredicate::ValueIn { column, values, hierarchical } => {
                 render::value_in(self, values, &format!("CAST({} AS STRING)", col(column)), *hierarchical)
             }
-            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
             RowPredicate::TimeWindow { column, seconds } => format!(
                 "CAST({} AS DATETIME) >= DATETIME_SUB(CURRENT_DATETIME(), INTERVAL {seconds} SECOND)",
                 col(column)
@@ -260,9 +265,9 @@ impl Target for BigQuery {
 
 /// BigQuery quoted text: backslash escapes, control characters as `\uXXXX`.
 /// BigQuery reads a dot inside a backtick-quoted name as a path separator
-/// (`` `a.b` `` is `a`.`b`; a column `` `a.b` `` is field `b` of `a`), and
-/// projects, datasets, tables and columns cannot hold backticks, backslashes or
-/// control characters. A name that would be read as another one is refused.
+/// (`` `a.b` `` is `a`.`b`; a column `` `a.b` `` is field `b` of `a`), so a name
+/// holding one would be read as another name: refused. (Other characters BigQuery
+/// does not allow are escaped, and fail when run.)
 ///
 /// # Errors
 /// [`Error::Invalid`] naming the data source and the part.
@@ -271,9 +276,9 @@ fn check_path_names(source: &DataSource) -> Result<()> {
     let columns = source.columns.iter().map(|c| ("column", Some(c.name.as_str())));
     for (what, name) in parts.into_iter().chain([("table", Some(source.identifier.as_str()))]).chain(columns) {
         let Some(name) = name else { continue };
-        if name.is_empty() || name.chars().any(|c| matches!(c, '.' | '`' | '\\') || c.is_control()) {
+        if name.is_empty() || name.contains('.') {
             return Err(Error::Invalid(format!(
-                "data source `{}`: BigQuery cannot name the {what} `{name}` (a dot is a path separator there, and backticks, backslashes and control characters are not allowed); rename it or leave the source out (--source)",
+                "data source `{}`: BigQuery cannot name the {what} `{name}` (a dot inside backticks is a path separator there); rename it or leave the source out (--source)",
                 source.name
             )));
         }

@@ -138,6 +138,10 @@ impl Target for Databricks {
         format!("`{}`", ident.replace('`', "``"))
     }
 
+    fn predicate_column(&self, column: &str) -> String {
+        self.arg_ident(column)
+    }
+
     fn qualifies_database(&self) -> bool {
         true
     }
@@ -263,7 +267,7 @@ impl Target for Databricks {
             RowPredicate::ValueIn { column, values, hierarchical } => {
                 render::value_in(self, values, &format!("CAST({} AS STRING)", col(column)), *hierarchical)
             }
-            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
             RowPredicate::TimeWindow { column, seconds } => format!(
                 "CAST({} AS TIMESTAMP_NTZ) >= TIMESTAMPADD(SECOND, -{seconds}, CAST(current_timestamp() AS TIMESTAMP_NTZ))",
                 col(column)

@@ -158,7 +158,7 @@ impl Target for DuckDb {
             RowPredicate::ValueIn { column, values, hierarchical } => {
                 render::value_in(self, values, &format!("CAST({} AS VARCHAR)", col(column)), *hierarchical)
             }
-            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
             RowPredicate::TimeWindow { column, seconds } => format!(
                 "veil_in_window(CAST({} AS TIMESTAMP), CAST(current_timestamp AS TIMESTAMP), CAST({} AS BIGINT))",
                 col(column),

@@ -101,6 +101,21 @@ pub trait Target {
     fn cast(&self, expr: &str, ty: &str) -> String {
         format!("CAST({expr} AS {ty})")
     }
+    /// A column as a `where:` predicate names it: quoted (views), or the
+    /// argument naming it where predicates live in functions over the columns
+    /// (Snowflake policies, Databricks masks and filters).
+    fn predicate_column(&self, column: &str) -> String {
+        self.quote_ident(column)
+    }
+    /// `a % b` (integer remainder).
+    fn modulo(&self, a: &str, b: &str) -> String {
+        format!("({a} % {b})")
+    }
+    /// The engine's name for a portable scalar function of a `where` clause
+    /// (`length` counts characters everywhere; see veil-policy's `sql::FUNCTIONS`).
+    fn function_name(&self, name: &str) -> String {
+        name.to_owned()
+    }
     /// Text expressions joined end to end.
     fn concat(&self, parts: &[String]) -> String {
         parts.join(" || ")

@@ -278,7 +278,7 @@ impl Target for Postgres {
             RowPredicate::ValueIn { column, values, hierarchical } => {
                 render::value_in(self, values, &format!("CAST({} AS text)", col(column)), *hierarchical)
             }
-            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
             RowPredicate::TimeWindow { column, seconds } => format!(
                 "CAST({} AS timestamp) >= CAST(current_timestamp AS timestamp) - interval '1 second' * {seconds}",
                 col(column)

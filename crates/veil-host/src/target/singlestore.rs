@@ -271,6 +271,14 @@ impl Target for SingleStore {
         quote_ident(ident)
     }
 
+    /// `LENGTH` counts bytes in SingleStore (as in MySQL); `CHAR_LENGTH` counts characters.
+    fn function_name(&self, name: &str) -> String {
+        match name {
+            "length" => "CHAR_LENGTH".into(),
+            other => other.to_owned(),
+        }
+    }
+
     fn literal(&self, text: &str) -> String {
         literal(text)
     }
@@ -438,7 +446,7 @@ impl Target for SingleStore {
             RowPredicate::ValueIn { column, values, hierarchical } => {
                 render::value_in(self, values, &self.exact_text(column, *hierarchical), *hierarchical)
             }
-            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
             RowPredicate::TimeWindow { column, seconds } => {
                 format!("({} :> DATETIME(6)) >= DATE_SUB(NOW(6), INTERVAL {seconds} SECOND)", quote_ident(column))
             }

@@ -111,6 +111,10 @@ impl Target for Snowflake {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
+    fn predicate_column(&self, column: &str) -> String {
+        self.arg_ident(column)
+    }
+
     /// Quoted identifiers are case-sensitive.
     fn fold_ident(&self, ident: &str) -> String {
         ident.to_owned()
@@ -247,7 +251,7 @@ impl Target for Snowflake {
             RowPredicate::ValueIn { column, values, hierarchical } => {
                 render::value_in(self, values, &format!("TO_VARCHAR({})", col(column)), *hierarchical)
             }
-            RowPredicate::Sql { predicate } => format!("({})", predicate.sql),
+            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
             RowPredicate::TimeWindow { column, seconds } => format!(
                 "CAST({} AS TIMESTAMP_NTZ) >= DATEADD(second, -{seconds}, CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ))",
                 col(column)
