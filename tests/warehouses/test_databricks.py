@@ -46,6 +46,17 @@ def test_every_databricks_statement_parses(databricks_sql):
     assert kinds.count("Grant") >= 10 and kinds.count("Revoke") >= 3
 
 
+def test_databricks_statements_with_an_exempt_principal_parse(tmp_path):
+    """--exempt dbt-sp: every mask and row filter function names the principal first."""
+    from conftest import DATABRICKS_POLICIES, bind
+    sql = bind("databricks", tmp_path, DATABRICKS_POLICIES, extra=("--exempt", "dbt-sp"))
+    stmts = statements(sql, "databricks")
+    for s in stmts:
+        check(s)
+    functions = [s for s in stmts if s.startswith("CREATE FUNCTION IF NOT EXISTS `veil`.`mask_") or "`rows_" in s and s.startswith("CREATE")]
+    assert functions and all("is_account_group_member('dbt-sp')" in s for s in functions)
+
+
 def test_databricks_sql_holds_no_key_material(databricks_sql):
     keyring = (ROOT / "examples/shop/keyring.txt").read_text()
     for line in keyring.splitlines():

@@ -84,6 +84,17 @@ def test_every_snowflake_statement_parses(snowflake_sql):
     assert kinds.count("Create") >= 10
 
 
+def test_snowflake_statements_with_an_exempt_role_parse(tmp_path):
+    """--exempt TRANSFORMER: every masking and row access policy names the role first."""
+    from conftest import bind
+    sql = bind("snowflake", tmp_path, extra=("--exempt", "TRANSFORMER"))
+    stmts = statements(sql, "snowflake")
+    for s in stmts:
+        check_snowflake(s)
+    bodies = [s for s in stmts if "POLICY IF NOT EXISTS" in s]
+    assert bodies and all("IS_ROLE_IN_SESSION('TRANSFORMER')" in s for s in bodies)
+
+
 def test_snowflake_sql_holds_no_key_material(snowflake_sql):
     from conftest import ROOT
     keyring = (ROOT / "examples/shop/keyring.txt").read_text()

@@ -197,6 +197,13 @@ enum Command {
         /// serviceAccount:dbt@project.iam.gserviceaccount.com. Repeatable.
         #[arg(long, value_name = "PRINCIPAL", requires = "row_access_policies")]
         rap_grantee: Vec<String>,
+        /// Snowflake and Databricks: a principal that reads the base tables unmasked
+        /// and unfiltered, because veil's policies attach to the tables themselves:
+        /// the role (Snowflake, IS_ROLE_IN_SESSION) or user, service principal or
+        /// group (Databricks) that dbt builds with, so models still read their
+        /// inputs. Repeatable. Never a reader's role.
+        #[arg(long, value_name = "PRINCIPAL", alias = "exempt-role", alias = "exempt-principal")]
+        exempt: Vec<String>,
         /// SingleStore: the host part of the accounts the views are granted to
         /// ('<reader>'@'<host>'), e.g. 10.0.% for one network.
         #[arg(long, value_name = "HOST", default_value = veil_host::target::singlestore::ACCOUNT_HOST)]
@@ -493,20 +500,27 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Bind { target, row_access_policies: true, .. } if !matches!(target, TargetName::Bigquery) => {
             return Err(Error::Usage("--row-access-policies is for --target bigquery".into()));
         }
+        Command::Bind { target, exempt, .. }
+            if !exempt.is_empty() && !matches!(target, TargetName::Snowflake | TargetName::Databricks) =>
+        {
+            return Err(Error::Usage(
+                "--exempt is for --target snowflake or databricks, where policies attach to the base tables; views leave base tables to their owners".into(),
+            ));
+        }
         Command::Bind { project, binding, target: TargetName::Postgres, output, .. } => {
             let loaded = load_project(&project)?;
             let sql = postgres_target::bind(&loaded.engine, &options(&binding))?.to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
-        Command::Bind { project, binding, target: TargetName::Snowflake, output, udfs, .. } => {
+        Command::Bind { project, binding, target: TargetName::Snowflake, output, udfs, exempt, .. } => {
             let loaded = load_project(&project)?;
             let udfs = veil_host::target::warehouse::Udfs::load(&udfs)?;
-            let sql = veil_host::target::snowflake::bind(&loaded.engine, &options(&binding), &udfs)?.to_sql();
+            let sql = veil_host::target::snowflake::bind(&loaded.engine, &options(&binding), &udfs, &exempt)?.to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
-        Command::Bind { project, binding, target: TargetName::Databricks, output, .. } => {
+        Command::Bind { project, binding, target: TargetName::Databricks, output, exempt, .. } => {
             let loaded = load_project(&project)?;
-            let sql = veil_host::target::databricks::bind(&loaded.engine, &options(&binding))?.to_sql();
+            let sql = veil_host::target::databricks::bind(&loaded.engine, &options(&binding), &exempt)?.to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind {

@@ -19,7 +19,7 @@ fn fixture() -> PathBuf {
 
 #[test]
 fn databricks_golden() {
-    let sql = databricks::bind(&shop(&fixture()), &options()).unwrap().to_sql();
+    let sql = databricks::bind(&shop(&fixture()), &options(), &[]).unwrap().to_sql();
     let keyring = std::fs::read_to_string(root().join("examples/shop/keyring.txt")).unwrap();
     for line in keyring.lines().filter_map(|l| l.split_once('=')) {
         assert!(!sql.contains(line.1.trim()), "key material in SQL");
@@ -30,7 +30,7 @@ fn databricks_golden() {
 
 #[test]
 fn databricks_refuses_ff1_and_tokens_naming_policy_and_column() {
-    let err = databricks::bind(&shop(&root().join("examples/shop/policies")), &options()).unwrap_err();
+    let err = databricks::bind(&shop(&root().join("examples/shop/policies")), &options(), &[]).unwrap_err();
     let Error::Unsupported { target, what } = &err else { panic!("{err}") };
     assert_eq!(*target, "databricks");
     assert!(what.contains("policy `protect-customers`"), "{what}");
@@ -41,7 +41,7 @@ fn databricks_refuses_ff1_and_tokens_naming_policy_and_column() {
 #[test]
 fn databricks_refuses_one_reader_views() {
     let options = BindOptions { mode: Mode::Reader { user: "carol".into(), project: None }, ..options() };
-    assert!(databricks::bind(&shop(&fixture()), &options).is_err());
+    assert!(databricks::bind(&shop(&fixture()), &options, &[]).is_err());
 }
 
 const HOSTILE_CATALOG: &str = "sources:\n  - name: \"s`x.t'y\"\n    schema: \"s`x\"\n    tags: [T]\n    columns:\n      - {name: \"c`'\\\\\", type: text, tags: [C]}\n      - {name: \"r\", type: text}\n";
@@ -55,7 +55,8 @@ fn databricks_escapes_hostile_names_and_values() {
     assert_eq!(t.quote_ident("a`b"), "`a``b`");
     assert_eq!(t.literal(r"it's \"), r"'it\'s \\'");
     let e = engine_from_yaml(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
-    let sql = databricks::bind(&e, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }).unwrap().to_sql();
+    let sql =
+        databricks::bind(&e, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, &[]).unwrap().to_sql();
     assert!(sql.contains("ALTER TABLE `s``x`.`t'y` ALTER COLUMN `c``'\\` SET MASK"), "{sql}");
     assert!(sql.contains(r"CAST('a\'b\\c`' AS STRING)"), "{sql}");
     assert!(sql.contains(r"is_account_group_member('G`\'\\')"), "{sql}");

@@ -60,7 +60,7 @@ fn warehouse_statements_name_the_database_of_the_base_table() {
     let catalog = "sources:\n  - name: ANALYTICS.CUSTOMERS\n    database: PROD_DB\n    schema: ANALYTICS\n    columns:\n      - {name: EMAIL, type: varchar, tags: [PII.Email]}\n";
     let policies = format!("{OPEN}---\nname: m\ntype: data\nrules:\n  - {{type: mask, columns: {{names: [email]}}, mask: {{type: null}}}}\n");
     let e = engine(&policies, "users: [{name: kim}]\n", catalog);
-    let sql = snowflake::bind(&e, &all(), &Udfs::placeholders()).unwrap().to_sql();
+    let sql = snowflake::bind(&e, &all(), &Udfs::placeholders(), &[]).unwrap().to_sql();
     assert!(
         sql.contains("ALTER TABLE \"PROD_DB\".\"ANALYTICS\".\"CUSTOMERS\" MODIFY COLUMN \"EMAIL\" SET MASKING POLICY"),
         "{sql}"

@@ -20,7 +20,7 @@ fn no_keys(sql: &str) {
 #[test]
 fn snowflake_golden() {
     let engine = shop(&root().join("examples/shop/policies"));
-    let sql = snowflake::bind(&engine, &options(), &Udfs::placeholders()).unwrap().to_sql();
+    let sql = snowflake::bind(&engine, &options(), &Udfs::placeholders(), &[]).unwrap().to_sql();
     no_keys(&sql);
     insta::assert_snapshot!("snowflake", sql);
 }
@@ -29,7 +29,7 @@ fn snowflake_golden() {
 fn snowflake_refuses_one_reader_views() {
     let engine = shop(&root().join("examples/shop/policies"));
     let options = BindOptions { mode: Mode::Reader { user: "carol".into(), project: None }, ..options() };
-    assert!(snowflake::bind(&engine, &options, &Udfs::placeholders()).is_err());
+    assert!(snowflake::bind(&engine, &options, &Udfs::placeholders(), &[]).is_err());
 }
 
 /// Masks each warehouse (and PostgreSQL) writes in plain SQL (date truncation,

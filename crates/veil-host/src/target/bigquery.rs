@@ -341,7 +341,7 @@ fn udf_statements(t: &BigQuery, udfs: &Udfs, library: Option<&str>) -> Result<Ve
             t.facts(&format!("veil_{family}"))
         );
         if family == "hash" {
-            let body = format!("{}\nreturn {call};", udfs.hash_core.trim_end());
+            let body = format!("{}\nreturn {call};", udfs.bundle("hash-core")?.trim_end());
             if body.len() >= INLINE_LIMIT || body.contains("\"\"\"") {
                 return Err(Error::Invalid(format!(
                     "the inline hash bundle is {} bytes (BigQuery takes under {INLINE_LIMIT}) or holds \"\"\"; \

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
 
-use super::snowflake::predicate_columns;
+use super::attached;
 use super::warehouse::{self, Dialect};
 use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
@@ -300,6 +300,53 @@ impl Target for Databricks {
     }
 }
 
+impl attached::Attached for Databricks {
+    const MASK_WHAT: &'static str = "a Databricks column mask";
+
+    fn arg_ident(&self, column: &str) -> String {
+        Databricks::arg_ident(self, column)
+    }
+
+    fn facts(&self, table: &str) -> String {
+        Databricks::facts(self, table)
+    }
+
+    fn exempt(&self, principal: &str) -> String {
+        format!("({} = {p} OR {})", self.reader(), self.member(principal), p = self.literal(principal))
+    }
+
+    fn create_mask(&self, name: &str, signature: &str, ty: &str, body: &str) -> String {
+        format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS {ty}\nRETURN {body};")
+    }
+
+    fn attach_mask(&self, base: &str, column: &str, name: &str, extra: &[String]) -> String {
+        let using = if extra.is_empty() {
+            String::new()
+        } else {
+            let cols: Vec<String> = extra.iter().map(|c| self.quote_ident(c)).collect();
+            format!(" USING COLUMNS ({})", cols.join(", "))
+        };
+        format!("ALTER TABLE {base} ALTER COLUMN {} SET MASK {name}{using};", self.quote_ident(column))
+    }
+
+    fn create_rows(&self, name: &str, signature: &str, body: &str) -> String {
+        format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS BOOLEAN\nRETURN {body};")
+    }
+
+    fn attach_rows(&self, base: &str, name: &str, on: &[String]) -> Vec<String> {
+        vec![format!("ALTER TABLE {base} SET ROW FILTER {name} ON ({});", on.join(", "))]
+    }
+
+    fn grant(&self, base: &str, user: &str, allowed: bool) -> String {
+        let who = self.quote_ident(user);
+        if allowed {
+            format!("GRANT SELECT ON TABLE {base} TO {who};")
+        } else {
+            format!("REVOKE SELECT ON TABLE {base} FROM {who};")
+        }
+    }
+}
+
 fn time_unit(unit: TimeUnit) -> &'static str {
     match unit {
         TimeUnit::Minute => "MINUTE",
@@ -312,13 +359,16 @@ fn time_unit(unit: TimeUnit) -> &'static str {
 }
 
 /// Generate the Databricks bindings: facts and keys table in schema `veil`,
-/// mask and row filter functions set on the base tables, SELECT grants.
+/// mask and row filter functions set on the base tables, SELECT grants. Each
+/// `exempt` principal (a user or service principal, by `current_user()`, or an
+/// account group; e.g. the one dbt builds with) reads the tables unmasked and
+/// unfiltered.
 ///
 /// # Errors
 /// [`Error::Unsupported`] for a mask Databricks cannot enforce faithfully (naming
 /// policy and column); [`Error::Invalid`] for `--user` mode or unusable names;
 /// [`Error::Policy`] for unknown sources.
-pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
+pub fn bind(engine: &Engine, options: &BindOptions, exempt: &[String]) -> Result<Bindings> {
     if !matches!(options.mode, Mode::Dynamic) {
         return Err(Error::Invalid(
             "the databricks target binds policies for every reader; views for one reader (--user) are for duckdb"
@@ -326,7 +376,6 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
         ));
     }
     let t = Databricks::new(engine, &options.key_id);
-    let sources = warehouse::selected(engine, options)?;
     let directory = engine.directory();
     let mut out = Bindings::default();
 
@@ -337,78 +386,7 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
         format!("CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);", t.facts("keys")),
     );
 
-    let mut functions: BTreeMap<String, String> = BTreeMap::new();
-    let mut attach = Vec::new();
-    for source in &sources {
-        let plan = engine.plan(&source.name)?;
-        let base = render::base_relation(source, &t);
-        for column in plan.columns.iter().filter(|c| !c.chain.is_empty()) {
-            let warehouse::ColumnMask { body, signature, ty, extra } = warehouse::column_mask(
-                &t,
-                "databricks",
-                "a Databricks column mask",
-                source,
-                &plan,
-                column,
-                &options.key_id,
-                &|c| t.arg_ident(c),
-            )?;
-            let name = t.facts(&warehouse::content_name("mask", &format!("{signature}|{ty}|{body}")));
-            functions.entry(name.clone()).or_insert_with(|| {
-                format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS {ty}\nRETURN {body};")
-            });
-            let using = if extra.is_empty() {
-                String::new()
-            } else {
-                let cols: Vec<String> = extra.iter().map(|c| t.quote_ident(c)).collect();
-                format!(" USING COLUMNS ({})", cols.join(", "))
-            };
-            attach.push((
-                source.name.clone(),
-                format!("ALTER TABLE {base} ALTER COLUMN {} SET MASK {name}{using};", t.quote_ident(&column.name)),
-            ));
-        }
-
-        // Row filter: a known reader, entitled, every filter holding.
-        let known = format!("EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {})", t.facts("users"), t.reader());
-        let mut keep = vec![known, render::condition(&plan.access.condition, &t)];
-        let mut columns: Vec<String> = Vec::new();
-        for filter in &plan.row_filters {
-            for c in predicate_columns(&filter.keep) {
-                if !columns.contains(&c) {
-                    columns.push(c);
-                }
-            }
-            keep.push(render::row_filter(&t, &source.name, &options.key_id, filter)?);
-        }
-        let signature = columns
-            .iter()
-            .map(|c| warehouse::argument(&t, source, &plan, c, &|c| t.arg_ident(c)))
-            .collect::<Result<Vec<_>>>()?
-            .join(", ");
-        let body = keep.join("\n  AND ");
-        let name = t.facts(&warehouse::content_name("rows", &format!("{signature}|{body}")));
-        functions.entry(name.clone()).or_insert_with(|| {
-            format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS BOOLEAN\nRETURN {body};")
-        });
-        let on: Vec<String> = columns.iter().map(|c| t.quote_ident(c)).collect();
-        attach.push((source.name.clone(), format!("ALTER TABLE {base} SET ROW FILTER {name} ON ({});", on.join(", "))));
-
-        // Grants: exactly the entitled readers may select.
-        let readers = warehouse::entitled(engine, &source.name)?;
-        for u in directory.users() {
-            let who = t.quote_ident(&u.name);
-            attach.push((
-                source.name.clone(),
-                if readers.contains(&u.name) {
-                    format!("GRANT SELECT ON TABLE {base} TO {who};")
-                } else {
-                    format!("REVOKE SELECT ON TABLE {base} FROM {who};")
-                },
-            ));
-        }
-    }
-
+    let attached::Attachments { functions, attach } = attached::attach(engine, &t, options, exempt)?;
     for sql in functions.into_values() {
         out.push(StatementKind::Setup, None, sql);
     }

@@ -1,5 +1,6 @@
 //! Target engines: what differs between SQL dialects, one file each.
 
+mod attached;
 pub mod bigquery;
 pub mod databricks;
 mod duckdb;

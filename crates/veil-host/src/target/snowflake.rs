@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
 
+use super::attached;
 use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
@@ -286,15 +287,58 @@ fn time_unit(unit: TimeUnit) -> &'static str {
     }
 }
 
-/// Columns a row predicate reads.
-pub(crate) fn predicate_columns(p: &RowPredicate) -> Vec<String> {
-    match p {
-        RowPredicate::MatchAttribute { column, .. }
-        | RowPredicate::ValueIn { column, .. }
-        | RowPredicate::TimeWindow { column, .. } => vec![column.clone()],
-        RowPredicate::Sql { predicate } => predicate.columns.clone(),
-        RowPredicate::Sample { key, .. } => key.clone(),
-        RowPredicate::Nothing => Vec::new(),
+impl attached::Attached for Snowflake {
+    const MASK_WHAT: &'static str = "a Snowflake masking policy";
+
+    fn arg_ident(&self, column: &str) -> String {
+        Snowflake::arg_ident(self, column)
+    }
+
+    fn facts(&self, table: &str) -> String {
+        Snowflake::facts(self, table)
+    }
+
+    fn exempt(&self, role: &str) -> String {
+        self.role_in_session(role)
+    }
+
+    fn create_mask(&self, name: &str, signature: &str, ty: &str, body: &str) -> String {
+        format!("CREATE MASKING POLICY IF NOT EXISTS {name} AS ({signature})\nRETURNS {ty} ->\n  {body};")
+    }
+
+    fn attach_mask(&self, base: &str, column: &str, name: &str, extra: &[String]) -> String {
+        let using = if extra.is_empty() {
+            String::new()
+        } else {
+            let cols: Vec<String> =
+                std::iter::once(column).chain(extra.iter().map(String::as_str)).map(|c| self.quote_ident(c)).collect();
+            format!(" USING ({})", cols.join(", "))
+        };
+        format!("ALTER TABLE {base} MODIFY COLUMN {} SET MASKING POLICY {name}{using} FORCE;", self.quote_ident(column))
+    }
+
+    fn create_rows(&self, name: &str, signature: &str, body: &str) -> String {
+        format!("CREATE ROW ACCESS POLICY IF NOT EXISTS {name} AS ({signature})\nRETURNS BOOLEAN ->\n  {body};")
+    }
+
+    fn attach_rows(&self, base: &str, name: &str, on: &[String]) -> Vec<String> {
+        vec![
+            format!("ALTER TABLE {base} DROP ALL ROW ACCESS POLICIES;"),
+            format!("ALTER TABLE {base} ADD ROW ACCESS POLICY {name} ON ({});", on.join(", ")),
+        ]
+    }
+
+    fn grant(&self, base: &str, user: &str, allowed: bool) -> String {
+        let role = self.quote_ident(&format!("{READER_ROLE_PREFIX}{user}"));
+        if allowed {
+            format!("GRANT SELECT ON TABLE {base} TO ROLE {role};")
+        } else {
+            format!("REVOKE SELECT ON TABLE {base} FROM ROLE {role};")
+        }
+    }
+
+    fn rows_need_a_column(&self) -> bool {
+        true
     }
 }
 
@@ -305,28 +349,28 @@ fn udf_statements(t: &Snowflake, udfs: &Udfs) -> Result<Vec<String>> {
     for family in used {
         let (bundle, args, returns, call, what) = match family {
             "hash" => (
-                &udfs.hash,
+                udfs.bundle("hash")?,
                 "V VARCHAR, K VARCHAR, S VARCHAR, R VARCHAR",
                 "VARCHAR",
                 "veilHash(V, K, S, R)",
                 "keyed hash",
             ),
             "in_sample" => (
-                &udfs.hash,
+                udfs.bundle("hash")?,
                 "V VARCHAR, K VARCHAR, S VARCHAR, P FLOAT",
                 "BOOLEAN",
                 "veilInSample(V, K, S, P)",
                 "reproducible sample",
             ),
             "ff1" => (
-                &udfs.ff1,
+                udfs.bundle("ff1")?,
                 "V VARCHAR, K VARCHAR, S VARCHAR",
                 "VARCHAR",
                 "veilFpeEncrypt(V, K, S)",
                 "format-preserving encryption (FF1)",
             ),
             _ => (
-                &udfs.token,
+                udfs.bundle("token")?,
                 "V VARCHAR, K VARCHAR, S VARCHAR",
                 "VARCHAR",
                 "veilTokenMask(V, K, S)",
@@ -347,20 +391,21 @@ fn udf_statements(t: &Snowflake, udfs: &Udfs) -> Result<Vec<String>> {
 
 /// Generate the Snowflake bindings: roles and grants from the directory and the
 /// subscription policies; facts, keys table and JS UDFs in schema `veil`; masking
-/// and row access policies on the base tables.
+/// and row access policies on the base tables. Sessions holding one of the
+/// `exempt` roles (`IS_ROLE_IN_SESSION`; e.g. the role dbt builds with) read the
+/// tables unmasked and unfiltered.
 ///
 /// # Errors
 /// [`Error::Unsupported`] for a mask Snowflake cannot enforce faithfully (naming
 /// policy and column); [`Error::Invalid`] for `--user` mode or unusable names;
 /// [`Error::Policy`] for unknown sources.
-pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs) -> Result<Bindings> {
+pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs, exempt: &[String]) -> Result<Bindings> {
     if !matches!(options.mode, Mode::Dynamic) {
         return Err(Error::Invalid(
             "the snowflake target binds policies for every reader; views for one reader (--user) are for duckdb".into(),
         ));
     }
     let t = Snowflake::new(engine, &options.key_id);
-    let sources = warehouse::selected(engine, options)?;
     let directory = engine.directory();
     let mut out = Bindings::default();
     let veil = t.quote_ident(FACTS_SCHEMA);
@@ -389,90 +434,7 @@ pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs) -> Result<Bindi
     );
 
     // Policies first (they record which UDFs they call), UDFs placed before them.
-    let mut policies: BTreeMap<String, String> = BTreeMap::new();
-    let mut attach = Vec::new();
-    for source in &sources {
-        let plan = engine.plan(&source.name)?;
-        let base = render::base_relation(source, &t);
-        for column in plan.columns.iter().filter(|c| !c.chain.is_empty()) {
-            let warehouse::ColumnMask { body, signature, ty, extra } = warehouse::column_mask(
-                &t,
-                "snowflake",
-                "a Snowflake masking policy",
-                source,
-                &plan,
-                column,
-                &options.key_id,
-                &|c| t.arg_ident(c),
-            )?;
-            let name = t.facts(&warehouse::content_name("mask", &format!("{signature}|{ty}|{body}")));
-            policies.entry(name.clone()).or_insert_with(|| {
-                format!("CREATE MASKING POLICY IF NOT EXISTS {name} AS ({signature})\nRETURNS {ty} ->\n  {body};")
-            });
-            let using = if extra.is_empty() {
-                String::new()
-            } else {
-                let cols: Vec<String> =
-                    std::iter::once(&column.name).chain(extra.iter()).map(|c| t.quote_ident(c)).collect();
-                format!(" USING ({})", cols.join(", "))
-            };
-            attach.push((
-                source.name.clone(),
-                format!(
-                    "ALTER TABLE {base} MODIFY COLUMN {} SET MASKING POLICY {name}{using} FORCE;",
-                    t.quote_ident(&column.name)
-                ),
-            ));
-        }
-
-        // Row access: a known reader, entitled, every filter holding.
-        let known = format!("EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {})", t.facts("users"), t.reader());
-        let mut keep = vec![known, render::condition(&plan.access.condition, &t)];
-        let mut columns: Vec<String> = Vec::new();
-        for filter in &plan.row_filters {
-            for c in predicate_columns(&filter.keep) {
-                if !columns.contains(&c) {
-                    columns.push(c);
-                }
-            }
-            keep.push(render::row_filter(&t, &source.name, &options.key_id, filter)?);
-        }
-        if columns.is_empty() {
-            if let Some(first) = plan.columns.first() {
-                columns.push(first.name.clone());
-            }
-        }
-        let signature = columns
-            .iter()
-            .map(|c| warehouse::argument(&t, source, &plan, c, &|c| t.arg_ident(c)))
-            .collect::<Result<Vec<_>>>()?
-            .join(", ");
-        let body = keep.join("\n  AND ");
-        let name = t.facts(&warehouse::content_name("rows", &format!("{signature}|{body}")));
-        policies.entry(name.clone()).or_insert_with(|| {
-            format!("CREATE ROW ACCESS POLICY IF NOT EXISTS {name} AS ({signature})\nRETURNS BOOLEAN ->\n  {body};")
-        });
-        let on: Vec<String> = columns.iter().map(|c| t.quote_ident(c)).collect();
-        attach.push((source.name.clone(), format!("ALTER TABLE {base} DROP ALL ROW ACCESS POLICIES;")));
-        attach.push((
-            source.name.clone(),
-            format!("ALTER TABLE {base} ADD ROW ACCESS POLICY {name} ON ({});", on.join(", ")),
-        ));
-
-        // Grants: exactly the entitled readers may select.
-        let readers = warehouse::entitled(engine, &source.name)?;
-        for u in directory.users() {
-            let r = role(READER_ROLE_PREFIX, &u.name);
-            attach.push((
-                source.name.clone(),
-                if readers.contains(&u.name) {
-                    format!("GRANT SELECT ON TABLE {base} TO ROLE {r};")
-                } else {
-                    format!("REVOKE SELECT ON TABLE {base} FROM ROLE {r};")
-                },
-            ));
-        }
-    }
+    let attached::Attachments { functions: policies, attach } = attached::attach(engine, &t, options, exempt)?;
 
     for sql in udf_statements(&t, udfs)? {
         out.push(StatementKind::Setup, None, sql);

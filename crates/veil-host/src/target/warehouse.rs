@@ -2,7 +2,7 @@
 //! JS UDF bundles, content-addressed policy names, entitled readers, masks every
 //! warehouse writes alike, and regexes translated only where they match alike.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
@@ -19,6 +19,8 @@ const MAX_REGEX_REPEAT: u32 = 255;
 
 /// The JS sources of the slim UDF bundles (`dist/js/slim/veil-<family>.inline.js`,
 /// built by `scripts/build-wasm` from crates/veil-js-slim), embedded in UDF bodies.
+/// A bundle is needed only when a plan calls its UDF: [`Udfs::load`] keeps going
+/// without the missing ones and [`Udfs::bundle`] refuses when one is asked for.
 #[derive(Clone, Debug)]
 pub struct Udfs {
     /// `veilHash` and `veilInSample`.
@@ -30,6 +32,8 @@ pub struct Udfs {
     /// `veilHash` alone over the canonical-ABI hash module (`veil-hash-core`),
     /// small enough for BigQuery's 32 KB inline code.
     pub hash_core: String,
+    /// Families whose file was not there, with the path looked for.
+    pub missing: BTreeMap<&'static str, std::path::PathBuf>,
 }
 
 impl Udfs {
@@ -40,20 +44,59 @@ impl Udfs {
     /// ```
     pub fn placeholders() -> Self {
         let stub = |family: &str| format!("/* dist/js/slim/veil-{family}.inline.js */");
-        Self { hash: stub("hash"), ff1: stub("ff1"), token: stub("token"), hash_core: stub("hash-core") }
+        Self {
+            hash: stub("hash"),
+            ff1: stub("ff1"),
+            token: stub("token"),
+            hash_core: stub("hash-core"),
+            missing: BTreeMap::new(),
+        }
     }
 
-    /// The bundles from a directory (usually `dist/js/slim`).
+    /// The bundles found in a directory (usually `dist/js/slim`); absent ones are
+    /// recorded, and refused only if a plan needs them.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when a bundle is missing (run `scripts/build-wasm`).
+    /// [`Error::Invalid`] when a bundle exists but cannot be read.
     pub fn load(dir: &Path) -> Result<Self> {
-        let read = |family: &str| {
+        let mut missing = BTreeMap::new();
+        let mut read = |family: &'static str| -> Result<String> {
             let path = dir.join(format!("veil-{family}.inline.js"));
-            std::fs::read_to_string(&path)
-                .map_err(|e| Error::Invalid(format!("UDF bundle `{}`: {e}; run scripts/build-wasm", path.display())))
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Ok(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    missing.insert(family, path);
+                    Ok(String::new())
+                }
+                Err(e) => Err(Error::Invalid(format!("UDF bundle `{}`: {e}", path.display()))),
+            }
         };
-        Ok(Self { hash: read("hash")?, ff1: read("ff1")?, token: read("token")?, hash_core: read("hash-core")? })
+        Ok(Self {
+            hash: read("hash")?,
+            ff1: read("ff1")?,
+            token: read("token")?,
+            hash_core: read("hash-core")?,
+            missing,
+        })
+    }
+
+    /// The bundle of `family` (`hash`, `ff1`, `token`, `hash-core`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the file when it was not found.
+    pub fn bundle(&self, family: &str) -> Result<&str> {
+        if let Some(path) = self.missing.get(family) {
+            return Err(Error::Invalid(format!(
+                "the policies need the {family} UDF bundle, and `{}` does not exist: run scripts/build-wasm, or give --udfs DIR",
+                path.display()
+            )));
+        }
+        Ok(match family {
+            "hash" => &self.hash,
+            "ff1" => &self.ff1,
+            "token" => &self.token,
+            _ => &self.hash_core,
+        })
     }
 }
 

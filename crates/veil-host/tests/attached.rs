@@ -1,0 +1,56 @@
+//! Policies attached to tables (Snowflake, Databricks): exempt principals read
+//! unmasked and unfiltered, and UDF bundles are needed only when a plan calls them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{engine, root, shop};
+use veil_host::target::warehouse::Udfs;
+use veil_host::target::{databricks, snowflake};
+use veil_host::{BindOptions, Error};
+
+const POLICIES: &str = "name: open\ntype: subscription\nactions: {type: grant, entitlements: {groups: [Staff]}}\n---\nname: m\ntype: data\nrules:\n  - {type: mask, columns: {names: [email]}, mask: {type: null}}\n  - {type: where, sql: \"region = 'EU'\"}\n";
+const CATALOG: &str = "sources:\n  - {name: s.t, database: db, schema: s, columns: [{name: email, type: varchar}, {name: region, type: varchar}]}\n";
+
+fn all() -> BindOptions {
+    BindOptions { sources: Vec::new(), ..BindOptions::default() }
+}
+
+#[test]
+fn snowflake_exempt_roles_read_unmasked_and_unfiltered() {
+    let e = engine(POLICIES, "users: [{name: u, groups: [Staff]}]\n", CATALOG);
+    let exempt = vec!["TRANSFORMER".to_string()];
+    let sql = snowflake::bind(&e, &all(), &Udfs::placeholders(), &exempt).unwrap().to_sql();
+    assert!(
+        sql.contains("RETURNS VARCHAR ->\n  CASE WHEN (IS_ROLE_IN_SESSION('TRANSFORMER')) THEN val ELSE CASE"),
+        "{sql}"
+    );
+    assert!(sql.contains("RETURNS BOOLEAN ->\n  (IS_ROLE_IN_SESSION('TRANSFORMER'))\n  OR (EXISTS"), "{sql}");
+    // Without exemptions, nobody outside the facts reads (as before).
+    let plain = snowflake::bind(&e, &all(), &Udfs::placeholders(), &[]).unwrap().to_sql();
+    assert!(!plain.contains("TRANSFORMER") && !plain.contains("THEN val ELSE"), "{plain}");
+}
+
+#[test]
+fn databricks_exempt_principals_read_unmasked_and_unfiltered() {
+    let e = engine(POLICIES, "users: [{name: u, groups: [Staff]}]\n", CATALOG);
+    let exempt = vec!["dbt-sp".to_string()];
+    let sql = databricks::bind(&e, &all(), &exempt).unwrap().to_sql();
+    let who = "((current_user() = 'dbt-sp' OR is_account_group_member('dbt-sp')))";
+    assert!(sql.contains(&format!("RETURN CASE WHEN {who} THEN val ELSE CASE")), "{sql}");
+    assert!(sql.contains(&format!("RETURNS BOOLEAN\nRETURN {who}\n  OR (EXISTS")), "{sql}");
+}
+
+#[test]
+fn bundles_are_read_only_when_a_plan_calls_them() {
+    let nothing = Udfs::load(&root().join("no-such-folder")).unwrap();
+    // Null masks and a WHERE row rule call no UDF: no bundle needed.
+    let e = engine(POLICIES, "users: [{name: u, groups: [Staff]}]\n", CATALOG);
+    assert!(snowflake::bind(&e, &all(), &nothing, &[]).is_ok());
+    // The shop's hashes, FF1 and tokens do: refused, naming the missing file.
+    let shop = shop(&root().join("examples/shop/policies"));
+    let err = snowflake::bind(&shop, &common::options(), &nothing, &[]).unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("no-such-folder/veil-") && text.contains("scripts/build-wasm"), "{text}");
+}
