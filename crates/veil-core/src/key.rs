@@ -21,7 +21,8 @@ use sha2::Sha256;
 use crate::{Error, Result};
 
 /// Salt of the HKDF extract step; changing it changes every masked value.
-const SALT: &[u8] = b"veil/v1";
+/// Public so that engines deriving keys in SQL use the same bytes.
+pub const HKDF_SALT: &[u8] = b"veil/v1";
 
 /// A master key (32 bytes), as held in a keyring under a key id.
 #[derive(Clone)]
@@ -68,11 +69,8 @@ impl Key {
 
     /// Derive `N` bytes of key material for `purpose` within `scope`.
     pub fn derive_bytes<const N: usize>(&self, purpose: Purpose, scope: &Scope) -> [u8; N] {
-        let hk = Hkdf::<Sha256>::new(Some(SALT), &self.0);
-        let mut info = Vec::with_capacity(64);
-        info.extend_from_slice(purpose.label().as_bytes());
-        info.push(0);
-        scope.encode_into(&mut info);
+        let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), &self.0);
+        let info = derivation_info(purpose, scope);
         let mut out = [0u8; N];
         // N is at most 64 in this crate, far below HKDF's limit of 255 * 32 bytes.
         if hk.expand(&info, &mut out).is_err() {
@@ -91,6 +89,21 @@ impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Key(..)")
     }
+}
+
+/// The HKDF `info` of a derivation: `purpose ‖ 0x00 ‖ scope` (see the module
+/// docs), for engines that derive keys in SQL (one expand block appends `0x01`).
+///
+/// ```
+/// use veil_core::{derivation_info, Purpose, Scope};
+/// assert_eq!(derivation_info(Purpose::Hash, &Scope::source("s")), b"hash\0source\0\0\0\0\x01s");
+/// ```
+pub fn derivation_info(purpose: Purpose, scope: &Scope) -> Vec<u8> {
+    let mut info = Vec::with_capacity(64);
+    info.extend_from_slice(purpose.label().as_bytes());
+    info.push(0);
+    scope.encode_into(&mut info);
+    info
 }
 
 fn hex_digit(c: u8) -> Option<u8> {
@@ -117,7 +130,8 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn label(self) -> &'static str {
+    /// The purpose's name in derivations (`hash`, `sample`, `ff1`, `token`).
+    pub fn label(self) -> &'static str {
         match self {
             Purpose::Hash => "hash",
             Purpose::Sample => "sample",

@@ -14,7 +14,7 @@ pub mod mask;
 pub mod rows;
 
 pub use error::{Error, Result};
-pub use key::{Key, Purpose, Scope, ScopeKind};
+pub use key::{derivation_info, Key, Purpose, Scope, ScopeKind, HKDF_SALT};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../../../README.md")]

@@ -106,9 +106,7 @@ impl Sampler {
                 "sample percent must be between 0 and 100, got `{percent}`"
             )));
         }
-        let fraction = percent / 100.0;
-        // 2^64 as f64; the cast saturates at u64::MAX.
-        let threshold = (fraction * 18_446_744_073_709_551_616.0) as u64;
+        let threshold = sample_threshold(percent);
         Ok(Self { mac: PreparedMac::new(&key.derive(Purpose::Sample, scope)), threshold, all: percent >= 100.0 })
     }
 
@@ -127,6 +125,18 @@ impl Sampler {
     pub fn contains_batch(&self, row_keys: &[Option<&[u8]>]) -> Vec<Option<bool>> {
         row_keys.iter().map(|k| k.map(|k| self.contains(k))).collect()
     }
+}
+
+/// The bound a row's 64-bit sample value must fall below to be kept: `percent`
+/// of 2^64, saturating at `u64::MAX` (engines that sample in SQL compare with it).
+///
+/// ```
+/// assert_eq!(veil_core::rows::sample_threshold(50.0), 1 << 63);
+/// assert_eq!(veil_core::rows::sample_threshold(0.0), 0);
+/// ```
+pub fn sample_threshold(percent: f64) -> u64 {
+    // 2^64 as f64; the cast saturates at u64::MAX.
+    (percent / 100.0 * 18_446_744_073_709_551_616.0) as u64
 }
 
 /// Scalar form of [`Sampler::contains`].

@@ -27,6 +27,7 @@ use super::warehouse::{self, Dialect};
 use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+use veil_core::{Purpose, Scope};
 
 /// Prefix of the account groups whose members act under a project.
 pub const PROJECT_GROUP_PREFIX: &str = "project:";
@@ -38,9 +39,6 @@ const DIALECT: Dialect = Dialect {
     replacement_dollar: "\\$",
     email_domain: warehouse::substring_index_domain,
 };
-
-/// HKDF salt (veil-core `key.rs`).
-const SALT: &[u8] = b"veil/v1";
 
 /// The Databricks target.
 #[derive(Debug)]
@@ -82,12 +80,10 @@ impl Databricks {
 
     /// The key derived for `purpose` in the source scope (HKDF-SHA-256 with one
     /// expand block, as veil-core derives it), optionally for the reader.
-    fn derived_key(&self, purpose: &str, source: &str, per_reader: bool) -> String {
-        let mut info = purpose.as_bytes().to_vec();
-        info.push(0);
-        info.extend_from_slice(b"source");
-        info.push(0);
-        push_prefixed(&mut info, source.as_bytes());
+    fn derived_key(&self, purpose: Purpose, source: &str, per_reader: bool) -> String {
+        // veil-core's info for the source scope; a reader scope appends
+        // `0x00 ‖ len32be(reader) ‖ reader`, written here in SQL.
+        let mut info = veil_core::derivation_info(purpose, &Scope::source(source));
         let info = if per_reader {
             info.push(0);
             let r = self.reader();
@@ -104,7 +100,7 @@ impl Databricks {
             self.facts("keys"),
             self.literal(&self.key_id)
         );
-        format!("hmac(hmac({}, {master}), {info})", hex_literal(SALT))
+        format!("hmac(hmac({}, {master}), {info})", hex_literal(veil_core::HKDF_SALT))
     }
 
     /// A function argument naming a base-table column: plain names unquoted (so a
@@ -116,12 +112,6 @@ impl Databricks {
             self.quote_ident(column)
         }
     }
-}
-
-fn push_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
-    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(bytes);
 }
 
 fn hex_literal(bytes: &[u8]) -> String {
@@ -226,7 +216,7 @@ impl Target for Databricks {
                         ))
                     }
                 };
-                let key = self.derived_key("hash", ctx.source, *per_reader);
+                let key = self.derived_key(Purpose::Hash, ctx.source, *per_reader);
                 format!("lower(hex(hmac({key}, encode({text}, 'UTF-8'))))")
             }
             Mask::FormatPreserving | Mask::Reversible { .. } => {
@@ -278,12 +268,11 @@ impl Target for Databricks {
                 if *percent >= 100.0 {
                     return Ok("TRUE".into());
                 }
-                // As veil-core: the first 8 bytes of the HMAC, big-endian, below
-                // percent of 2^64 (the same f64 arithmetic, done here).
-                let threshold = (percent / 100.0 * 18_446_744_073_709_551_616.0) as u64;
+                // As veil-core: the first 8 bytes of the HMAC, big-endian, below its threshold.
+                let threshold = veil_core::rows::sample_threshold(*percent);
                 format!(
                     "substr(hex(hmac({}, encode({row_key}, 'UTF-8'))), 1, 16) < '{threshold:016X}'",
-                    self.derived_key("sample", ctx.source, false)
+                    self.derived_key(Purpose::Sample, ctx.source, false)
                 )
             }
             RowPredicate::Nothing => "FALSE".into(),

@@ -11,8 +11,8 @@ use veil_policy::{ColumnPlan, ColumnType, DataSource, Engine, Keep, Mask, Plan, 
 use super::{MaskContext, Reader, Target};
 use crate::{BindOptions, Error, Result};
 
-/// What replaces an e-mail's local part (veil-core's `EMAIL_LOCAL_FILL`).
-const EMAIL_FILL: &str = "XXXXX";
+// What replaces an e-mail's local part.
+use veil_core::mask::EMAIL_LOCAL_FILL as EMAIL_FILL;
 
 /// Largest repetition count veil writes into a warehouse regex.
 const MAX_REGEX_REPEAT: u32 = 255;
