@@ -24,6 +24,7 @@
 
 use veil_policy::{ColumnType, Condition, DataSource, Engine, HashScope, Mask, Rounding, RowPredicate, TimeUnit};
 
+use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
@@ -77,9 +78,30 @@ impl Target for BigQuery {
         "bigquery"
     }
 
-    /// Quoted identifiers read the escapes string literals do.
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("`{}`", escape(ident, '`'))
+    fn types(&self) -> TypeNames {
+        TypeNames {
+            text: "STRING",
+            integer: "INT64",
+            float: "FLOAT64",
+            decimal: "NUMERIC",
+            decimal_space: true,
+            boolean: "BOOL",
+            date: "DATE",
+            timestamp: "DATETIME",
+            brackets: false,
+        }
+    }
+
+    fn ident_quote(&self) -> IdentQuote {
+        IdentQuote::BacktickBackslash
+    }
+
+    fn string_escapes(&self) -> StringEscapes {
+        StringEscapes::BackslashControls
+    }
+
+    fn starts_with(&self) -> &'static str {
+        "STARTS_WITH"
     }
 
     /// BigQuery has no `%` operator.
@@ -96,24 +118,14 @@ impl Target for BigQuery {
         true
     }
 
-    fn literal(&self, text: &str) -> String {
-        format!("'{}'", escape(text, '\''))
-    }
-
+    /// NUMERIC holds 29 integer and 9 fractional digits; wider decimals are BIGNUMERIC.
     fn sql_type(&self, ty: &ColumnType) -> Result<String> {
-        Ok(match ty {
-            ColumnType::Text => "STRING".into(),
-            ColumnType::Integer => "INT64".into(),
-            ColumnType::Float => "FLOAT64".into(),
-            ColumnType::Decimal { precision, scale } if *scale <= 9 && precision.saturating_sub(*scale) <= 29 => {
-                format!("NUMERIC({precision}, {scale})")
+        match ty {
+            ColumnType::Decimal { precision, scale } if *scale > 9 || precision.saturating_sub(*scale) > 29 => {
+                Ok(format!("BIGNUMERIC({precision}, {scale})"))
             }
-            ColumnType::Decimal { precision, scale } => format!("BIGNUMERIC({precision}, {scale})"),
-            ColumnType::Boolean => "BOOL".into(),
-            ColumnType::Date => "DATE".into(),
-            ColumnType::Timestamp => "DATETIME".into(),
-            ColumnType::Other { name } => crate::render::type_name(name, false)?,
-        })
+            other => super::dialect::sql_type(&self.types(), other),
+        }
     }
 
     fn reader(&self) -> String {
@@ -124,10 +136,6 @@ impl Target for BigQuery {
     /// member of it ([`Target::native_condition`]); project-scoped hashes are refused.
     fn project(&self) -> String {
         "CAST(NULL AS STRING)".into()
-    }
-
-    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
-        format!("({value_sql} <> '' AND ({tag_sql} = {value_sql} OR STARTS_WITH({tag_sql}, {value_sql} || '.')))")
     }
 
     fn deny(&self, message_sql: &str) -> String {
@@ -284,25 +292,6 @@ fn check_path_names(source: &DataSource) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn escape(text: &str, quote: char) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn time_unit(unit: TimeUnit) -> &'static str {

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
 
 use super::attached;
+use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect};
 use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
@@ -124,8 +125,30 @@ impl Target for Databricks {
         "databricks"
     }
 
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("`{}`", ident.replace('`', "``"))
+    fn types(&self) -> TypeNames {
+        TypeNames {
+            text: "STRING",
+            integer: "BIGINT",
+            float: "DOUBLE",
+            decimal: "DECIMAL",
+            decimal_space: false,
+            boolean: "BOOLEAN",
+            date: "DATE",
+            timestamp: "TIMESTAMP_NTZ",
+            brackets: false,
+        }
+    }
+
+    fn ident_quote(&self) -> IdentQuote {
+        IdentQuote::Backtick
+    }
+
+    fn string_escapes(&self) -> StringEscapes {
+        StringEscapes::Backslash
+    }
+
+    fn starts_with(&self) -> &'static str {
+        "startswith"
     }
 
     fn predicate_column(&self, column: &str) -> String {
@@ -136,25 +159,6 @@ impl Target for Databricks {
         true
     }
 
-    /// Spark SQL reads backslash escapes, and `'a''b'` is two adjacent literals
-    /// (`ab`), so quotes are backslash-escaped too.
-    fn literal(&self, text: &str) -> String {
-        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-
-    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
-        Ok(match ty {
-            ColumnType::Text => "STRING".into(),
-            ColumnType::Integer => "BIGINT".into(),
-            ColumnType::Float => "DOUBLE".into(),
-            ColumnType::Decimal { precision, scale } => format!("DECIMAL({precision},{scale})"),
-            ColumnType::Boolean => "BOOLEAN".into(),
-            ColumnType::Date => "DATE".into(),
-            ColumnType::Timestamp => "TIMESTAMP_NTZ".into(),
-            ColumnType::Other { name } => crate::render::type_name(name, false)?,
-        })
-    }
-
     fn reader(&self) -> String {
         "current_user()".into()
     }
@@ -163,10 +167,6 @@ impl Target for Databricks {
     /// ([`Target::native_condition`]), and project-scoped hashes are refused.
     fn project(&self) -> String {
         "CAST(NULL AS STRING)".into()
-    }
-
-    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
-        format!("({value_sql} <> '' AND ({tag_sql} = {value_sql} OR startswith({tag_sql}, {value_sql} || '.')))")
     }
 
     /// Not called: a row filter cannot raise; an unentitled reader has no SELECT

@@ -2,6 +2,7 @@
 
 use veil_policy::{ColumnType, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
 
+use super::dialect::TypeNames;
 use super::{MaskContext, Reader, Target};
 use crate::{render, Result};
 
@@ -42,25 +43,18 @@ impl Target for DuckDb {
         "duckdb"
     }
 
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
-    }
-
-    fn literal(&self, text: &str) -> String {
-        format!("'{}'", text.replace('\'', "''"))
-    }
-
-    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
-        Ok(match ty {
-            ColumnType::Text => "VARCHAR".into(),
-            ColumnType::Integer => "BIGINT".into(),
-            ColumnType::Float => "DOUBLE".into(),
-            ColumnType::Decimal { precision, scale } => format!("DECIMAL({precision},{scale})"),
-            ColumnType::Boolean => "BOOLEAN".into(),
-            ColumnType::Date => "DATE".into(),
-            ColumnType::Timestamp => "TIMESTAMP".into(),
-            ColumnType::Other { name } => crate::render::type_name(name, true)?,
-        })
+    fn types(&self) -> TypeNames {
+        TypeNames {
+            text: "VARCHAR",
+            integer: "BIGINT",
+            float: "DOUBLE",
+            decimal: "DECIMAL",
+            decimal_space: false,
+            boolean: "BOOLEAN",
+            date: "DATE",
+            timestamp: "TIMESTAMP",
+            brackets: true,
+        }
     }
 
     fn reader(&self) -> String {

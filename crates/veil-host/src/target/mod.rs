@@ -3,6 +3,7 @@
 mod attached;
 pub mod bigquery;
 pub mod databricks;
+pub mod dialect;
 mod duckdb;
 pub mod postgres;
 pub mod singlestore;
@@ -13,6 +14,8 @@ pub use duckdb::DuckDb;
 pub use postgres::Postgres;
 
 use veil_policy::{ColumnType, Condition, Mask, RowPredicate};
+
+use self::dialect::{IdentQuote, StringEscapes, TypeNames};
 
 use crate::render::ViewParts;
 use crate::Result;
@@ -52,8 +55,20 @@ pub struct MaskContext<'a> {
 pub trait Target {
     /// Short name, e.g. `duckdb`.
     fn name(&self) -> &'static str;
-    /// Quote an identifier.
-    fn quote_ident(&self, ident: &str) -> String;
+    /// How the engine quotes identifiers.
+    fn ident_quote(&self) -> IdentQuote {
+        IdentQuote::DoubleQuote
+    }
+    /// How the engine reads string literals.
+    fn string_escapes(&self) -> StringEscapes {
+        StringEscapes::Standard
+    }
+    /// The engine's names for column types.
+    fn types(&self) -> TypeNames;
+    /// Quote an identifier ([`Target::ident_quote`]).
+    fn quote_ident(&self, ident: &str) -> String {
+        dialect::quote_ident(self.ident_quote(), ident)
+    }
     /// The form under which the engine compares two quoted identifiers: the
     /// identifier itself where quoted names are case-sensitive, lower case where
     /// the engine ignores case (the default, which errs towards reporting clashes).
@@ -66,19 +81,33 @@ pub trait Target {
     fn qualifies_database(&self) -> bool {
         false
     }
-    /// Quote a string literal.
-    fn literal(&self, text: &str) -> String;
-    /// The engine's name for a column type.
+    /// Quote a string literal ([`Target::string_escapes`]).
+    fn literal(&self, text: &str) -> String {
+        dialect::literal(self.string_escapes(), text)
+    }
+    /// The engine's name for a column type ([`Target::types`]).
     ///
     /// # Errors
     /// [`crate::Error::Invalid`] for a type name that is not safe to paste.
-    fn sql_type(&self, ty: &ColumnType) -> Result<String>;
+    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
+        dialect::sql_type(&self.types(), ty)
+    }
     /// Expression naming the reader at query time (dynamic mode); NULL when unset.
     fn reader(&self) -> String;
     /// Expression naming the project the reader acts under (dynamic mode).
     fn project(&self) -> String;
-    /// Does user value `value_sql` reach data tag `tag_sql` (hierarchical match)?
-    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String;
+    /// The engine's `starts_with(text, prefix)` function.
+    fn starts_with(&self) -> &'static str {
+        "starts_with"
+    }
+    /// Does user value `value_sql` reach data tag `tag_sql` (hierarchical match,
+    /// as veil-core's `tag_matches`)?
+    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
+        format!(
+            "({value_sql} <> '' AND ({tag_sql} = {value_sql} OR {}({tag_sql}, {value_sql} || '.')))",
+            self.starts_with()
+        )
+    }
     /// A boolean expression that raises an error with `message_sql` when evaluated.
     fn deny(&self, message_sql: &str) -> String;
     /// The masked expression for `column_sql`.

@@ -28,6 +28,7 @@ use std::collections::BTreeSet;
 
 use veil_policy::{ColumnType, Engine, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
 
+use super::dialect::TypeNames;
 use super::{MaskContext, Reader, Target};
 use crate::render::{self, ViewParts, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
@@ -110,31 +111,23 @@ impl Target for Postgres {
         "postgres"
     }
 
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
+    fn types(&self) -> TypeNames {
+        TypeNames {
+            text: "text",
+            integer: "bigint",
+            float: "double precision",
+            decimal: "numeric",
+            decimal_space: false,
+            boolean: "boolean",
+            date: "date",
+            timestamp: "timestamp",
+            brackets: true,
+        }
     }
 
     /// Quoted identifiers are case-sensitive.
     fn fold_ident(&self, ident: &str) -> String {
         ident.to_owned()
-    }
-
-    fn literal(&self, text: &str) -> String {
-        // standard_conforming_strings is on (the default since 9.1): backslashes are plain.
-        format!("'{}'", text.replace('\'', "''"))
-    }
-
-    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
-        Ok(match ty {
-            ColumnType::Text => "text".into(),
-            ColumnType::Integer => "bigint".into(),
-            ColumnType::Float => "double precision".into(),
-            ColumnType::Decimal { precision, scale } => format!("numeric({precision},{scale})"),
-            ColumnType::Boolean => "boolean".into(),
-            ColumnType::Date => "date".into(),
-            ColumnType::Timestamp => "timestamp".into(),
-            ColumnType::Other { name } => crate::render::type_name(name, true)?,
-        })
     }
 
     /// The logged-in role: inside the SECURITY DEFINER view functions
@@ -145,10 +138,6 @@ impl Target for Postgres {
 
     fn project(&self) -> String {
         "nullif(current_setting('veil.project', true), '')".into()
-    }
-
-    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
-        format!("({value_sql} <> '' AND ({tag_sql} = {value_sql} OR starts_with({tag_sql}, {value_sql} || '.')))")
     }
 
     fn deny(&self, message_sql: &str) -> String {

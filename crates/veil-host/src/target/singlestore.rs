@@ -38,6 +38,7 @@ use std::path::Path;
 
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
 
+use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::{warehouse, MaskContext, Target};
 use crate::render::{self, ViewParts, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
@@ -151,24 +152,13 @@ pub fn base64(bytes: &[u8]) -> String {
 
 /// Backtick-quoted identifier (MySQL dialect).
 pub fn quote_ident(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
+    super::dialect::quote_ident(IdentQuote::Backtick, ident)
 }
 
 /// A string literal: `'` doubled, backslashes and NUL escaped (SingleStore reads
 /// backslash escapes in literals, as MySQL does by default).
 pub fn literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('\'');
-    for c in text.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            '\0' => out.push_str("\\0"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
+    super::dialect::literal(StringEscapes::BackslashNul, text)
 }
 
 /// `CREATE OR REPLACE FUNCTION` for one UDF of the module, in database `schema`.
@@ -267,8 +257,26 @@ impl Target for SingleStore {
         "singlestore"
     }
 
-    fn quote_ident(&self, ident: &str) -> String {
-        quote_ident(ident)
+    fn types(&self) -> TypeNames {
+        TypeNames {
+            text: "TEXT",
+            integer: "BIGINT",
+            float: "DOUBLE",
+            decimal: "DECIMAL",
+            decimal_space: true,
+            boolean: "BOOL",
+            date: "DATE",
+            timestamp: "DATETIME(6)",
+            brackets: false,
+        }
+    }
+
+    fn ident_quote(&self) -> IdentQuote {
+        IdentQuote::Backtick
+    }
+
+    fn string_escapes(&self) -> StringEscapes {
+        StringEscapes::BackslashNul
     }
 
     /// `LENGTH` counts bytes in SingleStore (as in MySQL); `CHAR_LENGTH` counts characters.
@@ -277,23 +285,6 @@ impl Target for SingleStore {
             "length" => "CHAR_LENGTH".into(),
             other => other.to_owned(),
         }
-    }
-
-    fn literal(&self, text: &str) -> String {
-        literal(text)
-    }
-
-    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
-        Ok(match ty {
-            ColumnType::Text => "TEXT".into(),
-            ColumnType::Integer => "BIGINT".into(),
-            ColumnType::Float => "DOUBLE".into(),
-            ColumnType::Decimal { precision, scale } => format!("DECIMAL({precision}, {scale})"),
-            ColumnType::Boolean => "BOOL".into(),
-            ColumnType::Date => "DATE".into(),
-            ColumnType::Timestamp => "DATETIME(6)".into(),
-            ColumnType::Other { name } => crate::render::type_name(name, false)?,
-        })
     }
 
     /// The account's user name: `SESSION_USER()` up to its last `@` (the host).

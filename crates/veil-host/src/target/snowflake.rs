@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
 
 use super::attached;
+use super::dialect::{StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
 use crate::render::{self, FACTS_SCHEMA};
@@ -108,8 +109,26 @@ impl Target for Snowflake {
         "snowflake"
     }
 
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
+    fn types(&self) -> TypeNames {
+        TypeNames {
+            text: "VARCHAR",
+            integer: "NUMBER(38,0)",
+            float: "FLOAT",
+            decimal: "NUMBER",
+            decimal_space: false,
+            boolean: "BOOLEAN",
+            date: "DATE",
+            timestamp: "TIMESTAMP_NTZ",
+            brackets: false,
+        }
+    }
+
+    fn string_escapes(&self) -> StringEscapes {
+        StringEscapes::BackslashDoubledQuote
+    }
+
+    fn starts_with(&self) -> &'static str {
+        "STARTSWITH"
     }
 
     fn predicate_column(&self, column: &str) -> String {
@@ -125,24 +144,6 @@ impl Target for Snowflake {
         true
     }
 
-    /// Snowflake reads backslash escapes in single-quoted strings.
-    fn literal(&self, text: &str) -> String {
-        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
-    }
-
-    fn sql_type(&self, ty: &ColumnType) -> Result<String> {
-        Ok(match ty {
-            ColumnType::Text => "VARCHAR".into(),
-            ColumnType::Integer => "NUMBER(38,0)".into(),
-            ColumnType::Float => "FLOAT".into(),
-            ColumnType::Decimal { precision, scale } => format!("NUMBER({precision},{scale})"),
-            ColumnType::Boolean => "BOOLEAN".into(),
-            ColumnType::Date => "DATE".into(),
-            ColumnType::Timestamp => "TIMESTAMP_NTZ".into(),
-            ColumnType::Other { name } => crate::render::type_name(name, false)?,
-        })
-    }
-
     fn reader(&self) -> String {
         "CURRENT_USER()".into()
     }
@@ -151,10 +152,6 @@ impl Target for Snowflake {
     /// ([`Target::native_condition`]), and project-scoped hashes are refused.
     fn project(&self) -> String {
         "CAST(NULL AS VARCHAR)".into()
-    }
-
-    fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
-        format!("({value_sql} <> '' AND ({tag_sql} = {value_sql} OR STARTSWITH({tag_sql}, {value_sql} || '.')))")
     }
 
     /// Not called: Snowflake policies cannot raise; an unentitled reader has no
