@@ -6,6 +6,7 @@
 //! `None` and pass through batch forms unchanged.
 #![forbid(unsafe_code)]
 
+pub mod classify;
 mod error;
 mod hex;
 mod key;
