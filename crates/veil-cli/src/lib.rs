@@ -1,6 +1,7 @@
 //! The logic behind the `veil` command: loading a project, running DuckDB,
 //! verifying enforcement. `main.rs` only parses arguments and prints.
 
+pub mod discover;
 pub mod duckdb;
 pub mod load;
 pub mod monitor;

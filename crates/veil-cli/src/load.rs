@@ -17,6 +17,8 @@ pub struct Inputs {
     pub dbt_target: Option<PathBuf>,
     /// A catalog YAML file, instead of dbt.
     pub catalog: Option<PathBuf>,
+    /// Tag files added to the catalog's tags (e.g. `veil discover`'s).
+    pub tags: Vec<PathBuf>,
 }
 
 /// A loaded project.
@@ -70,5 +72,9 @@ pub fn load(inputs: &Inputs) -> Result<Loaded> {
             ))
         }
     };
+    let mut catalog = catalog;
+    for file in &inputs.tags {
+        catalog_warnings.extend(catalog.add_tags(file)?);
+    }
     Ok(Loaded { engine: Engine::new(policies, users, catalog)?, untyped_columns, catalog_warnings })
 }

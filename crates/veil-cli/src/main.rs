@@ -52,6 +52,10 @@ struct Project {
     /// A catalog YAML file, instead of dbt.
     #[arg(long, value_name = "FILE", conflicts_with = "dbt_target")]
     catalog: Option<PathBuf>,
+    /// A tag file whose tags are added to the catalog's (repeatable): what
+    /// `veil discover` writes, reviewed, beside dbt's own tags.
+    #[arg(long = "tags", value_name = "FILE")]
+    tags: Vec<PathBuf>,
     /// Treat every warning as an error (exit 1): a tag, column, group, user,
     /// attribute or purpose that a policy names but nothing has; a tagged column no
     /// rule of its family reaches; dbt nodes merged. Use it in CI.
@@ -315,6 +319,46 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Find sensitive data: sample each data source inside DuckDB (at most --sample
+    /// rows, repeatable), classify every column by its values and name (e-mail,
+    /// phone, SSN, card, IBAN, IP, MAC, URL, date of birth, postal code, person
+    /// name), and write a tag file of entity, category and sensitivity tags with
+    /// the evidence (Discovered.Entity.*, Discovered.Category.*,
+    /// Discovered.Sensitivity.*). Review it, then give it to every command with
+    /// --tags so policies on those tags apply. No value leaves the engine but the
+    /// samples read by veil; none is written out.
+    Discover {
+        /// dbt's target folder (manifest.json; catalog.json for column types).
+        #[arg(long, value_name = "DIR")]
+        dbt_target: Option<PathBuf>,
+        /// A catalog YAML file, instead of dbt.
+        #[arg(long, value_name = "FILE", conflicts_with = "dbt_target")]
+        catalog: Option<PathBuf>,
+        /// The DuckDB database file.
+        #[arg(long, value_name = "FILE")]
+        duckdb: PathBuf,
+        /// The veil DuckDB extension.
+        #[arg(long, default_value = "dist/veil.duckdb_extension", value_name = "FILE")]
+        extension: PathBuf,
+        /// Python interpreter with the `duckdb` package (the one dbt-duckdb uses).
+        #[arg(long, default_value = "python3", value_name = "PATH")]
+        python: String,
+        /// Rows sampled per data source, at most.
+        #[arg(long, default_value_t = 200, value_name = "ROWS")]
+        sample: usize,
+        /// Only this data source (repeatable).
+        #[arg(long = "source", value_name = "SOURCE")]
+        sources: Vec<String>,
+        /// A classification framework (YAML) instead of veil's default (docs/discovery.md).
+        #[arg(long, value_name = "FILE")]
+        framework: Option<PathBuf>,
+        /// Write the tag file here (else print what was found).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Measure every enforcement function on generated data, beside plain SHA-256.
     ///
     /// Prints nanoseconds per value, values per second and the ratio to a plain
@@ -408,6 +452,7 @@ fn inputs(p: &Project) -> Inputs {
         users: p.users.clone(),
         dbt_target: p.dbt_target.clone(),
         catalog: p.catalog.clone(),
+        tags: p.tags.clone(),
     }
 }
 
@@ -678,6 +723,51 @@ fn run(command: Command) -> Result<ExitCode> {
                     }
                     if let Err(e) = once() {
                         eprintln!("error: {e}");
+                    }
+                }
+            }
+        }
+        Command::Discover {
+            dbt_target,
+            catalog,
+            duckdb,
+            extension,
+            python,
+            sample,
+            sources,
+            framework,
+            output,
+            format,
+        } => {
+            let catalog = match (dbt_target, catalog) {
+                (Some(target), None) => veil_dbt::load(target)?.catalog,
+                (None, Some(path)) => veil_policy::Catalog::load(path)?,
+                _ => return Err(Error::Usage("give --dbt-target <dbt project>/target or --catalog <catalog.yaml>".into())),
+            };
+            let framework = match framework {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| Error::Usage(format!("cannot read framework `{}`: {e}", path.display())))?;
+                    veil_policy::Framework::from_yaml_str(&text, &path)?
+                }
+                None => veil_policy::Framework::default_framework(),
+            };
+            if sample == 0 {
+                return Err(Error::Usage("--sample must be at least 1".into()));
+            }
+            let origin = duckdb.display().to_string();
+            let db = DuckDb { python, database: duckdb, extension, keyring: PathBuf::new() };
+            let report = veil_cli::discover::discover_duckdb(&db, &catalog, &sources, sample, &framework)?;
+            if let Some(path) = &output {
+                std::fs::write(path, report.to_tag_file(&origin))
+                    .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?;
+            }
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+                Format::Table => {
+                    print!("{}", report.to_text());
+                    if let Some(path) = &output {
+                        println!("wrote {}: review it, then give it to veil with --tags", path.display());
                     }
                 }
             }

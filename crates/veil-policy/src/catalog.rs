@@ -230,6 +230,14 @@ struct RawColumn {
     tags: Vec<String>,
 }
 
+fn push_new(into: &mut Vec<String>, tags: Vec<String>) {
+    for t in tags {
+        if !into.contains(&t) {
+            into.push(t);
+        }
+    }
+}
+
 /// The relation's own name for a catalog entry: `identifier` when given, else
 /// `name` without its `database.schema.`, `schema.` or `database.` prefix (so
 /// `raw.events.v2` in schema `raw` is the relation `events.v2`), else `name`
@@ -264,6 +272,35 @@ fn identifier(
         ));
     }
     Ok(name.to_owned())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTagFile {
+    #[serde(default)]
+    sources: Vec<RawTaggedSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTaggedSource {
+    name: Spanned<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    columns: Vec<RawTaggedColumn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTaggedColumn {
+    name: Spanned<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    /// Why the tags were given (e.g. `veil discover`'s evidence); for people.
+    #[serde(default)]
+    #[allow(dead_code)]
+    evidence: Option<String>,
 }
 
 /// All data sources, by name.
@@ -357,6 +394,74 @@ impl Catalog {
             }
         }
         Ok(catalog)
+    }
+
+    /// Add the tags of a tag file (e.g. written by `veil discover`) to the
+    /// sources and columns it names; returns a warning for each name the catalog
+    /// lacks (the tags of a stale file are never silently applied elsewhere).
+    ///
+    /// ```
+    /// let mut c = veil_policy::Catalog::from_yaml_str(
+    ///     "sources: [{name: m.t, schema: m, columns: [{name: Email, type: text}]}]", "c.yaml").unwrap();
+    /// let warnings = c.add_tags_from_yaml_str(
+    ///     "sources: [{name: m.t, columns: [{name: email, tags: [Discovered.Entity.EmailAddress]}]}, {name: gone}]",
+    ///     "tags.yaml").unwrap();
+    /// assert_eq!(c.source("m.t").unwrap().columns[0].tags, ["Discovered.Entity.EmailAddress"]);
+    /// assert_eq!(warnings.len(), 1);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Yaml`] for malformed input.
+    pub fn add_tags_from_yaml_str(&mut self, text: &str, path: impl AsRef<Path>) -> Result<Vec<crate::plan::Warning>> {
+        let path = path.as_ref();
+        let input = Text { path, text };
+        let help = "a tag file has `sources:`, each with `name`, optional `tags` and `columns` (name, tags, evidence)";
+        let docs: Vec<RawTagFile> = yaml::documents(path, text, help)?;
+        let mut warnings = Vec::new();
+        let mut warn =
+            |at: crate::Location, message: String| warnings.push(crate::plan::Warning { location: at, message });
+        for raw in docs {
+            for s in raw.sources {
+                let Some(source) = self.sources.get_mut(&s.name.value) else {
+                    warn(
+                        input.at(&s.name),
+                        format!(
+                            "tag file names data source `{}`, which the catalog lacks; its tags are not applied",
+                            s.name.value
+                        ),
+                    );
+                    continue;
+                };
+                push_new(&mut source.tags, s.tags);
+                for c in s.columns {
+                    let mut found = false;
+                    for column in source.columns.iter_mut().filter(|col| column_name_matches(&c.name.value, &col.name))
+                    {
+                        push_new(&mut column.tags, c.tags.clone());
+                        found = true;
+                    }
+                    if !found {
+                        warn(
+                            input.at(&c.name),
+                            format!("tag file names column `{}` of `{}`, which has no such column; its tags are not applied", c.name.value, source.name),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// [`Catalog::add_tags_from_yaml_str`] for a file.
+    ///
+    /// # Errors
+    /// As [`Catalog::add_tags_from_yaml_str`], plus [`Error::Io`].
+    pub fn add_tags(&mut self, path: impl AsRef<Path>) -> Result<Vec<crate::plan::Warning>> {
+        let mut warnings = Vec::new();
+        for (p, text) in yaml::read_files(path.as_ref())? {
+            warnings.extend(self.add_tags_from_yaml_str(&text, &p)?);
+        }
+        Ok(warnings)
     }
 
     /// Build a catalog from sources (e.g. from dbt artifacts).

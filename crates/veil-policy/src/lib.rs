@@ -60,6 +60,7 @@ pub mod dsl;
 mod engine;
 mod error;
 mod explain;
+mod framework;
 mod lint;
 mod mask;
 mod plan;
@@ -73,6 +74,7 @@ pub use condition::Condition;
 pub use engine::{decision_from, Engine, NEW_COLUMN_POLICY, NEW_COLUMN_TAG};
 pub use error::{Error, Location, Result};
 pub use explain::describe_mask;
+pub use framework::{Derived, Framework, CATEGORY_TAG, ENTITY_TAG, SENSITIVITY_TAG};
 pub use mask::{HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
 pub use plan::{
     Access, ColumnPlan, Decision, MaskCase, Plan, ReaderColumn, ReaderMask, ReaderPlan, Reason, RowFilter,
