@@ -742,7 +742,11 @@ fn run(command: Command) -> Result<ExitCode> {
             let catalog = match (dbt_target, catalog) {
                 (Some(target), None) => veil_dbt::load(target)?.catalog,
                 (None, Some(path)) => veil_policy::Catalog::load(path)?,
-                _ => return Err(Error::Usage("give --dbt-target <dbt project>/target or --catalog <catalog.yaml>".into())),
+                _ => {
+                    return Err(Error::Usage(
+                        "give --dbt-target <dbt project>/target or --catalog <catalog.yaml>".into(),
+                    ))
+                }
             };
             let framework = match framework {
                 Some(path) => {

@@ -290,7 +290,8 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
             None => identifier.clone(),
         };
         let column_types = table.map(|t| &t.columns);
-        let source = data_source(&name, &node, column_types, &mut untyped, (database, schema, identifier));
+        let source =
+            data_source(&name, &node, column_types, &mut untyped, &mut warnings, (database, schema, identifier));
         let relation_key = (source.database.clone(), source.schema.clone(), source.identifier.clone());
         let relation = Relation {
             resource_type: if is_source { "source".into() } else { node.resource_type.clone() },
@@ -413,6 +414,7 @@ fn data_source(
     node: &RawNode,
     types: Option<&Vec<(String, String)>>,
     untyped: &mut Vec<String>,
+    warnings: &mut Vec<String>,
     (database, schema, identifier): (Option<String>, Option<String>, String),
 ) -> DataSource {
     let mut tags = strings(&node.tags);
@@ -437,17 +439,38 @@ fn data_source(
             Some((column.name.unwrap_or_else(|| key.clone()), tags, column.data_type))
         })
         .collect();
-    let find = |name: &str| documented.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name));
+    // A documented name reaches a stored column as a policy's column name does
+    // (ignoring case), also when written with its quotes (`'"email"'`).
+    let unquoted = |n: &str| n.strip_prefix('"').and_then(|n| n.strip_suffix('"')).unwrap_or(n).to_owned();
+    let reaches = |documented: &str, stored: &str| veil_policy::column_name_matches(&unquoted(documented), stored);
 
     let columns: Vec<Column> = match types {
-        Some(types) => types
-            .iter()
-            .map(|(column, written)| Column {
-                name: column.clone(),
-                column_type: ColumnType::parse(written),
-                tags: find(column).map(|(_, t, _)| t.clone()).unwrap_or_default(),
-            })
-            .collect(),
+        Some(types) => {
+            // Every documented entry reaching a column adds its tags (two entries
+            // differing by case both count); a tagged entry reaching none is said.
+            for (doc, doc_tags, _) in documented.iter().filter(|(_, t, _)| !t.is_empty()) {
+                if !types.iter().any(|(stored, _)| reaches(doc, stored)) {
+                    warnings.push(format!(
+                        "dbt documents column `{doc}` of `{name}` with tags [{}], but the relation has no such column, so the tags apply nowhere (a typo, a quoted name, or catalog.json older than the model: run `dbt docs generate`)",
+                        doc_tags.join(", ")
+                    ));
+                }
+            }
+            types
+                .iter()
+                .map(|(column, written)| {
+                    let mut tags: Vec<String> = Vec::new();
+                    for (_, t, _) in documented.iter().filter(|(doc, _, _)| reaches(doc, column)) {
+                        for tag in t {
+                            if !tags.contains(tag) {
+                                tags.push(tag.clone());
+                            }
+                        }
+                    }
+                    Column { name: column.clone(), column_type: ColumnType::parse(written), tags }
+                })
+                .collect()
+        }
         None => documented
             .iter()
             .map(|(column, tags, data_type)| {

@@ -123,3 +123,31 @@ fn catalog_json_names_relations_and_columns_as_the_warehouse_stores_them() {
     );
     assert_eq!(s.column("EMAIL").unwrap().tags, ["PII.Email"], "documented `email` tags the stored `EMAIL`");
 }
+
+#[test]
+fn documented_tags_that_reach_no_column_are_said_and_entries_by_case_add_up() {
+    let model = json!({"resource_type": "model", "name": "c", "alias": "c", "schema": "m", "database": "db",
+    "config": {"materialized": "table"}, "original_file_path": "models/c.sql",
+    "columns": {
+        "contact_emial": {"name": "contact_emial", "tags": ["PII.Email"]},
+        "EMAIL": {"name": "EMAIL", "tags": []},
+        "email": {"name": "email", "tags": ["PII.Email"]},
+        "quoted": {"name": "\"Phone\"", "tags": ["PII.Phone"]}
+    }});
+    let catalog = json!({"metadata": {"dbt_schema_version": CATALOG}, "sources": {},
+        "nodes": {"model.p.c": {"metadata": {"database": "db", "schema": "m", "name": "c"},
+            "columns": {"contact_email": {"type": "VARCHAR", "index": 1, "name": "contact_email"},
+                        "email": {"type": "VARCHAR", "index": 2, "name": "email"},
+                        "Phone": {"type": "VARCHAR", "index": 3, "name": "Phone"}}}}});
+    let dir = project("documented", json!({"model.p.c": model}), json!({}), Some(catalog));
+    let dbt = load(&dir).unwrap();
+    let s = dbt.catalog.source("m.c").unwrap();
+    assert_eq!(s.column("email").unwrap().tags, ["PII.Email"], "the tagged entry counts whatever its order");
+    assert_eq!(s.column("Phone").unwrap().tags, ["PII.Phone"], "a name written with its quotes");
+    assert!(s.column("contact_email").unwrap().tags.is_empty());
+    assert!(
+        dbt.warnings.iter().any(|w| w.contains("`contact_emial`") && w.contains("PII.Email") && w.contains("m.c")),
+        "{:?}",
+        dbt.warnings
+    );
+}

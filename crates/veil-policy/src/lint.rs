@@ -197,6 +197,29 @@ impl Lint<'_> {
                     );
                 }
                 Circumstance::ColumnTag { tag } => self.column_tag(key, &p.location, "a circumstance", tag),
+                Circumstance::Database { database, schema } => {
+                    let databases: BTreeSet<String> = catalog.sources().filter_map(|s| s.database.clone()).collect();
+                    if !databases.contains(database) {
+                        let hint = suggestion(nearest(database, &databases));
+                        self.warn(
+                            &p.location,
+                            format!("policy `{key}` names database `{database}`, which no data source is in{hint}"),
+                        );
+                    } else if let Some(schema) = schema {
+                        let schemas: BTreeSet<String> = catalog
+                            .sources()
+                            .filter(|s| s.database.as_deref() == Some(database.as_str()))
+                            .filter_map(|s| s.schema.clone())
+                            .collect();
+                        if !schemas.contains(schema) {
+                            let hint = suggestion(nearest(schema, &schemas));
+                            self.warn(
+                                &p.location,
+                                format!("policy `{key}` names schema `{schema}` of database `{database}`, which no data source is in{hint}"),
+                            );
+                        }
+                    }
+                }
                 Circumstance::DataSource { name } if catalog.source(name).is_none() => {
                     let names: Vec<String> = catalog.sources().map(|s| s.name.clone()).collect();
                     let hint = suggestion(nearest(name, &names));
@@ -293,30 +316,41 @@ impl Lint<'_> {
     }
 }
 
-/// Tagged columns in a tag family that mask rules cover only in part: rules
-/// name `PII.Email` and `PII.SSN`, but a column tagged `PII.Phone` is reached by
-/// none. One warning per uncovered tag, at the first rule of the family.
+/// Tagged columns that mask rules cover only in part: a column whose tag lies
+/// in a family some rule names (`PII.Email`, `PII.SSN`) but that no mask rule of
+/// a policy reaching its source reaches (`PII.Phone`; or `PII.Email` on a table
+/// the e-mail policy's circumstances miss). One warning per tag, at the first
+/// rule of the family.
 fn coverage(policies: &[Policy], catalog: &Catalog, out: &mut Vec<Warning>) {
+    let live: Vec<&Policy> = policies.iter().filter(|p| !p.staged).collect();
     // Family (first tag segment) -> the rule tags naming it, and where.
     let mut families: BTreeMap<&str, (Vec<&str>, &Location)> = BTreeMap::new();
-    let mut rule_tags: Vec<&str> = Vec::new();
-    for p in policies.iter().filter(|p| !p.staged) {
+    for p in &live {
         let PolicyBody::Data { rules } = &p.body else { continue };
         for rule in rules {
             let DataRule::Mask { columns, location, .. } = rule else { continue };
             for t in &columns.tags {
                 let family = t.split(TAG_SEPARATOR).next().unwrap_or(t);
                 families.entry(family).or_insert_with(|| (Vec::new(), location)).0.push(t);
-                rule_tags.push(t);
             }
         }
     }
     let mut uncovered: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for source in catalog.sources() {
+        let reaching: Vec<&Policy> = live.iter().copied().filter(|p| p.reaches(source)).collect();
         for column in &source.columns {
+            let masked = reaching.iter().any(|p| match &p.body {
+                PolicyBody::Data { rules } => {
+                    rules.iter().any(|r| matches!(r, DataRule::Mask { columns, .. } if columns.targets(column)))
+                }
+                PolicyBody::Subscription { .. } => false,
+            });
+            if masked {
+                continue;
+            }
             for tag in &column.tags {
                 let family = tag.split(TAG_SEPARATOR).next().unwrap_or(tag);
-                if families.contains_key(family) && !rule_tags.iter().any(|r| tag_matches(r, tag)) {
+                if families.contains_key(family) {
                     uncovered.entry(tag).or_default().push(format!("{}.{}", source.name, column.name));
                 }
             }
@@ -331,11 +365,78 @@ fn coverage(policies: &[Policy], catalog: &Catalog, out: &mut Vec<Warning>) {
         out.push(Warning {
             location: (*location).clone(),
             message: format!(
-                "column tag `{tag}` ({}) is reached by no mask rule, though rules cover `{family}` tags ({})",
+                "column tag `{tag}` ({}) is reached by no mask rule of a policy reaching its source, though rules cover `{family}` tags ({})",
                 columns.join(", "),
                 names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
             ),
         });
+    }
+}
+
+/// Tags on the data that no policy reaches but that nearly equal a tag the
+/// policies use (`pii.secret`, ` PII.Secret`, a Cyrillic `Р`): a typo on the
+/// data side leaves a column unmasked as surely as one in a policy.
+fn data_near_misses(policies: &[Policy], catalog: &Catalog, out: &mut Vec<Warning>) {
+    let mut column_tags: BTreeSet<String> = BTreeSet::new();
+    let mut table_tags: BTreeSet<String> = BTreeSet::new();
+    let mut at: Option<&Location> = None;
+    for p in policies {
+        at.get_or_insert(&p.location);
+        for c in &p.circumstances {
+            match c {
+                Circumstance::Tag { tag } => {
+                    table_tags.insert(tag.clone());
+                }
+                Circumstance::ColumnTag { tag } => {
+                    column_tags.insert(tag.clone());
+                }
+                _ => {}
+            }
+        }
+        if let PolicyBody::Data { rules } = &p.body {
+            for r in rules {
+                if let DataRule::Mask { columns, .. } = r {
+                    column_tags.extend(columns.tags.iter().cloned());
+                }
+            }
+        }
+    }
+    let Some(at) = at else { return };
+    let check = |tag: &str, used: &BTreeSet<String>, what: String, out: &mut Vec<Warning>| {
+        if used.iter().any(|u| tag_matches(u, tag)) {
+            return;
+        }
+        // The whole tag, else its leading segments (the family).
+        let mut prefixes = vec![tag.to_owned()];
+        prefixes.extend(
+            tag.char_indices()
+                .filter(|(_, c)| *c == TAG_SEPARATOR)
+                .filter_map(|(i, _)| tag.get(..i).map(str::to_owned)),
+        );
+        for p in prefixes {
+            if let Some(near) = nearest(&p, used) {
+                out.push(Warning {
+                    location: at.clone(),
+                    message: format!("{what} is tagged `{tag}`, which no policy reaches; policies use `{near}`: is the data's tag mistyped?"),
+                });
+                return;
+            }
+        }
+    };
+    let mut seen = BTreeSet::new();
+    for source in catalog.sources() {
+        for t in &source.tags {
+            if seen.insert(("t", t.clone())) {
+                check(t, &table_tags, format!("data source `{}`", source.name), out);
+            }
+        }
+        for c in &source.columns {
+            for t in &c.tags {
+                if seen.insert(("c", t.clone())) {
+                    check(t, &column_tags, format!("column `{}.{}`", source.name, c.name), out);
+                }
+            }
+        }
     }
 }
 
@@ -348,6 +449,7 @@ pub(crate) fn lint(policies: &[Policy], catalog: &Catalog, directory: &Directory
     }
     let mut out = lint.out;
     coverage(policies, catalog, &mut out);
+    data_near_misses(policies, catalog, &mut out);
     out
 }
 

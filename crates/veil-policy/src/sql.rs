@@ -315,11 +315,23 @@ impl Convert<'_> {
                     return Err(self.refuse(e, "`LIKE ANY` and `ESCAPE` are not allowed in a row rule".into()));
                 }
                 let pattern = self.boxed(pattern)?;
-                if matches!(&*pattern, Predicate::Text(p) if p.contains('\\')) {
-                    return Err(self.refuse(
-                        e,
-                        "a LIKE pattern holding `\\` means different things in different engines (an escape in some); match it with `=` or another pattern".into(),
-                    ));
+                // A pattern is one plain literal: a backslash (an escape in some
+                // engines' LIKE, not in others) or a computed pattern could match
+                // differently from engine to engine.
+                match &*pattern {
+                    Predicate::Text(p) if !p.contains('\\') => {}
+                    Predicate::Text(_) => {
+                        return Err(self.refuse(
+                            e,
+                            "a LIKE pattern holding `\\` means different things in different engines (an escape in some); match it with `=` or another pattern".into(),
+                        ))
+                    }
+                    _ => {
+                        return Err(self.refuse(
+                            e,
+                            "a LIKE pattern must be one string literal ('abc%'); a computed pattern can hold characters engines read differently".into(),
+                        ))
+                    }
                 }
                 Predicate::Like {
                     expr: self.boxed(expr)?,
@@ -481,6 +493,15 @@ mod tests {
         let err = parse_predicate("a = 1; drop table t").unwrap_err();
         assert_eq!(err.offset, 5);
         assert!(err.message.contains("`;`"));
+    }
+
+    #[test]
+    fn like_patterns_are_plain_literals_without_backslashes() {
+        assert!(parse_predicate("note LIKE 'a%'").is_ok());
+        for bad in [r"note LIKE 'a\%'", r"note NOT LIKE '%' || '\' || '%'", r"note LIKE upper('\%')", "note LIKE note"]
+        {
+            assert!(parse_predicate(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -175,3 +175,43 @@ fn a_clean_project_has_no_warnings() {
     assert!(warnings(&e).is_empty(), "{:?}", warnings(&e));
     assert!(e.plan("m.c").unwrap().columns.iter().all(|c| matches!(c.chain[0].mask, Mask::Hash { .. })));
 }
+
+#[test]
+fn a_near_miss_on_the_data_side_is_reported() {
+    let policies = "name: open\ntype: subscription\nactions: {type: anyone}\ncircumstances: [{type: tags, tag: Open}]\n---\nname: g\ntype: subscription\nactions: {type: guardrail, entitlements: {groups: [Boss]}}\ncircumstances: [{type: tags, tag: Vault}]\n---\nname: s\ntype: data\nrules:\n  - {type: mask, columns: {tags: [PII.Secret]}, mask: {type: null}}\n";
+    let e = engine(
+        policies,
+        "users: [{name: kim}, {name: b, groups: [Boss]}]\n",
+        "sources:\n  - {name: m.t, schema: m, tags: [Open, vault], columns: [{name: a, type: text, tags: [pii.secret]}, {name: b, type: text, tags: [\"\\u0420II.Secret\"]}, {name: c, type: text, tags: [PII.Secret]}]}\n",
+    );
+    let w = warnings(&e).join("\n");
+    assert!(w.contains("column `m.t.a` is tagged `pii.secret`") && w.contains("`PII.Secret`"), "{w}");
+    assert!(w.contains("is tagged `\u{420}II.Secret`"), "{w}");
+    assert!(w.contains("data source `m.t` is tagged `vault`") && w.contains("`Vault`"), "{w}");
+}
+
+#[test]
+fn a_database_circumstance_naming_nothing_is_reported() {
+    let policies = format!("{OPEN}---\nname: d\ntype: data\ncircumstances: [{{type: database, database: shop, schema: CRM}}, {{type: database, database: shpo}}]\nrules:\n  - {{type: mask, columns: {{names: [x]}}, mask: {{type: null}}}}\n");
+    let e = engine(
+        &policies,
+        "users: [{name: u}]\n",
+        "sources:\n  - {name: crm.b, database: shop, schema: crm, columns: [{name: x, type: text}]}\n",
+    );
+    let w = warnings(&e).join("\n");
+    assert!(w.contains("schema `CRM` of database `shop`") && w.contains("did you mean `crm`?"), "{w}");
+    assert!(w.contains("database `shpo`") && w.contains("did you mean `shop`?"), "{w}");
+}
+
+#[test]
+fn a_tagged_column_outside_the_rule_s_circumstances_is_reported() {
+    let policies = "name: open\ntype: subscription\nactions: {type: anyone}\n---\nname: e\ntype: data\ncircumstances: [{type: tags, tag: Customer}]\nrules:\n  - {type: mask, columns: {tags: [PII.Email]}, mask: {type: null}}\n";
+    let e = engine(
+        policies,
+        "users: [{name: u}]\n",
+        "sources:\n  - {name: m.c, schema: m, tags: [Customer], columns: [{name: email, type: text, tags: [PII.Email]}]}\n  - {name: m.o, schema: m, tags: [Order], columns: [{name: buyer_email, type: text, tags: [PII.Email]}]}\n",
+    );
+    let w = warnings(&e).join("\n");
+    assert!(w.contains("`PII.Email` (m.o.buyer_email)"), "{w}");
+    assert!(!w.contains("m.c.email"), "{w}");
+}
