@@ -126,6 +126,7 @@ pub fn bind(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Resu
             .map(|s| engine.catalog().source(s).ok_or_else(|| veil_policy::Error::UnknownSource(s.clone())))
             .collect::<std::result::Result<_, _>>()?
     };
+    check_sources(&selected, target, Some(&options.secure_schema))?;
     let names = view_names(&selected, target)?;
 
     for sql in target.preamble() {
@@ -169,6 +170,58 @@ pub fn bind(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Resu
         }
     }
     Ok(out)
+}
+
+/// Names a bind must refuse before writing anything: a source without the
+/// schema (or, where the target qualifies with one, the database) that pins its
+/// relation; a source in veil's own schema or in the secure views' schema (their
+/// tables and views would be replaced); two columns one engine cannot tell apart;
+/// and secure views in veil's own schema.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the source, the names and what to do.
+pub fn check_sources(sources: &[&DataSource], target: &dyn Target, secure_schema: Option<&str>) -> Result<()> {
+    let fold = |n: &str| target.fold_ident(n);
+    if secure_schema.is_some_and(|s| fold(s) == fold(FACTS_SCHEMA)) {
+        return Err(Error::Invalid(format!(
+            "the secure views cannot go in schema `{FACTS_SCHEMA}`, which holds veil's facts; choose another --schema"
+        )));
+    }
+    for s in sources {
+        let Some(schema) = &s.schema else {
+            return Err(Error::Invalid(format!(
+                "data source `{}` names no schema, so its relation is whatever `{}` resolves to where the SQL runs; give `schema:` in the catalog",
+                s.name, s.identifier
+            )));
+        };
+        if target.qualifies_database() && s.database.is_none() {
+            return Err(Error::Invalid(format!(
+                "data source `{}` names no database, so on {} its statements would land on the `{schema}` of whatever database the session uses; give `database:` in the catalog",
+                s.name,
+                target.name()
+            )));
+        }
+        for owned in [Some(FACTS_SCHEMA), secure_schema].into_iter().flatten() {
+            if fold(schema) == fold(owned) {
+                return Err(Error::Invalid(format!(
+                    "data source `{}` lives in schema `{schema}`, which veil writes (its facts or secure views) and would overwrite; move the table or leave the source out (--source)",
+                    s.name
+                )));
+            }
+        }
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        for c in &s.columns {
+            if let Some(other) = seen.insert(fold(&c.name), &c.name) {
+                return Err(Error::Invalid(format!(
+                    "data source `{}` lists columns `{other}` and `{}`, which {} cannot tell apart; list the column once, as the engine stores it",
+                    s.name,
+                    c.name,
+                    target.name()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Key ids are pasted as literals; keep them plain so they read well in SQL.

@@ -41,7 +41,7 @@ fn bigquery_refuses_one_reader_views_and_odd_libraries() {
 
 #[test]
 fn bigquery_refusals_name_policy_and_column() {
-    let catalog = "sources:\n  - name: s.t\n    schema: s\n    columns:\n      - {name: f, type: float, tags: [F]}\n      - {name: e, type: text, tags: [E]}\n";
+    let catalog = "sources:\n  - name: s.t\n    database: p\n    schema: s\n    columns:\n      - {name: f, type: float, tags: [F]}\n      - {name: e, type: text, tags: [E]}\n";
     for (tag, mask, why) in
         [("F", "{type: round, width: 10}", "floating-point"), ("E", "{type: hash, scope: project}", "project-scoped")]
     {
@@ -63,7 +63,7 @@ fn bigquery_escapes_hostile_names_and_values() {
     let e = hostile();
     let options = BindOptions { key_id: "k1".into(), ..BindOptions::default() };
     let sql = bigquery::bind(&e, &options, &udfs(), Some(LIBRARY)).unwrap().to_sql();
-    assert!(sql.contains(r"FROM `s\`x`.`t'y`"), "{sql}");
+    assert!(sql.contains(r"FROM `p`.`s\`x`.`t'y`"), "{sql}");
     assert!(sql.contains(r"CAST('a\'b\\c`\n' AS STRING)"), "{sql}");
     assert!(sql.contains(r"TO 'user:o\'brien\\';"), "{sql}");
     // tests/warehouses parses this snapshot with sqlglot too.
@@ -111,7 +111,7 @@ fn bigquery_hash_is_inline_and_the_library_only_needed_for_the_rest() {
     assert!(err.contains("--udf-library"), "{err}");
     // A keyed hash alone needs no library: its UDF carries the bundle inline.
     let policies = "name: open\ntype: subscription\nactions: {type: anyone}\n---\nname: m\ntype: data\nrules:\n  - {type: mask, columns: {tags: [E]}, mask: {type: hash}}\n";
-    let catalog = "sources:\n  - name: s.t\n    schema: s\n    columns:\n      - {name: e, type: text, tags: [E]}\n";
+    let catalog = "sources:\n  - name: s.t\n    database: p\n    schema: s\n    columns:\n      - {name: e, type: text, tags: [E]}\n";
     let e = common::engine(policies, "users: [{name: u}]\n", catalog);
     let sql = bigquery::bind(&e, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, &udfs(), None)
         .unwrap()

@@ -44,7 +44,7 @@ fn databricks_refuses_one_reader_views() {
     assert!(databricks::bind(&shop(&fixture()), &options, &[]).is_err());
 }
 
-const HOSTILE_CATALOG: &str = "sources:\n  - name: \"s`x.t'y\"\n    schema: \"s`x\"\n    tags: [T]\n    columns:\n      - {name: \"c`'\\\\\", type: text, tags: [C]}\n      - {name: \"r\", type: text}\n";
+const HOSTILE_CATALOG: &str = "sources:\n  - name: \"s`x.t'y\"\n    database: \"p\"\n    schema: \"s`x\"\n    tags: [T]\n    columns:\n      - {name: \"c`'\\\\\", type: text, tags: [C]}\n      - {name: \"r\", type: text}\n";
 const HOSTILE_USERS: &str =
     "users:\n  - {name: \"o'brien\\\\\", groups: [\"G`'\\\\\"], attributes: {\"k'\": [\"v\\\\'\"]}}\n";
 const HOSTILE_POLICIES: &str = "name: open\ntype: subscription\nactions: {type: anyone}\n---\nname: m\ntype: data\nrules:\n  - {type: mask, columns: {tags: [C]}, mask: {type: constant, value: \"a'b\\\\c`\"}, exceptFor: {groups: [\"G`'\\\\\"]}}\n  - {type: matchAttribute, attribute: \"k'\", column: r}\n";
@@ -57,11 +57,11 @@ fn databricks_escapes_hostile_names_and_values() {
     let e = engine_from_yaml(HOSTILE_POLICIES, HOSTILE_USERS, HOSTILE_CATALOG);
     let sql =
         databricks::bind(&e, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, &[]).unwrap().to_sql();
-    assert!(sql.contains("ALTER TABLE `s``x`.`t'y` ALTER COLUMN `c``'\\` SET MASK"), "{sql}");
+    assert!(sql.contains("ALTER TABLE `p`.`s``x`.`t'y` ALTER COLUMN `c``'\\` SET MASK"), "{sql}");
     assert!(sql.contains(r"CAST('a\'b\\c`' AS STRING)"), "{sql}");
     assert!(sql.contains(r"is_account_group_member('G`\'\\')"), "{sql}");
     assert!(sql.contains(r"('o\'brien\\')"), "{sql}");
-    assert!(sql.contains(r"GRANT SELECT ON TABLE `s``x`.`t'y` TO `o'brien\`;"), "{sql}");
+    assert!(sql.contains(r"GRANT SELECT ON TABLE `p`.`s``x`.`t'y` TO `o'brien\`;"), "{sql}");
     // tests/warehouses parses this snapshot with sqlglot too.
     insta::assert_snapshot!("databricks_hostile", sql);
 }

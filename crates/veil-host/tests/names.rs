@@ -67,3 +67,45 @@ fn warehouse_statements_name_the_database_of_the_base_table() {
     );
     assert!(!sql.contains("TABLE \"ANALYTICS\".\"CUSTOMERS\""), "{sql}");
 }
+
+#[test]
+fn sources_a_bind_cannot_pin_down_are_refused_before_anything_is_written() {
+    let bind_duckdb = |catalog: &str, options: &BindOptions| {
+        bind(&engine(OPEN, "users: [{name: kim}]\n", catalog), &DuckDb::default(), options)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let cols = "columns: [{name: id, type: integer}]";
+    // No schema: the view would read whatever the name resolves to (itself, in DuckDB).
+    assert!(bind_duckdb(&format!("sources:\n  - {{name: customers, {cols}}}\n"), &all()).contains("names no schema"));
+    // In veil's own schema, or the secure one: apply would overwrite the table.
+    assert!(bind_duckdb(&format!("sources:\n  - {{name: veil.users, schema: veil, {cols}}}\n"), &all())
+        .contains("which veil writes"));
+    assert!(bind_duckdb(&format!("sources:\n  - {{name: secure.t, schema: secure, {cols}}}\n"), &all())
+        .contains("which veil writes"));
+    // Secure views in veil's schema.
+    let veil = BindOptions { secure_schema: "VEIL".into(), ..all() };
+    assert!(bind_duckdb(&format!("sources:\n  - {{name: s.t, schema: s, {cols}}}\n"), &veil)
+        .contains("cannot go in schema `veil`"));
+    // Two columns DuckDB cannot tell apart (a case-only twin of a tagged column).
+    let twins =
+        "sources:\n  - {name: s.t, schema: s, columns: [{name: secret, type: text}, {name: SECRET, type: text}]}\n";
+    let err = bind_duckdb(twins, &all());
+    assert!(err.contains("`secret`") && err.contains("`SECRET`"), "{err}");
+    // PostgreSQL keeps them apart.
+    assert!(postgres::bind(&engine(OPEN, "users: [{name: kim}]\n", twins), &all()).is_ok());
+    // Warehouses: no database, no statements landing on whatever the session uses.
+    let e = engine(OPEN, "users: [{name: kim}]\n", &format!("sources:\n  - {{name: s.t, schema: s, {cols}}}\n"));
+    let err = snowflake::bind(&e, &all(), &Udfs::placeholders(), &[]).unwrap_err().to_string();
+    assert!(err.contains("names no database"), "{err}");
+}
+
+#[test]
+fn a_conditional_mask_reading_its_own_column_reads_the_masked_value_in_policy_functions() {
+    let policies = format!("{OPEN}---\nname: m\ntype: data\nrules:\n  - {{type: mask, columns: {{names: [email]}}, mask: {{type: null}}, where: \"email LIKE '%@corp.com' AND country = 'FR'\"}}\n");
+    let e = engine(&policies, "users: [{name: kim}]\n", "sources:\n  - {name: s.t, database: d, schema: s, columns: [{name: email, type: text}, {name: country, type: text}]}\n");
+    let sql = snowflake::bind(&e, &all(), &Udfs::placeholders(), &[]).unwrap().to_sql();
+    assert!(sql.contains("AS (val VARCHAR, country VARCHAR)"), "{sql}");
+    assert!(sql.contains("((val LIKE '%@corp.com') AND (country = 'FR'))"), "{sql}");
+}

@@ -42,7 +42,7 @@ fn key_ids_must_be_plain() {
 #[test]
 fn odd_type_names_are_refused() {
     let e = engine(
-        "sources:\n  - name: t\n    columns: [{name: c, type: \"int); DROP TABLE x; --\", tags: [T]}]\n",
+        "sources:\n  - name: t\n    schema: s\n    columns: [{name: c, type: \"int); DROP TABLE x; --\", tags: [T]}]\n",
         "users: []\n",
         &format!("{OPEN}---\nname: m\ntype: data\nrules:\n  - {{type: mask, columns: {{tags: [T]}}, mask: {{type: null}}}}\n"),
     );

@@ -80,7 +80,7 @@ fn singlestore_refuses_one_reader_views() {
 
 #[test]
 fn singlestore_refusals_name_policy_and_column() {
-    let catalog = "sources:\n  - name: s.t\n    schema: s\n    columns:\n      - {name: f, type: float, tags: [F]}\n      - {name: e, type: text, tags: [E]}\n      - {name: n, type: integer, tags: [N]}\n";
+    let catalog = "sources:\n  - name: s.t\n    database: p\n    schema: s\n    columns:\n      - {name: f, type: float, tags: [F]}\n      - {name: e, type: text, tags: [E]}\n      - {name: n, type: integer, tags: [N]}\n";
     for (tag, mask, why) in [
         ("F", "{type: round, width: 10}", "floating-point"),
         ("F", "{type: hash}", "not text or integer"),

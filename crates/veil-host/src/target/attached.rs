@@ -65,6 +65,7 @@ pub(crate) fn attach<T: Attached>(
     exempt_principals: &[String],
 ) -> Result<Attachments> {
     let exempt = exempt(t, exempt_principals);
+    render::check_sources(&warehouse::selected(engine, options)?, t, None)?;
     let mut functions: BTreeMap<String, String> = BTreeMap::new();
     let mut attach = Vec::new();
     for source in warehouse::selected(engine, options)? {

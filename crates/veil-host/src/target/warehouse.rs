@@ -170,11 +170,32 @@ pub fn reaches(value: &str, tag: &str) -> bool {
     !value.is_empty() && (tag == value || tag.strip_prefix(value).is_some_and(|rest| rest.starts_with('.')))
 }
 
-/// A name usable unquoted in every warehouse dialect.
+/// Names an engine may read as a function or keyword when unquoted.
+const RESERVED: &[&str] = &[
+    "current_user",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "current_role",
+    "current_schema",
+    "current_database",
+    "current_catalog",
+    "session_user",
+    "user",
+    "localtime",
+    "localtimestamp",
+    "null",
+    "true",
+    "false",
+];
+
+/// A name usable unquoted in every warehouse dialect: ASCII letters, digits and
+/// `_`, and not a keyword or niladic function (`current_user`).
 pub fn is_plain(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&name.to_ascii_lowercase().as_str())
 }
 
 /// The refusal every warehouse target gives, naming policy, source and column.
@@ -529,7 +550,15 @@ pub fn column_mask(
             }
         }
     }
-    let body = crate::render::mask_case(t, &source.name, column, key_id, "val")?;
+    // Inside the function the masked column is its first argument, `val`: a
+    // conditional mask's `where` reading the column itself reads `val`.
+    let mut own = column.clone();
+    for case in &mut own.chain {
+        if let Some(rows) = &mut case.rows {
+            rows.tree = rows.tree.map_columns(&|c| if c == column.name { "val".to_owned() } else { c.to_owned() });
+        }
+    }
+    let body = crate::render::mask_case(t, &source.name, &own, key_id, "val")?;
     let mut signature = vec![format!("val {ty}")];
     for c in &extra {
         signature.push(argument(t, source, plan, c, arg_ident)?);

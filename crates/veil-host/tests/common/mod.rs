@@ -43,7 +43,7 @@ pub fn engine(policies: &str, users: &str, catalog: &str) -> Engine {
 }
 
 /// Names and values made to break quoting: backticks, quotes, backslashes, newlines.
-pub const HOSTILE_CATALOG: &str = "sources:\n  - name: \"s`x.t'y\"\n    schema: \"s`x\"\n    tags: [T]\n    columns:\n      - {name: \"c`'\\\\\\n\", type: text, tags: [C]}\n      - {name: \"r\", type: text}\n";
+pub const HOSTILE_CATALOG: &str = "sources:\n  - name: \"s`x.t'y\"\n    database: \"p\"\n    schema: \"s`x\"\n    tags: [T]\n    columns:\n      - {name: \"c`'\\\\\\n\", type: text, tags: [C]}\n      - {name: \"r\", type: text}\n";
 /// A reader with a hostile name, group and attribute.
 pub const HOSTILE_USERS: &str =
     "users:\n  - {name: \"o'brien\\\\\", groups: [\"G`'\\\\\"], attributes: {\"k'\": [\"v\\\\'\\n\"]}}\n";
