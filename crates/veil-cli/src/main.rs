@@ -489,6 +489,27 @@ fn options(b: &Binding) -> BindOptions {
     }
 }
 
+/// `DROP VIEW` for every view in the secure schema that the new bindings do not
+/// make (DuckDB compares names ignoring case).
+fn stale_views(db: &DuckDb, schema: &str, views: &std::collections::BTreeMap<String, String>) -> Result<Vec<String>> {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let sql = format!("SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = {}", quote(schema));
+    let answers = db.query(&[veil_cli::duckdb::Query { setup: Vec::new(), sql }])?;
+    let current: std::collections::BTreeSet<String> = views.values().map(|v| v.to_lowercase()).collect();
+    let target = DuckDbTarget { extension: None };
+    let q = |s: &str| veil_host::target::Target::quote_ident(&target, s);
+    let mut out = Vec::new();
+    for answer in answers.into_iter().filter(|a| a.ok) {
+        for row in answer.rows {
+            let Some(serde_json::Value::String(view)) = row.first() else { continue };
+            if !current.contains(&view.to_lowercase()) {
+                out.push(format!("DROP VIEW IF EXISTS {}.{};", q(schema), q(view)));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn duckdb(e: &Engine) -> DuckDb {
     DuckDb {
         python: e.python.clone(),
@@ -616,12 +637,17 @@ fn run(command: Command) -> Result<ExitCode> {
             let loaded = load_project(&project)?;
             let target = DuckDbTarget { extension: None };
             let bindings = bind(&loaded.engine, &target, &options(&binding))?;
-            let statements: Vec<String> = bindings
+            let mut statements: Vec<String> = bindings
                 .statements
                 .iter()
                 .filter(|s| s.kind != veil_host::StatementKind::Comment)
                 .map(|s| s.sql.clone())
                 .collect();
+            if binding.sources.is_empty() {
+                // Views an earlier apply made that this policy no longer has (a source
+                // renamed, dropped, or now named apart) would keep the old policy.
+                statements.extend(stale_views(&duckdb(&engine), &binding.schema, &bindings.views)?);
+            }
             eprintln!("applying {} statements to {} ...", statements.len(), engine.duckdb.display());
             duckdb(&engine).execute(&statements)?;
             println!(
