@@ -109,3 +109,15 @@ fn a_conditional_mask_reading_its_own_column_reads_the_masked_value_in_policy_fu
     assert!(sql.contains("AS (val VARCHAR, country VARCHAR)"), "{sql}");
     assert!(sql.contains("((val LIKE '%@corp.com') AND (country = 'FR'))"), "{sql}");
 }
+
+#[test]
+fn bigquery_refuses_a_dotted_secure_dataset() {
+    let e = engine(
+        OPEN,
+        "users: [{name: kim}]\n",
+        "sources:\n  - {name: s.t, database: p, schema: s, columns: [{name: id, type: integer}]}\n",
+    );
+    let options = BindOptions { secure_schema: "proj.secure".into(), ..all() };
+    let err = veil_host::target::bigquery::bind(&e, &options, &Udfs::placeholders(), None).unwrap_err().to_string();
+    assert!(err.contains("`proj.secure`"), "{err}");
+}

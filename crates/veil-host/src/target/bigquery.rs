@@ -284,12 +284,17 @@ fn check_path_names(source: &DataSource) -> Result<()> {
     let columns = source.columns.iter().map(|c| ("column", Some(c.name.as_str())));
     for (what, name) in parts.into_iter().chain([("table", Some(source.identifier.as_str()))]).chain(columns) {
         let Some(name) = name else { continue };
-        if name.is_empty() || name.contains('.') {
-            return Err(Error::Invalid(format!(
-                "data source `{}`: BigQuery cannot name the {what} `{name}` (a dot inside backticks is a path separator there); rename it or leave the source out (--source)",
-                source.name
-            )));
-        }
+        let why = if name.is_empty() {
+            "an empty name"
+        } else if name.contains('.') {
+            "a dot inside backticks is a path separator there"
+        } else {
+            continue;
+        };
+        return Err(Error::Invalid(format!(
+            "data source `{}`: BigQuery cannot name the {what} `{name}` ({why}); rename it or leave the source out (--source)",
+            source.name
+        )));
     }
     Ok(())
 }
@@ -376,6 +381,12 @@ pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs, library: Option
     {
         return Err(Error::Invalid(format!(
             "UDF library `{library}`: give the Cloud Storage folder holding dist/js/slim, e.g. gs://bucket/veil"
+        )));
+    }
+    if options.secure_schema.is_empty() || options.secure_schema.contains('.') {
+        return Err(Error::Invalid(format!(
+            "BigQuery cannot name the dataset `{}` of the secure views (a dot inside backticks is a path separator there); give --schema a plain dataset name",
+            options.secure_schema
         )));
     }
     for source in warehouse::selected(engine, options)? {
