@@ -3,6 +3,8 @@
 //! Each kind lines up with a veil-core function; the bindings generator picks
 //! the function, veil-policy only says which mask with which parameters.
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
@@ -37,9 +39,11 @@ pub enum Keep {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rounding {
-    /// Round down to a multiple of this width (e.g. 10, or 0.01).
+    /// Round to the nearest multiple of this width (e.g. 10, or 0.01), halves
+    /// away from zero.
     Width(f64),
-    /// Round to this many decimal places (negative: tens, hundreds, …).
+    /// Round to this many decimal places (negative: tens, hundreds, …), halves
+    /// away from zero.
     Places(i32),
 }
 
@@ -260,15 +264,24 @@ fn digits(n: u64) -> u32 {
     }
 }
 
-fn is_date(s: &str) -> bool {
-    regex::Regex::new(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$").is_ok_and(|r| r.is_match(s))
-}
+/// `YYYY-MM-DD`.
+static DATE: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$").ok());
 
-fn is_timestamp(s: &str) -> bool {
+/// An ISO-8601 date with an optional time and offset.
+static TIMESTAMP: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
     regex::Regex::new(
         r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
     )
-    .is_ok_and(|r| r.is_match(s))
+    .ok()
+});
+
+fn is_date(s: &str) -> bool {
+    DATE.as_ref().is_some_and(|r| r.is_match(s))
+}
+
+fn is_timestamp(s: &str) -> bool {
+    TIMESTAMP.as_ref().is_some_and(|r| r.is_match(s))
 }
 
 /// A mask as written in YAML: one flat mapping, checked per kind.
