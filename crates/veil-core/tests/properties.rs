@@ -41,8 +41,13 @@ fn class(c: char) -> u8 {
     }
 }
 
+/// Cases per property: `PROPTEST_CASES` (scripts/proptest-long), else 256.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     /// veil's FF1 agrees with the `fpe` crate on every key size, radix and length,
     /// including lengths that take the big-integer path.

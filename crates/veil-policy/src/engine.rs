@@ -293,9 +293,11 @@ impl Engine {
             return Ok(out);
         }
         for column in plan.columns {
+            // The dynamic view's type, whatever this reader's chain: a per-reader view
+            // has the same columns as the dynamic one.
             let chain = column.chain_for(subject);
-            let output_type = output_type(&column.input_type, chain.iter().map(|m| &m.mask));
-            out.columns.push(ReaderColumn { name: column.name, input_type: column.input_type, output_type, chain });
+            let (name, input_type, output_type) = (column.name, column.input_type, column.output_type);
+            out.columns.push(ReaderColumn { name, input_type, output_type, chain });
         }
         for filter in plan.row_filters {
             if !filter.applies_to.eval(subject) {

@@ -232,7 +232,7 @@ pub struct ReaderColumn {
     pub name: String,
     /// Type in the source.
     pub input_type: ColumnType,
-    /// Type shown.
+    /// Type shown: the dynamic view's (the column plan's), for every reader.
     pub output_type: ColumnType,
     /// First applicable step wins; empty: shown as is.
     pub chain: Vec<ReaderMask>,

@@ -354,6 +354,7 @@ fn check(engine: &Engine, reader: &Subject, source: &str) -> Result<(), TestCase
     prop_assert_eq!(mine.columns.len(), plan.columns.len());
     for (column, reader_column) in plan.columns.iter().zip(&mine.columns) {
         prop_assert_eq!(&column.name, &reader_column.name);
+        prop_assert_eq!(&column.output_type, &reader_column.output_type, "{} column {}", at, column.name);
         let predicates: Vec<&str> = column
             .chain
             .iter()
