@@ -183,6 +183,11 @@ impl Mask {
     /// let trunc = Mask::Trunc { unit: TimeUnit::Month };
     /// assert_eq!(trunc.output_type(&ColumnType::Date), Ok(ColumnType::Date));
     /// assert!(trunc.output_type(&ColumnType::Text).is_err());
+    /// // Masks that would change nothing are refused: a date to the day, an integer to 1.
+    /// let round = |w| Mask::Round { rounding: veil_policy::Rounding::Width(w) };
+    /// assert!(round(1.0).output_type(&ColumnType::Integer).is_err());
+    /// assert!(round(10.0).output_type(&ColumnType::Integer).is_ok());
+    /// assert!(Mask::Trunc { unit: TimeUnit::Day }.output_type(&ColumnType::Date).is_err());
     /// ```
     pub fn output_type(&self, input: &ColumnType) -> Result<ColumnType, String> {
         let need = |ok: bool, what: &str| {
@@ -198,11 +203,30 @@ impl Mask {
             Mask::Regex { .. } | Mask::Reveal { .. } | Mask::Email | Mask::FormatPreserving => {
                 need(*input == ColumnType::Text, "text")
             }
-            Mask::Round { .. } => need(input.is_numeric(), "number"),
-            Mask::Trunc { unit } => match (input, unit) {
-                (ColumnType::Date, TimeUnit::Minute | TimeUnit::Hour) => {
-                    Err(format!("a date has no {unit:?} to truncate to; use `day` or coarser").to_lowercase())
+            Mask::Round { rounding } => {
+                // Rounding finer than the column's own step would show every value as it is.
+                let step = match input {
+                    ColumnType::Integer => Some(0),
+                    ColumnType::Decimal { scale, .. } => i32::try_from(*scale).ok(),
+                    _ => None,
+                };
+                match (rounding, step) {
+                    (Rounding::Width(w), Some(places)) if *w * 10f64.powi(places) <= 1.0 => Err(format!(
+                        "rounding a `{input}` column to a multiple of {w} would show every value unchanged; use a coarser width"
+                    )),
+                    (Rounding::Places(p), Some(places)) if *p >= places => Err(format!(
+                        "rounding a `{input}` column to {p} decimal place(s) would show every value unchanged; use fewer (-1: tens)"
+                    )),
+                    _ => need(input.is_numeric(), "number"),
                 }
+            }
+            Mask::Trunc { unit } => match (input, unit) {
+                // A date is whole days already: truncating it to a day or finer would
+                // show every value as it is.
+                (ColumnType::Date, TimeUnit::Minute | TimeUnit::Hour | TimeUnit::Day) => Err(format!(
+                    "a date is whole days already: `trunc` to the {unit:?} would show it unchanged; use `month`, `quarter` or `year`"
+                )
+                .to_lowercase()),
                 _ => need(input.is_temporal(), "date or timestamp"),
             },
             Mask::Constant { value } => {

@@ -136,6 +136,29 @@ fn masks_that_do_not_fit_their_column_fail_with_the_mask_location() {
 }
 
 #[test]
+fn masks_that_would_show_every_value_unchanged_are_refused() {
+    let policies = PolicySet::from_yaml_str(
+        "name: m\ntype: data\nrules:\n  - type: mask\n    columns: {names: [born]}\n    mask: {type: trunc, unit: day}\n  - type: mask\n    columns: {names: [age]}\n    mask: {type: round, width: 1}\n  - type: mask\n    columns: {names: [price]}\n    mask: {type: round, places: 2}\n  - type: mask\n    columns: {names: [price]}\n    mask: {type: round, width: 0.1}\n",
+        "p.yaml",
+    )
+    .unwrap();
+    let catalog = Catalog::from_yaml_str(
+        "sources:\n  - name: t\n    columns:\n      - {name: born, type: date}\n      - {name: age, type: integer}\n      - {name: price, type: \"decimal(10,2)\"}\n",
+        "c.yaml",
+    )
+    .unwrap();
+    let e = Engine::new(policies, Directory::default(), catalog).expect_err("no-op masks");
+    let Error::Many(errors) = &e else { panic!("{e}") };
+    assert_eq!(errors.len(), 3, "{e}");
+    assert_eq!(at(&errors[0]), (6, 18));
+    assert!(errors[0].to_string().contains("a date is whole days already"), "{e}");
+    assert!(errors[1].to_string().contains("to a multiple of 1 would show every value unchanged"), "{e}");
+    assert!(errors[2].to_string().contains("to 2 decimal place(s) would show every value unchanged"), "{e}");
+    // A tenth is coarser than a decimal(10,2)'s hundredth: allowed.
+    assert!(!e.to_string().contains("multiple of 0.1"), "{e}");
+}
+
+#[test]
 fn time_window_needs_a_temporal_column() {
     let policies = PolicySet::from_yaml_str(
         "name: w\ntype: data\nrules:\n  - type: timeWindow\n    column: id\n    within: 7d\n",
