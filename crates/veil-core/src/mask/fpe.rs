@@ -48,7 +48,9 @@ const MAX_WALK: usize = 2_000;
 /// let phone = fp.encrypt("٠٥٥١٢٣٤٥٦٧").unwrap();
 /// assert!(phone != "٠٥٥١٢٣٤٥٦٧" && phone.chars().all(|c| ('٠'..='٩').contains(&c)));
 /// let name = fp.encrypt("Иван Петров").unwrap();
-/// assert!(name != "Иван Петров" && name.starts_with(|c: char| ('А'..='Я').contains(&c)));
+/// let cyrillic = |c: char| ('\u{400}'..='\u{45F}').contains(&c) || c == 'Ґ' || c == 'ґ';
+/// assert!(name != "Иван Петров" && name.chars().filter(|&c| c != ' ').all(cyrillic));
+/// assert!(name.starts_with(char::is_uppercase) && name.chars().nth(1).is_some_and(char::is_lowercase));
 /// // A letter of another alphabet is refused, never passed through.
 /// assert_eq!(fp.encrypt("山田太郎").unwrap_err().kind(), "fpe_domain");
 /// ```
