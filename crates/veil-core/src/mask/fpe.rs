@@ -76,7 +76,7 @@ struct Class {
 #[derive(Default)]
 struct Numerals {
     x: Vec<u16>,
-    /// Per letter: upper case.
+    /// Per Greek letter: upper case (capitals are walked back into the cased letters).
     upper: Vec<bool>,
     cache: Option<Prepared>,
 }
@@ -190,16 +190,31 @@ impl FormatPreserving {
         for n in [&mut s.digits, &mut s.latin, &mut s.cyrillic, &mut s.greek] {
             n.clear();
         }
-        for c in value.chars() {
-            match classify(c) {
-                Kind::Other => {}
-                Kind::Digit { value, .. } => s.digits.x.push(value),
-                Kind::Letter { script, index, upper } => {
-                    let n = s.letters(script);
-                    n.x.push(index);
-                    n.upper.push(upper);
+        // ASCII values (the common case) go byte by byte, as `classify` would.
+        let ascii = value.is_ascii();
+        if ascii {
+            for byte in value.bytes() {
+                match byte {
+                    b'0'..=b'9' => s.digits.x.push(u16::from(byte - b'0')),
+                    b'a'..=b'z' => s.latin.x.push(u16::from(byte - b'a')),
+                    b'A'..=b'Z' => s.latin.x.push(u16::from(byte - b'A')),
+                    _ => {}
                 }
-                Kind::Outside => return Err(Error::FpeUnsupported { reason: OUTSIDE }),
+            }
+        } else {
+            for c in value.chars() {
+                match classify(c) {
+                    Kind::Other => {}
+                    Kind::Digit { value, .. } => s.digits.x.push(value),
+                    Kind::Letter { script, index, upper } => {
+                        let n = s.letters(script);
+                        n.x.push(index);
+                        if script == Script::Greek {
+                            n.upper.push(upper);
+                        }
+                    }
+                    Kind::Outside => return Err(Error::FpeUnsupported { reason: OUTSIDE }),
+                }
             }
         }
         let capitals_only = !s.greek.upper.contains(&false);
@@ -233,6 +248,22 @@ impl FormatPreserving {
             }
         }
 
+        let lost = || Error::InvalidArgument("format-preserving mask lost a character".into());
+        if ascii {
+            // Only ASCII digits and letters change, byte for byte.
+            let mut out = value.as_bytes().to_vec();
+            let (mut digits, mut latin) = (s.digits.x.iter(), s.latin.x.iter());
+            for byte in &mut out {
+                let (base, next) = match *byte {
+                    b'0'..=b'9' => (b'0', digits.next()),
+                    b'a'..=b'z' => (b'a', latin.next()),
+                    b'A'..=b'Z' => (b'A', latin.next()),
+                    _ => continue,
+                };
+                *byte = next.and_then(|&n| u8::try_from(n).ok()).map(|n| base + n).ok_or_else(lost)?;
+            }
+            return String::from_utf8(out).map_err(|_| lost());
+        }
         let mut out = String::with_capacity(value.len());
         let mut digits = s.digits.x.iter();
         let (mut latin, mut cyrillic, mut greek) = (s.latin.x.iter(), s.cyrillic.x.iter(), s.greek.x.iter());
@@ -249,7 +280,7 @@ impl FormatPreserving {
                 }
                 Kind::Other | Kind::Outside => Some(c),
             };
-            out.push(written.ok_or_else(|| Error::InvalidArgument("format-preserving mask lost a character".into()))?);
+            out.push(written.ok_or_else(lost)?);
         }
         Ok(out)
     }
