@@ -260,7 +260,12 @@ fn fpe_encrypt_vectors_through_the_canonical_abi() {
         check("veil-fpe-encrypt", case, value, &got, native);
     }
     let errors = cases.iter().filter(|(_, c)| c.expected.is_err()).count();
-    assert!(cases.len() >= 10 && errors == 2, "ran {} fpe_encrypt vectors, {errors} errors", cases.len());
+    let non_ascii = cases.iter().filter(|(v, c)| !v.is_ascii() && c.expected.is_ok()).count();
+    assert!(
+        cases.len() >= 25 && errors >= 8 && non_ascii >= 10,
+        "ran {} fpe_encrypt vectors, {errors} errors, {non_ascii} non-ASCII",
+        cases.len()
+    );
     // The 1 MiB vectors fit SingleStore's default linear memory (no GROW TO needed).
     assert!(guest.pages() <= SINGLESTORE_DEFAULT_PAGES, "{} pages of linear memory", guest.pages());
 }

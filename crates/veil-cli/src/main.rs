@@ -164,7 +164,7 @@ enum Command {
         /// The project the reader acts under.
         #[arg(long)]
         project_name: Option<String>,
-        /// Output format (json: the reader's plan).
+        /// Output format (json: the decision with every policy's part, and the reader's plan).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -557,8 +557,8 @@ fn run(command: Command) -> Result<ExitCode> {
             let subject = loaded.engine.directory().subject(&user, project_name.as_deref())?;
             match format {
                 Format::Json => {
-                    let plan = loaded.engine.plan_for(&subject, &source)?;
-                    println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+                    let explanation = loaded.engine.explanation(&subject, &source)?;
+                    println!("{}", serde_json::to_string_pretty(&explanation).unwrap_or_default());
                 }
                 Format::Table => println!("{}", loaded.engine.explain(&subject, &source)?),
             }

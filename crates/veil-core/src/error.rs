@@ -36,6 +36,13 @@ pub enum Error {
         /// The fewest that FF1 accepts.
         minimum: usize,
     },
+    /// A value holds characters a format-preserving mask cannot encrypt and must
+    /// not pass through (kind `fpe_domain`, like a value too short to encrypt).
+    #[error("format-preserving mask cannot encrypt a value: {reason}")]
+    FpeUnsupported {
+        /// Why, without the value.
+        reason: &'static str,
+    },
     /// A value cannot be parsed as the type a mask expects (a date, a number).
     #[error("cannot read {expected} from a value: {reason}")]
     Parse {
@@ -58,7 +65,7 @@ impl Error {
             Error::InvalidRegex { .. } => "invalid_regex",
             Error::InvalidArgument(_) => "invalid_argument",
             Error::ConstantType { .. } => "constant_type",
-            Error::FpeDomain { .. } => "fpe_domain",
+            Error::FpeDomain { .. } | Error::FpeUnsupported { .. } => "fpe_domain",
             Error::Parse { .. } => "parse",
             Error::TokenInvalid => "token_invalid",
         }

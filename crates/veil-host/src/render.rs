@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use veil_policy::{
-    ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Literal, Mask, Plan, ReaderPlan, RowFilter,
+    ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Literal, Plan, ReaderPlan, RowFilter,
 };
 
 use crate::target::{MaskContext, Reader, Target};
@@ -541,10 +541,7 @@ pub fn mask_case(t: &dyn Target, source: &str, column: &ColumnPlan, key_id: &str
             column_type: &column.input_type,
             reader: Reader::Dynamic,
         };
-        let mut when = condition(&case.when, t);
-        if let Mask::Reversible { unmaskers } = &case.mask {
-            when = format!("{when} AND NOT {}", condition(unmaskers, t));
-        }
+        let mut when = condition(&case.applies(), t);
         if let Some(rows) = &case.rows {
             when = format!("{when} AND {}", crate::predicate::print(t, &rows.tree)?);
         }
@@ -629,10 +626,7 @@ fn reader_view(
         let mut otherwise = None;
         for step in &column.chain {
             let ctx = MaskContext { policy: &step.policy, ..ctx.clone() };
-            let masked = match &step.mask {
-                Mask::Reversible { unmaskers: Condition::Always } => quoted.clone(),
-                m => t.mask(m, &quoted, &ctx)?,
-            };
+            let masked = t.mask(&step.mask, &quoted, &ctx)?;
             let step_type = step.mask.output_type(&column.input_type).unwrap_or(ColumnType::Text);
             let masked = cast_if(masked, &step_type, &column.output_type, t)?;
             match &step.rows {

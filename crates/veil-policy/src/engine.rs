@@ -7,9 +7,9 @@ use veil_core::rows::tag_matches;
 use crate::catalog::{Catalog, ColumnType, DataSource};
 use crate::condition::Condition;
 use crate::error::{Error, Result};
-use crate::mask::{HashScope, Mask};
+use crate::mask::Mask;
 use crate::plan::{
-    Access, ColumnPlan, Decision, MaskCase, Plan, ReaderColumn, ReaderMask, ReaderPlan, Reason, RowFilter,
+    Access, ColumnPlan, Decision, Explanation, MaskCase, Plan, ReaderColumn, ReaderPlan, Reason, RowFilter,
     RowPredicate, Warning,
 };
 use crate::policy::{Applies, DataRule, Merge, Policy, PolicyBody, PolicySet, RowRule, Subscribers};
@@ -293,24 +293,11 @@ impl Engine {
             return Ok(out);
         }
         for column in plan.columns {
-            let mut chain = Vec::new();
-            for case in column.chain {
-                if !case.when.eval(subject) {
-                    continue;
-                }
-                let mut mask = case.mask.fold(subject);
-                // A project-scoped hash needs a project; without one, fail closed.
-                if matches!(mask, Mask::Hash { scope: HashScope::Project, .. }) && subject.project.is_none() {
-                    mask = Mask::Null;
-                }
-                let last = case.rows.is_none();
-                chain.push(ReaderMask { rows: case.rows, mask, policy: case.policy });
-                if last {
-                    break;
-                }
-            }
-            let output_type = output_type(&column.input_type, chain.iter().map(|m| &m.mask));
-            out.columns.push(ReaderColumn { name: column.name, input_type: column.input_type, output_type, chain });
+            // The dynamic view's type, whatever this reader's chain: a per-reader view
+            // has the same columns as the dynamic one.
+            let chain = column.chain_for(subject);
+            let (name, input_type, output_type) = (column.name, column.input_type, column.output_type);
+            out.columns.push(ReaderColumn { name, input_type, output_type, chain });
         }
         for filter in plan.row_filters {
             if !filter.applies_to.eval(subject) {
@@ -561,14 +548,22 @@ impl Engine {
         Built { plan: Plan { source: src.name.clone(), access, columns, row_filters, data_policies }, errors, warnings }
     }
 
+    /// What `subject` gets from `source` and why: the decision with every
+    /// subscription policy's part, and the reader's plan. Serialises to JSON;
+    /// [`Engine::explain`] puts it in words.
+    ///
+    /// # Errors
+    /// As [`Engine::plan`].
+    pub fn explanation(&self, subject: &Subject, source: &str) -> Result<Explanation> {
+        Ok(Explanation { decision: self.decide(subject, source)?, plan: self.plan_for(subject, source)? })
+    }
+
     /// A readable account of what `subject` gets from `source`.
     ///
     /// # Errors
     /// As [`Engine::plan`].
     pub fn explain(&self, subject: &Subject, source: &str) -> Result<String> {
-        let decision = self.decide(subject, source)?;
-        let reader_plan = self.plan_for(subject, source)?;
-        Ok(crate::explain::render(subject, &decision, &reader_plan))
+        Ok(crate::explain::render(subject, &self.explanation(subject, source)?))
     }
 }
 

@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
+use crate::condition::Condition;
 use crate::mask::{HashScope, Keep, Mask, Rounding};
-use crate::plan::{Decision, ReaderPlan, RowPredicate};
+use crate::plan::{Explanation, RowPredicate};
 use crate::policy::Merge;
 use crate::users::Subject;
 
@@ -34,10 +35,11 @@ pub fn describe_mask(mask: &Mask) -> String {
         },
         Mask::Email => "with the e-mail local part hidden".into(),
         Mask::Round { rounding } => match rounding {
-            Rounding::Width(w) => format!("rounded down to a multiple of {w}"),
-            Rounding::Places(p) => format!("rounded to {p} decimal place(s)"),
+            Rounding::Width(w) => format!("rounded to the nearest multiple of {w} (halves away from zero)"),
+            Rounding::Places(p) => format!("rounded to {p} decimal place(s) (halves away from zero)"),
         },
         Mask::Trunc { unit } => format!("truncated to the {unit:?}").to_lowercase(),
+        Mask::Reversible { unmaskers: Condition::Never } => "replaced by a reversible token".into(),
         Mask::Reversible { unmaskers } => {
             format!("replaced by a reversible token (may unmask: {unmaskers})")
         }
@@ -66,7 +68,8 @@ fn describe_rows(p: &RowPredicate) -> String {
     }
 }
 
-pub(crate) fn render(subject: &Subject, decision: &Decision, plan: &ReaderPlan) -> String {
+pub(crate) fn render(subject: &Subject, explanation: &Explanation) -> String {
+    let Explanation { decision, plan } = explanation;
     let mut out = String::new();
     let project = subject.project.as_deref().map_or("no project".to_string(), |p| format!("project `{p}`"));
     let _ = writeln!(out, "{} reading {} (acting under {project})", subject.name, decision.source);

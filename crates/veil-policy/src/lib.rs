@@ -77,7 +77,7 @@ pub use explain::describe_mask;
 pub use framework::{Derived, Framework, CATEGORY_TAG, ENTITY_TAG, SENSITIVITY_TAG};
 pub use mask::{HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
 pub use plan::{
-    Access, ColumnPlan, Decision, MaskCase, Plan, ReaderColumn, ReaderMask, ReaderPlan, Reason, RowFilter,
+    Access, ColumnPlan, Decision, Explanation, MaskCase, Plan, ReaderColumn, ReaderMask, ReaderPlan, Reason, RowFilter,
     RowPredicate, Warning,
 };
 pub use policy::{

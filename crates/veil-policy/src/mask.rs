@@ -3,6 +3,8 @@
 //! Each kind lines up with a veil-core function; the bindings generator picks
 //! the function, veil-policy only says which mask with which parameters.
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
@@ -37,9 +39,11 @@ pub enum Keep {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rounding {
-    /// Round down to a multiple of this width (e.g. 10, or 0.01).
+    /// Round to the nearest multiple of this width (e.g. 10, or 0.01), halves
+    /// away from zero.
     Width(f64),
-    /// Round to this many decimal places (negative: tens, hundreds, …).
+    /// Round to this many decimal places (negative: tens, hundreds, …), halves
+    /// away from zero.
     Places(i32),
 }
 
@@ -179,6 +183,11 @@ impl Mask {
     /// let trunc = Mask::Trunc { unit: TimeUnit::Month };
     /// assert_eq!(trunc.output_type(&ColumnType::Date), Ok(ColumnType::Date));
     /// assert!(trunc.output_type(&ColumnType::Text).is_err());
+    /// // Masks that would change nothing are refused: a date to the day, an integer to 1.
+    /// let round = |w| Mask::Round { rounding: veil_policy::Rounding::Width(w) };
+    /// assert!(round(1.0).output_type(&ColumnType::Integer).is_err());
+    /// assert!(round(10.0).output_type(&ColumnType::Integer).is_ok());
+    /// assert!(Mask::Trunc { unit: TimeUnit::Day }.output_type(&ColumnType::Date).is_err());
     /// ```
     pub fn output_type(&self, input: &ColumnType) -> Result<ColumnType, String> {
         let need = |ok: bool, what: &str| {
@@ -194,11 +203,30 @@ impl Mask {
             Mask::Regex { .. } | Mask::Reveal { .. } | Mask::Email | Mask::FormatPreserving => {
                 need(*input == ColumnType::Text, "text")
             }
-            Mask::Round { .. } => need(input.is_numeric(), "number"),
-            Mask::Trunc { unit } => match (input, unit) {
-                (ColumnType::Date, TimeUnit::Minute | TimeUnit::Hour) => {
-                    Err(format!("a date has no {unit:?} to truncate to; use `day` or coarser").to_lowercase())
+            Mask::Round { rounding } => {
+                // Rounding finer than the column's own step would show every value as it is.
+                let step = match input {
+                    ColumnType::Integer => Some(0),
+                    ColumnType::Decimal { scale, .. } => i32::try_from(*scale).ok(),
+                    _ => None,
+                };
+                match (rounding, step) {
+                    (Rounding::Width(w), Some(places)) if *w * 10f64.powi(places) <= 1.0 => Err(format!(
+                        "rounding a `{input}` column to a multiple of {w} would show every value unchanged; use a coarser width"
+                    )),
+                    (Rounding::Places(p), Some(places)) if *p >= places => Err(format!(
+                        "rounding a `{input}` column to {p} decimal place(s) would show every value unchanged; use fewer (-1: tens)"
+                    )),
+                    _ => need(input.is_numeric(), "number"),
                 }
+            }
+            Mask::Trunc { unit } => match (input, unit) {
+                // A date is whole days already: truncating it to a day or finer would
+                // show every value as it is.
+                (ColumnType::Date, TimeUnit::Minute | TimeUnit::Hour | TimeUnit::Day) => Err(format!(
+                    "a date is whole days already: `trunc` to the {unit:?} would show it unchanged; use `month`, `quarter` or `year`"
+                )
+                .to_lowercase()),
                 _ => need(input.is_temporal(), "date or timestamp"),
             },
             Mask::Constant { value } => {
@@ -260,15 +288,24 @@ fn digits(n: u64) -> u32 {
     }
 }
 
-fn is_date(s: &str) -> bool {
-    regex::Regex::new(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$").is_ok_and(|r| r.is_match(s))
-}
+/// `YYYY-MM-DD`.
+static DATE: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$").ok());
 
-fn is_timestamp(s: &str) -> bool {
+/// An ISO-8601 date with an optional time and offset.
+static TIMESTAMP: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
     regex::Regex::new(
         r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
     )
-    .is_ok_and(|r| r.is_match(s))
+    .ok()
+});
+
+fn is_date(s: &str) -> bool {
+    DATE.as_ref().is_some_and(|r| r.is_match(s))
+}
+
+fn is_timestamp(s: &str) -> bool {
+    TIMESTAMP.as_ref().is_some_and(|r| r.is_match(s))
 }
 
 /// A mask as written in YAML: one flat mapping, checked per kind.

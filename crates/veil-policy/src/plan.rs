@@ -5,9 +5,10 @@ use serde::Serialize;
 
 use crate::catalog::ColumnType;
 use crate::condition::Condition;
-use crate::mask::Mask;
+use crate::mask::{HashScope, Mask};
 use crate::policy::Merge;
 use crate::sql::SqlPredicate;
+use crate::users::Subject;
 
 /// One subscription policy's part in a decision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -64,6 +65,34 @@ pub struct MaskCase {
     pub policy: String,
 }
 
+impl MaskCase {
+    /// Which readers this case masks (rows aside): those meeting `when`, and for a
+    /// reversible token, not its unmaskers. A reader it does not hold for goes on
+    /// to the next case, so an exception in one policy never lifts another's mask.
+    /// Dynamic views render this condition; [`ColumnPlan::chain_for`] evaluates it.
+    ///
+    /// ```
+    /// use veil_policy::{ColumnType, Condition, Mask, MaskCase};
+    /// let legal = Condition::InGroup { group: "Legal".into() };
+    /// let token = MaskCase {
+    ///     when: Condition::Always,
+    ///     rows: None,
+    ///     mask: Mask::Reversible { unmaskers: legal.clone() },
+    ///     output_type: ColumnType::Text,
+    ///     policy: "ssn-tokens".into(),
+    /// };
+    /// assert_eq!(token.applies(), Condition::not(legal));
+    /// ```
+    pub fn applies(&self) -> Condition {
+        match &self.mask {
+            Mask::Reversible { unmaskers } => {
+                Condition::all(vec![self.when.clone(), Condition::not(unmaskers.clone())])
+            }
+            _ => self.when.clone(),
+        }
+    }
+}
+
 /// A column in a plan.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ColumnPlan {
@@ -78,6 +107,38 @@ pub struct ColumnPlan {
     /// when none does, the value is shown as is. Sorted by protection, highest
     /// first, so the first match is never weaker than any policy asks.
     pub chain: Vec<MaskCase>,
+}
+
+impl ColumnPlan {
+    /// The mask chain `subject` gets: the cases that [apply](MaskCase::applies) to
+    /// the reader, in order, up to and including the first without a `rows`
+    /// predicate (it catches every row left). Reader conditions inside the masks
+    /// are folded, and a project-scoped hash for a reader acting under no project
+    /// becomes NULL (what the dynamic view computes: the hash of a NULL scope).
+    ///
+    /// This is the one rule for a column's effective mask: [`Engine::plan_for`],
+    /// explanations and the per-reader views use it; dynamic views render the
+    /// same chain as `CASE WHEN <applies> [AND <rows>] THEN <mask> … ELSE <value>`.
+    ///
+    /// [`Engine::plan_for`]: crate::Engine::plan_for
+    pub fn chain_for(&self, subject: &Subject) -> Vec<ReaderMask> {
+        let mut chain = Vec::new();
+        for case in &self.chain {
+            if !case.applies().eval(subject) {
+                continue;
+            }
+            let mut mask = case.mask.fold(subject);
+            if matches!(mask, Mask::Hash { scope: HashScope::Project, .. }) && subject.project.is_none() {
+                mask = Mask::Null;
+            }
+            let last = case.rows.is_none();
+            chain.push(ReaderMask { rows: case.rows.clone(), mask, policy: case.policy.clone() });
+            if last {
+                break;
+            }
+        }
+        chain
+    }
 }
 
 /// Which rows a row filter keeps.
@@ -171,7 +232,7 @@ pub struct ReaderColumn {
     pub name: String,
     /// Type in the source.
     pub input_type: ColumnType,
-    /// Type shown.
+    /// Type shown: the dynamic view's (the column plan's), for every reader.
     pub output_type: ColumnType,
     /// First applicable step wins; empty: shown as is.
     pub chain: Vec<ReaderMask>,
@@ -192,6 +253,15 @@ pub struct ReaderPlan {
     pub columns: Vec<ReaderColumn>,
     /// Row predicates (AND).
     pub row_filters: Vec<RowPredicate>,
+}
+
+/// What one reader gets from one source and why ([`crate::Engine::explanation`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    /// May the reader read the source, with every subscription policy's part.
+    pub decision: Decision,
+    /// The reader's plan (no columns when denied).
+    pub plan: ReaderPlan,
 }
 
 /// Something suspicious that is not an error.

@@ -7,6 +7,13 @@ fn policy_error(text: &str) -> Error {
     PolicySet::from_yaml_str(text, "p.yaml").expect_err("should not load")
 }
 
+/// The error of an engine over these policies (p.yaml) and catalog (c.yaml).
+fn engine_error(policies: &str, catalog: &str) -> Error {
+    let policies = PolicySet::from_yaml_str(policies, "p.yaml").unwrap();
+    let catalog = Catalog::from_yaml_str(catalog, "c.yaml").unwrap();
+    Engine::new(policies, Directory::default(), catalog).expect_err("should not build")
+}
+
 fn at(e: &Error) -> (usize, usize) {
     let l = e.location().unwrap_or_else(|| panic!("no location: {e}"));
     assert_eq!(l.file.to_str(), Some("p.yaml"));
@@ -116,23 +123,32 @@ fn several_errors_are_reported_together_and_keys_are_unique() {
 
 #[test]
 fn masks_that_do_not_fit_their_column_fail_with_the_mask_location() {
-    let policies = PolicySet::from_yaml_str(
+    let e = engine_error(
         "name: open\ntype: subscription\nactions: {type: anyone}\n---\nname: m\ntype: data\nrules:\n  - type: mask\n    columns: {tags: [Money]}\n    mask: {type: regex, pattern: '\\d', replacement: X}\n  - type: mask\n    columns: {names: [code]}\n    mask: {type: constant, value: redacted}\n",
-        "p.yaml",
-    )
-    .unwrap();
-    let catalog = Catalog::from_yaml_str(
         "sources:\n  - name: t\n    columns:\n      - {name: amount, type: integer, tags: [Money.Amount]}\n      - {name: code, type: integer}\n",
-        "c.yaml",
-    )
-    .unwrap();
-    let e = Engine::new(policies, Directory::default(), catalog).expect_err("misfit");
+    );
     let Error::Many(errors) = &e else { panic!("{e}") };
     assert_eq!(at(&errors[0]), (10, 18));
     assert!(errors[0].to_string().contains("`t.amount`"), "{e}");
     assert!(errors[0].to_string().contains("mask `regex` needs a text column, not `integer`"), "{e}");
     assert_eq!(at(&errors[1]), (13, 18));
     assert!(errors[1].to_string().contains("constant `redacted` does not fit a `integer` column"), "{e}");
+}
+
+#[test]
+fn masks_that_would_show_every_value_unchanged_are_refused() {
+    let e = engine_error(
+        "name: m\ntype: data\nrules:\n  - type: mask\n    columns: {names: [born]}\n    mask: {type: trunc, unit: day}\n  - type: mask\n    columns: {names: [age]}\n    mask: {type: round, width: 1}\n  - type: mask\n    columns: {names: [price]}\n    mask: {type: round, places: 2}\n  - type: mask\n    columns: {names: [price]}\n    mask: {type: round, width: 0.1}\n",
+        "sources:\n  - name: t\n    columns:\n      - {name: born, type: date}\n      - {name: age, type: integer}\n      - {name: price, type: \"decimal(10,2)\"}\n",
+    );
+    let Error::Many(errors) = &e else { panic!("{e}") };
+    assert_eq!(errors.len(), 3, "{e}");
+    assert_eq!(at(&errors[0]), (6, 18));
+    assert!(errors[0].to_string().contains("a date is whole days already"), "{e}");
+    assert!(errors[1].to_string().contains("to a multiple of 1 would show every value unchanged"), "{e}");
+    assert!(errors[2].to_string().contains("to 2 decimal place(s) would show every value unchanged"), "{e}");
+    // A tenth is coarser than a decimal(10,2)'s hundredth: allowed.
+    assert!(!e.to_string().contains("multiple of 0.1"), "{e}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Masks: functions that replace a value with what a reader may see.
 
+mod alphabet;
 mod dates;
 mod ff1;
 mod fpe;
