@@ -34,6 +34,9 @@ def veil(*args, check=True):
 
 
 def free_port():
+    """VEIL_PG_PORT when set (a port range of one's own), else one the system picks."""
+    if os.environ.get("VEIL_PG_PORT"):
+        return int(os.environ["VEIL_PG_PORT"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
