@@ -638,57 +638,76 @@ fn lock_trigger(t: &Postgres, secure_schema: &str, sources: &[&veil_policy::Data
     if !protected.is_empty() {
         out.push(format!("INSERT INTO {} VALUES {};", t.facts("protected"), protected.join(", ")));
     }
-    let excluded = [FACTS_SCHEMA, secure_schema, "pg_catalog", "information_schema"]
+    let excluded = [FACTS_SCHEMA, secure_schema, "information_schema"]
         .iter()
         .map(|s| t.literal(s))
         .collect::<Vec<_>>()
         .join(", ");
-    // Relations readers could be handed: tables, views, materialized and foreign tables
-    // outside veil's schemas, the system's and sessions' temporary schemas.
-    let outside = format!(
-        "c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog.\"char\"[])\n\
-         \x20       AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY[{excluded}]::pg_catalog.text[])\n\
-         \x20       AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast%'"
-    );
+    // Only schemas a reader may use matter: without USAGE on its schema nobody reads a
+    // relation, and a later GRANT of USAGE is itself a GRANT the trigger handles. The
+    // system's schemas (pg_catalog, pg_toast, temporary schemas) all start with `pg_`.
     let body = format!(
         r#"DECLARE
   r record;
+  readers pg_catalog.oid[];
+  usable pg_catalog.oid[];
 BEGIN
   FOR r IN SELECT c.command_tag, c.object_type, c.object_identity, c.classid, c.objid
            FROM pg_catalog.pg_event_trigger_ddl_commands() c LOOP
     INSERT INTO veil.ddl_log (command_tag, object_type, object_identity, issued_by)
       VALUES (r.command_tag, r.object_type, r.object_identity, session_user);
-    IF r.command_tag OPERATOR(pg_catalog.=) 'GRANT' THEN
-      PERFORM veil.lock_relation(c.oid)
-      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-      WHERE c.relacl IS NOT NULL AND {outside};
-    ELSIF r.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_class' AS pg_catalog.regclass) THEN
-      PERFORM veil.lock_relation(c.oid)
-      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-      WHERE c.oid OPERATOR(pg_catalog.=) r.objid AND {outside};
+    IF r.command_tag OPERATOR(pg_catalog.=) 'GRANT'
+       OR r.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_class' AS pg_catalog.regclass) THEN
+      IF readers IS NULL THEN
+        -- PUBLIC (0) and every role a reader is, or is a member of (transitively).
+        WITH RECURSIVE m(oid) AS (
+          SELECT a.oid FROM pg_catalog.pg_authid a
+          WHERE a.rolname OPERATOR(pg_catalog.=) ANY (SELECT u.user_name FROM veil.users u)
+             OR a.rolname OPERATOR(pg_catalog.=) 'veil_reader'
+          UNION
+          SELECT x.roleid FROM pg_catalog.pg_auth_members x JOIN m ON x.member OPERATOR(pg_catalog.=) m.oid)
+        SELECT ARRAY[CAST(0 AS pg_catalog.oid)] OPERATOR(pg_catalog.||) coalesce(pg_catalog.array_agg(m.oid), '{{}}')
+        INTO readers FROM m;
+        SELECT coalesce(pg_catalog.array_agg(n.oid), '{{}}') INTO usable FROM pg_catalog.pg_namespace n
+        WHERE n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY[{excluded}]::pg_catalog.text[])
+          AND pg_catalog.left(n.nspname, 3) OPERATOR(pg_catalog.<>) 'pg_'
+          AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+                      WHERE a.privilege_type OPERATOR(pg_catalog.=) 'USAGE' AND a.grantee OPERATOR(pg_catalog.=) ANY (readers));
+      END IF;
+      IF r.command_tag OPERATOR(pg_catalog.=) 'GRANT' THEN
+        -- GRANT names no object here: every relation a reader now holds a privilege on.
+        PERFORM veil.lock_relation(c.oid, readers) FROM pg_catalog.pg_class c
+        WHERE c.relnamespace OPERATOR(pg_catalog.=) ANY (usable) AND c.relacl IS NOT NULL
+          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog."char"[])
+          AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
+                      WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.=) ANY (readers));
+      ELSE
+        -- A relation made, altered or renamed: lock it where readers may look, and give a
+        -- data source's base table back to veil_owner.
+        PERFORM veil.lock_relation(c.oid, readers)
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+        WHERE c.oid OPERATOR(pg_catalog.=) r.objid
+          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog."char"[])
+          AND (c.relnamespace OPERATOR(pg_catalog.=) ANY (usable) OR EXISTS (SELECT 1 FROM veil.protected p
+               WHERE p.schema_name OPERATOR(pg_catalog.=) n.nspname AND p.table_name OPERATOR(pg_catalog.=) c.relname));
+      END IF;
     END IF;
   END LOOP;
 END"#
     );
     let lock = r#"DECLARE
   c record;
-  g record;
+  g pg_catalog.oid;
 BEGIN
-  SELECT k.oid, k.relname, k.relowner, k.relacl, n.nspname INTO c
+  SELECT k.relname, k.relowner, k.relacl, n.nspname INTO c
     FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
     WHERE k.oid OPERATOR(pg_catalog.=) rel;
   FOR g IN
     SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(c.relacl) a
-    WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
-      AND (a.grantee OPERATOR(pg_catalog.=) 0 OR EXISTS (
-        SELECT 1 FROM pg_catalog.pg_roles m
-        WHERE (m.rolname OPERATOR(pg_catalog.=) ANY (SELECT u.user_name FROM veil.users u)
-               OR m.rolname OPERATOR(pg_catalog.=) 'veil_reader')
-          AND pg_catalog.pg_has_role(m.oid, a.grantee, 'MEMBER')))
+    WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.=) ANY (readers)
   LOOP
     EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM %s', CAST(rel AS pg_catalog.regclass),
-      CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-           ELSE pg_catalog.quote_ident(CAST(CAST(g.grantee AS pg_catalog.regrole) AS pg_catalog.text)) END);
+      CASE WHEN g OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC' ELSE CAST(CAST(g AS pg_catalog.regrole) AS pg_catalog.text) END);
   END LOOP;
   IF EXISTS (SELECT 1 FROM veil.protected p WHERE p.schema_name OPERATOR(pg_catalog.=) c.nspname
              AND p.table_name OPERATOR(pg_catalog.=) c.relname)
@@ -696,14 +715,15 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %s TO veil_owner', CAST(rel AS pg_catalog.regclass));
   END IF;
 END"#;
+    let path = format!("SET search_path = {DEFINER_PATH}");
     out.push(format!(
-        "CREATE FUNCTION {}(rel oid) RETURNS void LANGUAGE plpgsql SECURITY DEFINER\n{DEFINER_SETTINGS}\nAS {};",
+        "CREATE FUNCTION {}(rel oid, readers oid[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER\n{path}\nAS {};",
         t.facts("lock_relation"),
         dollar_quote(lock)
     ));
-    out.push(format!("REVOKE ALL ON FUNCTION {}(oid) FROM PUBLIC;", t.facts("lock_relation")));
+    out.push(format!("REVOKE ALL ON FUNCTION {}(oid, oid[]) FROM PUBLIC;", t.facts("lock_relation")));
     out.push(format!(
-        "CREATE FUNCTION {}() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER\n{DEFINER_SETTINGS}\nAS {};",
+        "CREATE FUNCTION {}() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER\n{path}\nAS {};",
         t.facts("lock_new_relations"),
         dollar_quote(&body)
     ));
