@@ -638,61 +638,88 @@ fn lock_trigger(t: &Postgres, secure_schema: &str, sources: &[&veil_policy::Data
     if !protected.is_empty() {
         out.push(format!("INSERT INTO {} VALUES {};", t.facts("protected"), protected.join(", ")));
     }
-    let excluded = [FACTS_SCHEMA, secure_schema, "information_schema"]
-        .iter()
-        .map(|s| t.literal(s))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // Only schemas a reader may use matter: without USAGE on its schema nobody reads a
-    // relation, and a later GRANT of USAGE is itself a GRANT the trigger handles. The
-    // system's schemas (pg_catalog, pg_toast, temporary schemas) all start with `pg_`.
+    let excluded =
+        [FACTS_SCHEMA, secure_schema, "information_schema"].iter().map(|s| t.literal(s)).collect::<Vec<_>>().join(", ");
+    // One statement per DDL statement (PostgreSQL plans it again after most DDL): log
+    // every command, then find what needs locking. Only schemas a reader may use
+    // matter: without USAGE on its schema nobody reads a relation, and a later GRANT of
+    // USAGE is itself a GRANT the trigger handles. A GRANT names no object here, so
+    // after one every relation a reader holds a privilege on is locked. The system's
+    // schemas (pg_catalog, pg_toast, temporary schemas) all start with `pg_`.
+    let kinds = "c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog.\"char\"[])";
     let body = format!(
         r#"DECLARE
-  r record;
+  busy boolean;
+  todo pg_catalog.oid[];
   readers pg_catalog.oid[];
-  usable pg_catalog.oid[];
 BEGIN
-  FOR r IN SELECT c.command_tag, c.object_type, c.object_identity, c.classid, c.objid
-           FROM pg_catalog.pg_event_trigger_ddl_commands() c LOOP
+  -- Log; anything to lock? Only after a GRANT, or when a relation touched gives PUBLIC
+  -- or a reader's role a privilege, or is a data source's table veil_owner cannot read.
+  WITH cmd AS MATERIALIZED (
+    SELECT d.command_tag, d.object_type, d.object_identity, d.classid, d.objid
+    FROM pg_catalog.pg_event_trigger_ddl_commands() d
+  ), logged AS (
     INSERT INTO veil.ddl_log (command_tag, object_type, object_identity, issued_by)
-      VALUES (r.command_tag, r.object_type, r.object_identity, session_user);
-    IF r.command_tag OPERATOR(pg_catalog.=) 'GRANT'
-       OR r.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_class' AS pg_catalog.regclass) THEN
-      IF readers IS NULL THEN
-        -- PUBLIC (0) and every role a reader is, or is a member of (transitively).
-        WITH RECURSIVE m(oid) AS (
-          SELECT a.oid FROM pg_catalog.pg_authid a
-          WHERE a.rolname OPERATOR(pg_catalog.=) ANY (SELECT u.user_name FROM veil.users u)
-             OR a.rolname OPERATOR(pg_catalog.=) 'veil_reader'
-          UNION
-          SELECT x.roleid FROM pg_catalog.pg_auth_members x JOIN m ON x.member OPERATOR(pg_catalog.=) m.oid)
-        SELECT ARRAY[CAST(0 AS pg_catalog.oid)] OPERATOR(pg_catalog.||) coalesce(pg_catalog.array_agg(m.oid), '{{}}')
-        INTO readers FROM m;
-        SELECT coalesce(pg_catalog.array_agg(n.oid), '{{}}') INTO usable FROM pg_catalog.pg_namespace n
-        WHERE n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY[{excluded}]::pg_catalog.text[])
-          AND pg_catalog.left(n.nspname, 3) OPERATOR(pg_catalog.<>) 'pg_'
-          AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
-                      WHERE a.privilege_type OPERATOR(pg_catalog.=) 'USAGE' AND a.grantee OPERATOR(pg_catalog.=) ANY (readers));
-      END IF;
-      IF r.command_tag OPERATOR(pg_catalog.=) 'GRANT' THEN
-        -- GRANT names no object here: every relation a reader now holds a privilege on.
-        PERFORM veil.lock_relation(c.oid, readers) FROM pg_catalog.pg_class c
-        WHERE c.relnamespace OPERATOR(pg_catalog.=) ANY (usable) AND c.relacl IS NOT NULL
-          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog."char"[])
-          AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
-                      WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.=) ANY (readers));
-      ELSE
-        -- A relation made, altered or renamed: lock it where readers may look, and give a
-        -- data source's base table back to veil_owner.
-        PERFORM veil.lock_relation(c.oid, readers)
-        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-        WHERE c.oid OPERATOR(pg_catalog.=) r.objid
-          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog."char"[])
-          AND (c.relnamespace OPERATOR(pg_catalog.=) ANY (usable) OR EXISTS (SELECT 1 FROM veil.protected p
-               WHERE p.schema_name OPERATOR(pg_catalog.=) n.nspname AND p.table_name OPERATOR(pg_catalog.=) c.relname));
-      END IF;
-    END IF;
-  END LOOP;
+    SELECT cmd.command_tag, cmd.object_type, cmd.object_identity, session_user FROM cmd
+  )
+  SELECT EXISTS (SELECT 1 FROM cmd WHERE cmd.command_tag OPERATOR(pg_catalog.=) 'GRANT')
+      OR EXISTS (SELECT 1 FROM cmd
+                 JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) cmd.objid
+                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                 WHERE cmd.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_class' AS pg_catalog.regclass) AND {kinds}
+                   AND (EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
+                                WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                                  AND (a.grantee OPERATOR(pg_catalog.=) 0
+                                       OR pg_catalog.pg_has_role('veil_reader', a.grantee, 'MEMBER')
+                                       OR EXISTS (SELECT 1 FROM veil.users u
+                                                  WHERE pg_catalog.pg_has_role(u.user_name, a.grantee, 'MEMBER'))))
+                        OR (EXISTS (SELECT 1 FROM veil.protected p WHERE p.schema_name OPERATOR(pg_catalog.=) n.nspname
+                                    AND p.table_name OPERATOR(pg_catalog.=) c.relname)
+                            AND NOT pg_catalog.has_table_privilege('veil_owner', c.oid, 'SELECT'))))
+  INTO busy;
+  IF NOT busy THEN
+    RETURN;
+  END IF;
+  WITH RECURSIVE cmd AS MATERIALIZED (
+    SELECT d.command_tag, d.classid, d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+  ), member(oid) AS (
+    -- every role a reader is, or is a member of (transitively)
+    SELECT a.oid FROM pg_catalog.pg_authid a
+    WHERE a.rolname OPERATOR(pg_catalog.=) ANY (SELECT u.user_name FROM veil.users u)
+       OR a.rolname OPERATOR(pg_catalog.=) 'veil_reader'
+    UNION
+    SELECT x.roleid FROM pg_catalog.pg_auth_members x JOIN member ON x.member OPERATOR(pg_catalog.=) member.oid
+  ), reader AS (
+    SELECT ARRAY[CAST(0 AS pg_catalog.oid)] OPERATOR(pg_catalog.||) coalesce(pg_catalog.array_agg(member.oid), '{{}}') AS oids
+    FROM member
+  ), usable AS (
+    SELECT n.oid FROM pg_catalog.pg_namespace n, reader
+    WHERE n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY[{excluded}]::pg_catalog.text[])
+      AND pg_catalog.left(n.nspname, 3) OPERATOR(pg_catalog.<>) 'pg_'
+      AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+                  WHERE a.privilege_type OPERATOR(pg_catalog.=) 'USAGE' AND a.grantee OPERATOR(pg_catalog.=) ANY (reader.oids))
+  ), touched AS (
+    SELECT c.oid FROM pg_catalog.pg_class c
+    WHERE c.oid OPERATOR(pg_catalog.=) ANY (SELECT cmd.objid FROM cmd
+                  WHERE cmd.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_class' AS pg_catalog.regclass))
+    UNION
+    SELECT c.oid FROM pg_catalog.pg_class c
+    WHERE EXISTS (SELECT 1 FROM cmd WHERE cmd.command_tag OPERATOR(pg_catalog.=) 'GRANT')
+      AND c.relacl IS NOT NULL AND c.relnamespace OPERATOR(pg_catalog.=) ANY (SELECT usable.oid FROM usable)
+  )
+  SELECT pg_catalog.array_agg(c.oid), (SELECT reader.oids FROM reader) INTO todo, readers
+  FROM touched t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.oid
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+  WHERE {kinds}
+    AND ((c.relnamespace OPERATOR(pg_catalog.=) ANY (SELECT usable.oid FROM usable)
+          AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a, reader
+                      WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.=) ANY (reader.oids)))
+      OR (EXISTS (SELECT 1 FROM veil.protected p WHERE p.schema_name OPERATOR(pg_catalog.=) n.nspname
+                  AND p.table_name OPERATOR(pg_catalog.=) c.relname)
+          AND NOT pg_catalog.has_table_privilege('veil_owner', c.oid, 'SELECT')));
+  IF todo IS NOT NULL THEN
+    PERFORM veil.lock_relation(x, readers) FROM pg_catalog.unnest(todo) AS x;
+  END IF;
 END"#
     );
     let lock = r#"DECLARE
