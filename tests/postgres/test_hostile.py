@@ -12,7 +12,7 @@ veil_owner, no key and no value the reader's view does not show reaches them.
 import psycopg
 import pytest
 
-from pgshop import KEYRING, as_pg_reader, project_args, reader_url, source_args, veil
+from pgshop import KEYRING, project_args, reader_url, shop_database, source_args, veil
 
 ATTACKER = "erin"  # an analyst: hashed e-mails and phones, orders of her regions only
 DENIED = psycopg.errors.InsufficientPrivilege
@@ -149,25 +149,9 @@ def apply(built, database, *extra, check=True):
 
 
 @pytest.fixture(scope="session")
-def pre15(cluster, database):
-    """A fresh copy of the shop's tables where every role may create in `public`, never applied."""
-    server, _ = cluster
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute("CREATE DATABASE hostile")
-    url = f"{server}/hostile"
-    with psycopg.connect(url, autocommit=True) as admin, psycopg.connect(database) as shop:
-        admin.execute("GRANT CREATE ON SCHEMA public TO PUBLIC; CREATE SCHEMA main")
-        for (table,) in shop.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'main' ORDER BY 1"):
-            columns = shop.execute(
-                "SELECT string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
-                "FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-                [f"main.{table}"]).fetchone()[0]
-            admin.execute(f"CREATE TABLE main.{table} ({columns})")
-            rows = shop.execute(f"SELECT * FROM main.{table}").fetchall()
-            if rows:
-                with admin.cursor() as cur:
-                    cur.executemany(f"INSERT INTO main.{table} VALUES ({', '.join(['%s'] * len(rows[0]))})", rows)
-    return url
+def pre15(cluster, built):
+    """The shop's tables where every role may create in `public`, never applied."""
+    return shop_database(cluster[0], built, "hostile", "GRANT CREATE ON SCHEMA public TO PUBLIC")
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,10 @@ pub fn inspect(client: &mut impl GenericClient, exposure: &Exposure) -> Result<V
     let (names, whys): (Vec<String>, Vec<String>) = schemas.into_iter().map(|(s, w)| (s, w.to_string())).unzip();
     let (base_schemas, base_tables): (Vec<String>, Vec<String>) = exposure.base_tables.iter().cloned().unzip();
     let rows = client
-        .query(INSPECT, &[&exposure.reader_roles, &names, &whys, &base_schemas, &base_tables, &dollar_user, &READERS])
+        .query(
+            &inspect_sql(),
+            &[&exposure.reader_roles, &names, &whys, &base_schemas, &base_tables, &dollar_user, &READERS],
+        )
         .map_err(engine)?;
     let mut findings: Vec<Finding> =
         rows.iter().map(|r| Finding { what: r.get(0), fix: r.get(1), revocable: r.get(2) }).collect();
@@ -167,7 +170,34 @@ fn search_path_entries(setting: &str) -> Vec<String> {
 
 /// The catalog query behind [`inspect`]: (what, fix, revocable) rows. Its own names
 /// are all qualified: it may run before the path is pinned.
-const INSPECT: &str = r#"
+fn inspect_sql() -> String {
+    // Functions, operators and types in schema veil, with their owners.
+    let objects: Vec<String> = [
+        ("function", "pg_proc", "proowner", "pronamespace", "regprocedure", ""),
+        ("operator", "pg_operator", "oprowner", "oprnamespace", "regoperator", ""),
+        (
+            "type",
+            "pg_type",
+            "typowner",
+            "typnamespace",
+            "regtype",
+            " AND x.typrelid OPERATOR(pg_catalog.=) 0 AND x.typcategory OPERATOR(pg_catalog.<>) 'A'",
+        ),
+    ]
+    .iter()
+    .map(|(kind, catalog, owner, namespace, reg, extra)| {
+        let name = format!("CAST(CAST(x.oid AS pg_catalog.{reg}) AS pg_catalog.text)");
+        format!(
+            "  UNION ALL\n  SELECT '{kind} ' OPERATOR(pg_catalog.||) {name}, 'in veil''s schema', x.{owner},\n         \
+             'DROP {} ' OPERATOR(pg_catalog.||) {name}, NULL\n  \
+             FROM pg_catalog.{catalog} x JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) x.{namespace}\n  \
+             WHERE n.nspname OPERATOR(pg_catalog.=) 'veil'{extra}",
+            kind.to_uppercase()
+        )
+    })
+    .collect();
+    format!(
+        r#"
 WITH readers AS (
   SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
 ), readerish AS (
@@ -214,25 +244,7 @@ WITH readers AS (
          'DROP TABLE veil.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), NULL
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
   WHERE n.nspname OPERATOR(pg_catalog.=) 'veil'
-  UNION ALL
-  SELECT 'function ' OPERATOR(pg_catalog.||) CAST(CAST(p.oid AS pg_catalog.regprocedure) AS pg_catalog.text),
-         'in veil''s schema', p.proowner,
-         'DROP FUNCTION ' OPERATOR(pg_catalog.||) CAST(CAST(p.oid AS pg_catalog.regprocedure) AS pg_catalog.text), NULL
-  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
-  WHERE n.nspname OPERATOR(pg_catalog.=) 'veil'
-  UNION ALL
-  SELECT 'operator ' OPERATOR(pg_catalog.||) CAST(CAST(o.oid AS pg_catalog.regoperator) AS pg_catalog.text),
-         'in veil''s schema', o.oprowner,
-         'DROP OPERATOR ' OPERATOR(pg_catalog.||) CAST(CAST(o.oid AS pg_catalog.regoperator) AS pg_catalog.text), NULL
-  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
-  WHERE n.nspname OPERATOR(pg_catalog.=) 'veil'
-  UNION ALL
-  SELECT 'type ' OPERATOR(pg_catalog.||) CAST(CAST(t.oid AS pg_catalog.regtype) AS pg_catalog.text),
-         'in veil''s schema', t.typowner,
-         'DROP TYPE ' OPERATOR(pg_catalog.||) CAST(CAST(t.oid AS pg_catalog.regtype) AS pg_catalog.text), NULL
-  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
-  WHERE n.nspname OPERATOR(pg_catalog.=) 'veil' AND t.typrelid OPERATOR(pg_catalog.=) 0
-    AND t.typcategory OPERATOR(pg_catalog.<>) 'A'
+{objects}
 )
 SELECT pg_catalog.format('%s can CREATE in %s %I (%s)',
          CASE WHEN x.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC (every role)'
@@ -252,7 +264,10 @@ SELECT pg_catalog.format('reader role %I owns %s (%s)', g.rolname, o.object, o.w
 FROM owned o JOIN readerish g ON g.oid OPERATOR(pg_catalog.=) o.owner
 WHERE NOT coalesce(o.why OPERATOR(pg_catalog.=) $7 AND g.rolname OPERATOR(pg_catalog.=) o.own_name, false)
 ORDER BY 1
-"#;
+"#,
+        objects = objects.join("\n")
+    )
+}
 
 /// Run `statements` against the database at `url` in one transaction, then replace
 /// the keys stored under `key_id` with `keys` (as `veil_owner`, bound parameters).

@@ -397,7 +397,7 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
             "the secure schema cannot be `{FACTS_SCHEMA}`: veil keeps its own objects there"
         )));
     }
-    let sources = selected(engine, options)?;
+    let sources = super::warehouse::selected(engine, options)?;
     for s in &sources {
         if s.schema.is_none() {
             return Err(Error::Invalid(format!(
@@ -762,18 +762,6 @@ END"#;
     out
 }
 
-/// The data sources `options` selects (every source when it names none).
-fn selected<'e>(engine: &'e Engine, options: &BindOptions) -> Result<Vec<&'e veil_policy::DataSource>> {
-    if options.sources.is_empty() {
-        return Ok(engine.catalog().sources().collect());
-    }
-    Ok(options
-        .sources
-        .iter()
-        .map(|s| engine.catalog().source(s).ok_or_else(|| veil_policy::Error::UnknownSource(s.clone())))
-        .collect::<std::result::Result<_, _>>()?)
-}
-
 /// Every role [`bind`] makes a reader log in as or inherit: one per user, one per
 /// group (`group:<name>`) and `veil_reader`.
 pub fn reader_roles(engine: &Engine) -> Vec<String> {
@@ -789,7 +777,7 @@ pub fn reader_roles(engine: &Engine) -> Vec<String> {
 /// # Errors
 /// [`Error::Policy`] for an unknown source.
 pub fn base_tables(engine: &Engine, options: &BindOptions) -> Result<Vec<(String, String)>> {
-    Ok(selected(engine, options)?
+    Ok(super::warehouse::selected(engine, options)?
         .into_iter()
         .filter_map(|s| {
             let schema = s.schema.clone()?;
