@@ -399,13 +399,6 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
     }
     let sources = super::warehouse::selected(engine, options)?;
     for s in &sources {
-        if s.schema.is_none() {
-            return Err(Error::Invalid(format!(
-                "data source `{}` names no schema: PostgreSQL's view functions name every base table \
-                 with its schema (an unqualified name would resolve through a search path); give it one",
-                s.name
-            )));
-        }
         if s.schema.as_deref() == Some(options.secure_schema.as_str()) {
             return Err(Error::Invalid(format!(
                 "the secure schema `{}` holds data source `{}`: veil drops the views in its schema on every \
@@ -618,8 +611,7 @@ fn lock_trigger(t: &Postgres, secure_schema: &str, sources: &[&veil_policy::Data
         .iter()
         .filter_map(|s| {
             let schema = s.schema.as_deref()?;
-            let table = s.name.rsplit_once('.').map_or(s.name.as_str(), |(_, r)| r);
-            Some(format!("({}, {})", t.literal(schema), t.literal(table)))
+            Some(format!("({}, {})", t.literal(schema), t.literal(&s.identifier)))
         })
         .collect();
     let mut out = vec![
@@ -779,11 +771,7 @@ pub fn reader_roles(engine: &Engine) -> Vec<String> {
 pub fn base_tables(engine: &Engine, options: &BindOptions) -> Result<Vec<(String, String)>> {
     Ok(super::warehouse::selected(engine, options)?
         .into_iter()
-        .filter_map(|s| {
-            let schema = s.schema.clone()?;
-            let table = s.name.rsplit_once('.').map_or(s.name.as_str(), |(_, t)| t);
-            Some((schema, table.to_string()))
-        })
+        .filter_map(|s| Some((s.schema.clone()?, s.identifier.clone())))
         .collect())
 }
 
