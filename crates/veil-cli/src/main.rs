@@ -418,7 +418,7 @@ enum Format {
 enum TargetName {
     /// DuckDB with the veil extension.
     Duckdb,
-    /// PostgreSQL: roles, grants, SECURITY DEFINER view functions, pgcrypto.
+    /// PostgreSQL: roles, grants, SECURITY DEFINER view functions, the DDL lock.
     Postgres,
     /// Snowflake: masking and row access policies, roles, grants, JS UDFs.
     Snowflake,
