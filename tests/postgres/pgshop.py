@@ -34,6 +34,9 @@ def veil(*args, check=True):
 
 
 def free_port():
+    """VEIL_PG_PORT when set (a port range of one's own), else one the system picks."""
+    if os.environ.get("VEIL_PG_PORT"):
+        return int(os.environ["VEIL_PG_PORT"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -76,18 +79,19 @@ def source_args():
     return [a for s in SOURCES for a in ("--source", s)]
 
 
-@pytest.fixture(scope="session")
-def database(cluster, built):
-    """A database holding the four shop tables as dbt built them; its admin URL."""
-    server, _ = cluster
+def shop_database(server, built, name, setup=None):
+    """A new database `name` holding the four shop tables as dbt built them, after
+    running `setup` in it; its admin URL."""
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute("CREATE DATABASE shop")
-    url = f"{server}/shop"
+        admin.execute(f"CREATE DATABASE {name}")
+    url = f"{server}/{name}"
     source = duckdb.connect(str(built / "target" / "shop.duckdb"), read_only=True)
     with psycopg.connect(url) as pg:
+        if setup:
+            pg.execute(setup)
         pg.execute("CREATE SCHEMA main")
-        for name in SOURCES:
-            table = name.split(".")[1]
+        for source_name in SOURCES:
+            table = source_name.split(".")[1]
             columns = source.execute(f"DESCRIBE main.{table}").fetchall()
             ddl = ", ".join(f'"{c[0]}" {PG_TYPES.get(c[1], c[1].lower().replace("decimal", "numeric"))}' for c in columns)
             pg.execute(f"CREATE TABLE main.{table} ({ddl})")
@@ -97,6 +101,12 @@ def database(cluster, built):
                 cur.executemany(f"INSERT INTO main.{table} VALUES ({marks})", rows)
     source.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def database(cluster, built):
+    """The shop's tables in database `shop`, with PostgreSQL 15's default privileges."""
+    return shop_database(cluster[0], built, "shop")
 
 
 def apply(built, database, policies="policies_pg"):

@@ -5,6 +5,7 @@ pub mod discover;
 pub mod duckdb;
 pub mod load;
 pub mod monitor;
+pub mod pg;
 pub mod verify;
 
 /// Why a command failed. Each message names the file, reader, source or column.
@@ -32,6 +33,9 @@ pub enum Error {
     /// Inputs that load but are refused (e.g. warnings under `--strict`).
     #[error("{0}")]
     Invalid(String),
+    /// The target is unsafe to apply to as it stands; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<veil_policy::Error> for Error {

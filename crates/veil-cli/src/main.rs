@@ -9,12 +9,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use veil_cli::duckdb::DuckDb;
 use veil_cli::load::{load, Inputs, Loaded};
-use veil_cli::{verify, Error, Result};
+use veil_cli::{pg as postgres, verify, Error, Result};
 use veil_host::target::postgres as postgres_target;
 use veil_host::target::DuckDb as DuckDbTarget;
 use veil_host::{bind, BindOptions, Mode};
-
-mod postgres;
 
 /// veil enforces tag-driven data access policies inside the engines that hold the data.
 ///
@@ -226,6 +224,12 @@ enum Command {
         binding: Binding,
         #[command(flatten)]
         engine: ApplyEngine,
+        /// PostgreSQL: where PUBLIC or a reader may create objects in a schema that
+        /// matters (veil's, the secure views', the readers' search path, e.g. `public`
+        /// before PostgreSQL 15), revoke that in the apply's transaction instead of
+        /// refusing the database.
+        #[arg(long, requires = "postgres")]
+        revoke_public_create: bool,
     },
     /// Query every secure view as every reader and compare with the plan.
     ///
@@ -237,13 +241,16 @@ enum Command {
         #[command(flatten)]
         project: Project,
         #[command(flatten)]
-        engine: Engine,
+        engine: ApplyEngine,
         /// Key id the views were applied with.
         #[arg(long, default_value = "default", value_name = "ID")]
         key_id: String,
         /// Schema of the secure views.
         #[arg(long, default_value = "secure", value_name = "NAME")]
         schema: String,
+        /// Only this data source's view (repeatable; what `apply --source` bound).
+        #[arg(long = "source", value_name = "SOURCE")]
+        sources: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -411,7 +418,7 @@ enum Format {
 enum TargetName {
     /// DuckDB with the veil extension.
     Duckdb,
-    /// PostgreSQL: roles, grants, SECURITY DEFINER view functions, pgcrypto.
+    /// PostgreSQL: roles, grants, SECURITY DEFINER view functions, the DDL lock.
     Postgres,
     /// Snowflake: masking and row access policies, roles, grants, JS UDFs.
     Snowflake,
@@ -628,9 +635,9 @@ fn run(command: Command) -> Result<ExitCode> {
             let sql = bind(&loaded.engine, &target, &options(&binding))?.to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
-        Command::Apply { project, binding, engine: target } => {
+        Command::Apply { project, binding, engine: target, revoke_public_create } => {
             if let Some(url) = &target.postgres {
-                apply_postgres(&project, &binding, &target.keyring, url)?;
+                apply_postgres(&project, &binding, &target.keyring, url, revoke_public_create)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let engine = target.duckdb()?;
@@ -666,14 +673,39 @@ fn run(command: Command) -> Result<ExitCode> {
                 println!("recorded: catalog snapshot of {n} sources in {}", veil_cli::monitor::SNAPSHOT_TABLE);
             }
         }
-        Command::Verify { project, engine, key_id, schema, format } => {
+        Command::Verify { project, engine, key_id, schema, sources, format } => {
             let loaded = load_project(&project)?;
-            let report = verify::run(&loaded.engine, &duckdb(&engine), &key_id, &schema, |done, total| {
+            let progress = |done, total| {
                 eprint!("\rverifying: {done}/{total} reader x source probes");
                 if done == total {
                     eprintln!();
                 }
-            })?;
+            };
+            let report = match &engine.postgres {
+                Some(url) => {
+                    let mut verifier = postgres::Verifier::connect(url)?;
+                    let mut report = verify::run(&loaded.engine, &mut verifier, &key_id, &schema, &sources, progress)?;
+                    // What would let a reader run code with veil's rights now (drift since apply).
+                    let options = BindOptions {
+                        key_id: key_id.clone(),
+                        secure_schema: schema.clone(),
+                        sources,
+                        ..Default::default()
+                    };
+                    for f in verifier.inspect(&exposure(&loaded.engine, &options)?)? {
+                        report.problems.push(verify::Problem {
+                            reader: "(any reader)".into(),
+                            source: "(database)".into(),
+                            column: None,
+                            message: format!("{}; fix: {}", f.what, f.fix),
+                        });
+                    }
+                    report
+                }
+                None => {
+                    verify::run(&loaded.engine, &mut duckdb(&engine.duckdb()?), &key_id, &schema, &sources, progress)?
+                }
+            };
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
                 Format::Table => {
@@ -843,7 +875,23 @@ fn bench(values: usize, repeats: usize, format: Format) -> Result<()> {
     Ok(())
 }
 
-fn apply_postgres(project: &Project, binding: &Binding, keyring: &std::path::Path, url: &str) -> Result<()> {
+/// What `veil apply --postgres` inspects for these bindings.
+fn exposure(engine: &veil_policy::Engine, options: &BindOptions) -> Result<postgres::Exposure> {
+    Ok(postgres::Exposure {
+        reader_roles: postgres_target::reader_roles(engine),
+        users: engine.directory().users().map(|u| u.name.clone()).collect(),
+        secure_schema: options.secure_schema.clone(),
+        base_tables: postgres_target::base_tables(engine, options)?,
+    })
+}
+
+fn apply_postgres(
+    project: &Project,
+    binding: &Binding,
+    keyring: &std::path::Path,
+    url: &str,
+    revoke_create: bool,
+) -> Result<()> {
     let loaded = load_project(project)?;
     let options = options(binding);
     let bindings = postgres_target::bind(&loaded.engine, &options)?;
@@ -862,7 +910,7 @@ fn apply_postgres(project: &Project, binding: &Binding, keyring: &std::path::Pat
         .map(|s| s.sql.clone())
         .collect();
     eprintln!("applying {} statements and {} derived keys to PostgreSQL ...", statements.len(), keys.len());
-    postgres::apply(url, &statements, &options.key_id, &keys)?;
+    postgres::apply(url, &statements, &options.key_id, &keys, &exposure(&loaded.engine, &options)?, revoke_create)?;
     println!(
         "applied: {} secure views in schema `{}` for {} readers; keys stored in veil.keys",
         bindings.views.len(),

@@ -14,6 +14,7 @@
 use std::fmt;
 
 use serde::Serialize;
+use veil_host::render::base_relation;
 use veil_host::target::{DuckDb as DuckDbTarget, Target};
 use veil_host::{bind, BindOptions, Mode, StatementKind};
 use veil_policy::{Engine, Mask};
@@ -100,25 +101,161 @@ enum Check {
     NeverRaw { reader: String, source: String, column: String },
 }
 
-/// Probe every secure view in `schema` as every reader.
+/// Who a probe reads as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// No reader at all (DuckDB: `veil_user` unset; PostgreSQL: the administrator).
+    Nobody,
+    /// A reader veil does not know.
+    Stranger,
+    /// A reader, acting under a project or none.
+    Reader {
+        /// The reader.
+        user: String,
+        /// The project they act under.
+        project: Option<String>,
+    },
+}
+
+/// One question to the engine about a secure view, asked as one reader.
+#[derive(Clone, Debug)]
+pub enum Probe {
+    /// How many rows the view gives (a refusal is expected).
+    Count {
+        /// Who asks.
+        who: Who,
+        /// The view, quoted.
+        view: String,
+    },
+    /// How many rows differ, as multisets in both directions, between the view and
+    /// `expected`, the SELECT of a view specialised to the reader (run with veil's rights).
+    Differ {
+        /// Who reads the view.
+        who: Who,
+        /// The view, quoted.
+        view: String,
+        /// The specialised SELECT.
+        expected: String,
+    },
+    /// How many non-null values of `column` in the view equal a value of the same
+    /// column of the base relation `base`.
+    Raw {
+        /// Who reads the view.
+        who: Who,
+        /// The view, quoted.
+        view: String,
+        /// The column, quoted.
+        column: String,
+        /// The base relation, quoted.
+        base: String,
+    },
+}
+
+/// What the engine answered to a [`Probe`].
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// The count asked for, when the probe succeeded.
+    pub count: Option<i64>,
+    /// The engine's error, when it failed.
+    pub error: Option<String>,
+    /// Whether that error is veil's refusal (or, in PostgreSQL, a denied privilege).
+    pub refused: bool,
+}
+
+/// An engine whose secure views [`run`] probes.
+pub trait Prober {
+    /// The target whose SQL the specialised views and quoted names are written in.
+    fn target(&self) -> &dyn Target;
+    /// Answer every probe, in order.
+    ///
+    /// # Errors
+    /// When the engine cannot be reached at all.
+    fn probe(&mut self, probes: &[Probe]) -> Result<Vec<Outcome>>;
+}
+
+/// DuckDB's SQL, without loading the extension.
+static DUCKDB_SQL: DuckDbTarget = DuckDbTarget { extension: None };
+
+/// DuckDB: every probe is one query in one run of the Python driver.
+impl Prober for DuckDb {
+    fn target(&self) -> &dyn Target {
+        &DUCKDB_SQL
+    }
+
+    fn probe(&mut self, probes: &[Probe]) -> Result<Vec<Outcome>> {
+        let t = &DUCKDB_SQL;
+        let as_reader = |who: &Who| -> Vec<String> {
+            let (user, project) = match who {
+                Who::Nobody => (None, None),
+                Who::Stranger => (Some("\u{0}veil-nobody"), None),
+                Who::Reader { user, project } => (Some(user.as_str()), project.as_deref()),
+            };
+            vec![
+                user.map_or("RESET VARIABLE veil_user".into(), |r| {
+                    format!("SET VARIABLE veil_user = {}", t.literal(r))
+                }),
+                project.map_or("RESET VARIABLE veil_project".into(), |p| {
+                    format!("SET VARIABLE veil_project = {}", t.literal(p))
+                }),
+            ]
+        };
+        let queries: Vec<Query> = probes
+            .iter()
+            .map(|p| match p {
+                Probe::Count { who, view } => {
+                    Query { setup: as_reader(who), sql: format!("SELECT count(*) FROM {view}") }
+                }
+                Probe::Differ { who, view, expected } => Query {
+                    setup: as_reader(who),
+                    sql: format!(
+                        "WITH d AS (SELECT * FROM {view}), s AS ({expected})\n\
+                         SELECT (SELECT count(*) FROM (SELECT * FROM d EXCEPT ALL SELECT * FROM s))\n\
+                              + (SELECT count(*) FROM (SELECT * FROM s EXCEPT ALL SELECT * FROM d))"
+                    ),
+                },
+                Probe::Raw { who, view, column: c, base } => Query {
+                    setup: as_reader(who),
+                    sql: format!(
+                        "SELECT count(*) FROM {view} d WHERE d.{c} IS NOT NULL AND CAST(d.{c} AS VARCHAR) IN \
+                         (SELECT CAST({c} AS VARCHAR) FROM {base} WHERE {c} IS NOT NULL)"
+                    ),
+                },
+            })
+            .collect();
+        Ok(self
+            .query(&queries)?
+            .into_iter()
+            .map(|a| Outcome {
+                count: a.rows.first().and_then(|r| r.first()).and_then(serde_json::Value::as_i64),
+                refused: !a.ok && a.error.as_deref().is_some_and(|e| e.contains("may not read")),
+                error: if a.ok { None } else { Some(a.error.unwrap_or_default()) },
+            })
+            .collect())
+    }
+}
+
+/// Probe every secure view in `schema` (of `sources`, or of every data source when
+/// empty) as every reader.
 ///
 /// # Errors
 /// When the engine cannot be run at all (mismatches are in the report).
 pub fn run(
     engine: &Engine,
-    db: &DuckDb,
+    prober: &mut dyn Prober,
     key_id: &str,
     schema: &str,
+    sources: &[String],
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Report> {
-    let t = DuckDbTarget { extension: None };
-    let dynamic = bind(
-        engine,
-        &t,
-        &BindOptions { mode: Mode::Dynamic, key_id: key_id.into(), secure_schema: schema.into(), sources: Vec::new() },
-    )?;
-    let schema_sql = t.quote_ident(schema);
-    let mut queries = Vec::new();
+    let options = |mode: Mode, sources: Vec<String>| BindOptions {
+        mode,
+        key_id: key_id.into(),
+        secure_schema: schema.into(),
+        sources,
+    };
+    let dynamic = bind(engine, prober.target(), &options(Mode::Dynamic, sources.to_vec()))?;
+    let schema_sql = prober.target().quote_ident(schema);
+    let mut probes = Vec::new();
     let mut checks = Vec::new();
     // Every reader, acting under no project and under each of their projects.
     let readers: Vec<(String, Option<String>)> = engine
@@ -130,65 +267,40 @@ pub fn run(
         .collect();
     let mut report = Report::default();
 
-    let as_reader = |reader: Option<&str>, project: Option<&str>| -> Vec<String> {
-        let user = match reader {
-            Some(r) => format!("SET VARIABLE veil_user = {}", t.literal(r)),
-            None => "RESET VARIABLE veil_user".into(),
-        };
-        let project = match project {
-            Some(p) => format!("SET VARIABLE veil_project = {}", t.literal(p)),
-            None => "RESET VARIABLE veil_project".into(),
-        };
-        vec![user, project]
-    };
-
     for (source, view) in &dynamic.views {
-        let view_sql = format!("{schema_sql}.{}", t.quote_ident(view));
+        let view_sql = format!("{schema_sql}.{}", prober.target().quote_ident(view));
         // Readers nobody knows, and no reader at all, are refused everywhere.
-        for (label, reader) in [("(unknown reader)", Some("\u{0}veil-nobody")), ("(no reader set)", None)] {
-            queries.push(Query { setup: as_reader(reader, None), sql: format!("SELECT count(*) FROM {view_sql}") });
+        for (label, who) in [("(unknown reader)", Who::Stranger), ("(no reader set)", Who::Nobody)] {
+            probes.push(Probe::Count { who, view: view_sql.clone() });
             checks.push(Check::Refused { reader: label.into(), source: source.clone() });
         }
         for (user, project) in &readers {
             report.probes += 1;
             let subject = engine.directory().subject(user, project.as_deref())?;
             let plan = engine.plan_for(&subject, source)?;
-            let setup = as_reader(Some(user), project.as_deref());
+            let who = Who::Reader { user: user.clone(), project: project.clone() };
             let reader = match project {
                 Some(p) => format!("{user} (project {p})"),
                 None => user.clone(),
             };
             if !plan.allowed {
-                queries.push(Query { setup, sql: format!("SELECT count(*) FROM {view_sql}") });
+                probes.push(Probe::Count { who, view: view_sql.clone() });
                 checks.push(Check::Refused { reader, source: source.clone() });
                 continue;
             }
-            let specialised = bind(
-                engine,
-                &t,
-                &BindOptions {
-                    mode: Mode::Reader { user: user.clone(), project: project.clone() },
-                    key_id: key_id.into(),
-                    secure_schema: schema.into(),
-                    sources: vec![source.clone()],
-                },
-            )?;
+            let mode = Mode::Reader { user: user.clone(), project: project.clone() };
+            let specialised = bind(engine, prober.target(), &options(mode, vec![source.clone()]))?;
             let Some(expected) =
                 specialised.statements.iter().find(|s| s.kind == StatementKind::View).and_then(|s| s.select.clone())
             else {
                 continue;
             };
-            queries.push(Query {
-                setup: setup.clone(),
-                sql: format!(
-                    "WITH d AS (SELECT * FROM {view_sql}), s AS ({expected})\n\
-                     SELECT (SELECT count(*) FROM (SELECT * FROM d EXCEPT ALL SELECT * FROM s))\n\
-                          + (SELECT count(*) FROM (SELECT * FROM s EXCEPT ALL SELECT * FROM d))"
-                ),
-            });
+            probes.push(Probe::Differ { who: who.clone(), view: view_sql.clone(), expected });
             checks.push(Check::Same { reader: reader.clone(), source: source.clone() });
 
-            let base = engine.catalog().source(source).map(|s| veil_host::render::base_relation(s, &t));
+            let Some(base) = engine.catalog().source(source).map(|s| base_relation(s, prober.target())) else {
+                continue;
+            };
             for column in &plan.columns {
                 let Some(first) = column.chain.first() else { continue };
                 let never_raw = first.rows.is_none()
@@ -197,15 +309,12 @@ pub fn run(
                         Mask::Reversible { unmaskers } => *unmaskers == veil_policy::Condition::Never,
                         _ => false,
                     };
-                let Some(base) = &base else { continue };
                 if never_raw {
-                    let c = t.quote_ident(&column.name);
-                    queries.push(Query {
-                        setup: setup.clone(),
-                        sql: format!(
-                            "SELECT count(*) FROM {view_sql} d WHERE d.{c} IS NOT NULL AND CAST(d.{c} AS VARCHAR) IN \
-                             (SELECT CAST({c} AS VARCHAR) FROM {base} WHERE {c} IS NOT NULL)"
-                        ),
+                    probes.push(Probe::Raw {
+                        who: who.clone(),
+                        view: view_sql.clone(),
+                        column: prober.target().quote_ident(&column.name),
+                        base: base.clone(),
                     });
                     checks.push(Check::NeverRaw {
                         reader: user.clone(),
@@ -217,24 +326,25 @@ pub fn run(
         }
     }
 
-    let total = queries.len();
+    let total = probes.len();
     progress(0, total);
-    let answers = db.query(&queries)?;
+    let answers = prober.probe(&probes)?;
     progress(total, total);
     report.checks = checks.len();
     for (check, answer) in checks.into_iter().zip(answers) {
-        let count = answer.rows.first().and_then(|r| r.first()).and_then(serde_json::Value::as_i64);
+        let count = answer.count;
         let problem = |reader: String, source: String, column: Option<String>, message: String| Problem {
             reader,
             source,
             column,
             message,
         };
+        let failed = answer.error.is_some();
         match check {
             // The refusal is veil's error, raised before any row is read.
-            Check::Refused { reader, source } => match (answer.ok, answer.error.as_deref()) {
-                (false, Some(e)) if e.contains("may not read") => {}
-                (true, _) => report.problems.push(problem(
+            Check::Refused { reader, source } => match (failed, answer.refused) {
+                (true, true) => {}
+                (false, _) => report.problems.push(problem(
                     reader,
                     source,
                     None,
@@ -243,37 +353,40 @@ pub fn run(
                         count.unwrap_or(0)
                     ),
                 )),
-                (false, e) => report.problems.push(problem(
+                (true, false) => report.problems.push(problem(
                     reader,
                     source,
                     None,
-                    format!("the view failed with another error than veil's refusal: {}", e.unwrap_or_default()),
+                    format!(
+                        "the view failed with another error than veil's refusal: {}",
+                        answer.error.unwrap_or_default()
+                    ),
                 )),
             },
-            Check::Same { reader, source } => match (answer.ok, count) {
-                (true, Some(0)) => {}
-                (true, n) => report.problems.push(problem(
+            Check::Same { reader, source } => match (failed, count) {
+                (false, Some(0)) => {}
+                (false, n) => report.problems.push(problem(
                     reader,
                     source,
                     None,
                     format!("{} row(s) differ from the reader's plan", n.unwrap_or(-1)),
                 )),
-                (false, _) => report.problems.push(problem(
+                (true, _) => report.problems.push(problem(
                     reader,
                     source,
                     None,
                     format!("the view failed for a reader the plan allows: {}", answer.error.unwrap_or_default()),
                 )),
             },
-            Check::NeverRaw { reader, source, column } => match (answer.ok, count) {
-                (true, Some(0)) => {}
-                (true, n) => report.problems.push(problem(
+            Check::NeverRaw { reader, source, column } => match (failed, count) {
+                (false, Some(0)) => {}
+                (false, n) => report.problems.push(problem(
                     reader,
                     source,
                     Some(column),
                     format!("{} value(s) shown unmasked", n.unwrap_or(-1)),
                 )),
-                (false, _) => report.problems.push(problem(
+                (true, _) => report.problems.push(problem(
                     reader,
                     source,
                     Some(column),

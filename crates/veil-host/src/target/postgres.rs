@@ -1,4 +1,4 @@
-//! PostgreSQL: real roles, grants on secure views, pgcrypto for the keyed hash.
+//! PostgreSQL: real roles, grants on secure views, the keyed hash on the built-in `sha256`.
 //!
 //! What [`bind`] generates (one transaction when `veil apply --postgres` runs it):
 //! - roles: `veil_owner` (NOLOGIN; owns every object veil makes, nobody is made a
@@ -20,6 +20,12 @@
 //! `veil.in_sample`) are SECURITY DEFINER, EXECUTE revoked from PUBLIC: a reader
 //! can never hash a value of their choosing (no hashing oracle).
 //!
+//! Every function veil creates runs with [`DEFINER_PATH`] (`pg_catalog, veil, pg_temp`)
+//! and pinned settings, calls its helpers schema-qualified, and needs no extension; the
+//! view functions hide PostgreSQL's error messages (which can quote a base value) from
+//! readers. The generated script starts with `SET search_path = pg_catalog, pg_temp`,
+//! so the applying superuser never resolves a name in a schema readers can write.
+//!
 //! Re-applying drops every view in the secure schema and every function in
 //! `veil`, then recreates them with exactly the grants the policies give: a
 //! grant a policy no longer gives is gone.
@@ -39,6 +45,20 @@ pub const OWNER_ROLE: &str = "veil_owner";
 pub const READER_ROLE: &str = "veil_reader";
 /// Prefix of the roles mirroring veil groups.
 pub const GROUP_ROLE_PREFIX: &str = "group:";
+/// The only schemas a function veil creates resolves names in: the system catalog
+/// first, veil's own schema (`veil`, where no reader may create anything: `veil apply`
+/// checks before it changes anything), and the session's temporary schema last, where
+/// PostgreSQL never looks up functions or operators. Overload resolution considers
+/// every schema on the path, so a schema a reader can write has no place on it.
+pub const DEFINER_PATH: &str = "pg_catalog, veil, pg_temp";
+/// The settings every function veil creates runs under, whatever the reader's session
+/// says: the pinned path, and the settings that change how its SQL reads or computes
+/// (string literals, date output and parsing, the time zone of time windows).
+const DEFINER_SETTINGS: &str = "SET search_path = pg_catalog, veil, pg_temp\n\
+                                SET standard_conforming_strings = on\n\
+                                SET DateStyle = 'ISO, YMD'\n\
+                                SET IntervalStyle = 'postgres'\n\
+                                SET TimeZone = 'UTC'";
 /// PostgreSQL truncates longer identifiers; veil refuses them instead.
 const MAX_IDENT_BYTES: usize = 63;
 
@@ -323,13 +343,28 @@ impl Target for Postgres {
         if !parts.filters.is_empty() {
             select.push_str(&format!("\nWHERE {}", parts.filters.join("\n  AND ")));
         }
+        // PL/pgSQL so that an error inside the function (a cast of a base value, say)
+        // reaches the reader as veil's message and SQLSTATE only: PostgreSQL's own
+        // messages can quote the value. The original goes to the server log only
+        // (client_min_messages is pinned above LOG here). veil's refusal passes.
+        let body = format!(
+            "#variable_conflict use_column\nBEGIN\nRETURN QUERY\n{select};\n\
+             EXCEPTION\n  WHEN insufficient_privilege THEN RAISE;\n  \
+             WHEN OTHERS THEN\n    RAISE LOG {}, session_user, SQLERRM, SQLSTATE;\n    \
+             RAISE EXCEPTION USING ERRCODE = SQLSTATE, MESSAGE = {};\nEND",
+            self.literal(&format!("{} failed for %: % (SQLSTATE %)", function.replace('%', "%%"))),
+            self.literal(&format!(
+                "veil: the view of {} failed; its message is withheld from readers and written to the server log",
+                parts.view
+            ))
+        );
         let sql = format!(
-            "CREATE FUNCTION {function}()\nRETURNS TABLE ({})\nLANGUAGE sql STABLE SECURITY DEFINER\n\
-             SET search_path = pg_catalog, pg_temp\nSET DateStyle = 'ISO, YMD'\nAS {};\n\
+            "CREATE FUNCTION {function}()\nRETURNS TABLE ({})\nLANGUAGE plpgsql STABLE SECURITY DEFINER\n\
+             {DEFINER_SETTINGS}\nSET client_min_messages = warning\nAS {};\n\
              REVOKE ALL ON FUNCTION {function}() FROM PUBLIC;\n\
              CREATE VIEW {}.{} AS SELECT {} FROM {function}();",
             returns.join(", "),
-            dollar_quote(&format!("{select};")),
+            dollar_quote(&body),
             parts.schema,
             self.quote_ident(parts.view),
             names.join(", ")
@@ -362,15 +397,7 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
             "the secure schema cannot be `{FACTS_SCHEMA}`: veil keeps its own objects there"
         )));
     }
-    let sources: Vec<&veil_policy::DataSource> = if options.sources.is_empty() {
-        engine.catalog().sources().collect()
-    } else {
-        options
-            .sources
-            .iter()
-            .map(|s| engine.catalog().source(s).ok_or_else(|| veil_policy::Error::UnknownSource(s.clone())))
-            .collect::<std::result::Result<_, _>>()?
-    };
+    let sources = super::warehouse::selected(engine, options)?;
     for s in &sources {
         if s.schema.as_deref() == Some(options.secure_schema.as_str()) {
             return Err(Error::Invalid(format!(
@@ -417,7 +444,9 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
     let group_roles: Vec<String> = groups.iter().map(|g| group_role(g)).collect();
     let access = |out: &mut Bindings, sql: String| out.push(StatementKind::Access, None, sql);
 
-    out.push(StatementKind::Setup, None, "CREATE EXTENSION IF NOT EXISTS pgcrypto;".into());
+    // Every name below resolves in the system catalog (and the applying session's own
+    // temporary schema), never in a schema a reader may write, such as `public`.
+    out.push(StatementKind::Setup, None, "SET search_path = pg_catalog, pg_temp;".into());
     // Roles: create what is missing; never alter a role that exists, but refuse
     // readers that could go around the views.
     access(
@@ -561,7 +590,189 @@ pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
         );
     }
     out.push(StatementKind::Setup, None, "RESET ROLE;".into());
+    for sql in lock_trigger(&t, &options.secure_schema, &sources) {
+        out.push(StatementKind::Setup, None, sql);
+    }
     Ok(out)
+}
+
+/// The `ddl_command_end` event trigger that keeps readers off what DDL makes, in the
+/// DDL's own transaction: a relation created, altered or renamed outside veil's
+/// schemas loses every privilege PUBLIC and veil's reader roles (or roles they belong
+/// to) hold on it, except its owner's; after a GRANT, every such relation does. A
+/// relation that is a data source's base table (in `veil.protected`) gets SELECT for
+/// `veil_owner` back, so its view keeps working after `DROP` + `CREATE` or a dbt-style
+/// rename. Each command is recorded in `veil.ddl_log` for `veil monitor`. The
+/// function is the applying superuser's (only a superuser may create event triggers)
+/// and SECURITY DEFINER, so it may revoke whatever was granted; like every function
+/// veil makes, it resolves names only in [`DEFINER_PATH`].
+fn lock_trigger(t: &Postgres, secure_schema: &str, sources: &[&veil_policy::DataSource]) -> Vec<String> {
+    let protected: Vec<String> = sources
+        .iter()
+        .filter_map(|s| {
+            let schema = s.schema.as_deref()?;
+            Some(format!("({}, {})", t.literal(schema), t.literal(&s.identifier)))
+        })
+        .collect();
+    let mut out = vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\n  at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),\n  \
+             command_tag text NOT NULL,\n  object_type text,\n  object_identity text,\n  issued_by name NOT NULL\n);",
+            t.facts("ddl_log")
+        ),
+        format!("ALTER TABLE {} OWNER TO {};", t.facts("ddl_log"), t.quote_ident(OWNER_ROLE)),
+        format!("REVOKE ALL ON {} FROM PUBLIC;", t.facts("ddl_log")),
+        format!("DROP TABLE IF EXISTS {};", t.facts("protected")),
+        format!("CREATE TABLE {} (schema_name text NOT NULL, table_name text NOT NULL);", t.facts("protected")),
+        format!("ALTER TABLE {} OWNER TO {};", t.facts("protected"), t.quote_ident(OWNER_ROLE)),
+        format!("REVOKE ALL ON {} FROM PUBLIC;", t.facts("protected")),
+    ];
+    if !protected.is_empty() {
+        out.push(format!("INSERT INTO {} VALUES {};", t.facts("protected"), protected.join(", ")));
+    }
+    let excluded =
+        [FACTS_SCHEMA, secure_schema, "information_schema"].iter().map(|s| t.literal(s)).collect::<Vec<_>>().join(", ");
+    // One statement per DDL statement (PostgreSQL plans it again after most DDL): log
+    // every command, then find what needs locking. Only schemas a reader may use
+    // matter: without USAGE on its schema nobody reads a relation, and a later GRANT of
+    // USAGE is itself a GRANT the trigger handles. A GRANT names no object here, so
+    // after one every relation a reader holds a privilege on is locked. The system's
+    // schemas (pg_catalog, pg_toast, temporary schemas) all start with `pg_`.
+    let kinds = "c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog.\"char\"[])";
+    let body = format!(
+        r#"DECLARE
+  busy boolean;
+  todo pg_catalog.oid[];
+  readers pg_catalog.oid[];
+BEGIN
+  -- Log; anything to lock? Only after a GRANT, or when a relation touched gives PUBLIC
+  -- or a reader's role a privilege, or is a data source's table veil_owner cannot read.
+  WITH cmd AS MATERIALIZED (
+    SELECT d.command_tag, d.object_type, d.object_identity, d.classid, d.objid
+    FROM pg_catalog.pg_event_trigger_ddl_commands() d
+  ), logged AS (
+    INSERT INTO veil.ddl_log (command_tag, object_type, object_identity, issued_by)
+    SELECT cmd.command_tag, cmd.object_type, cmd.object_identity, session_user FROM cmd
+  )
+  SELECT EXISTS (SELECT 1 FROM cmd WHERE cmd.command_tag OPERATOR(pg_catalog.=) 'GRANT')
+      OR EXISTS (SELECT 1 FROM cmd
+                 JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) cmd.objid
+                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                 WHERE cmd.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_class' AS pg_catalog.regclass) AND {kinds}
+                   AND (EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
+                                WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                                  AND (a.grantee OPERATOR(pg_catalog.=) 0
+                                       OR pg_catalog.pg_has_role('veil_reader', a.grantee, 'MEMBER')
+                                       OR EXISTS (SELECT 1 FROM veil.users u
+                                                  WHERE pg_catalog.pg_has_role(u.user_name, a.grantee, 'MEMBER'))))
+                        OR (EXISTS (SELECT 1 FROM veil.protected p WHERE p.schema_name OPERATOR(pg_catalog.=) n.nspname
+                                    AND p.table_name OPERATOR(pg_catalog.=) c.relname)
+                            AND NOT pg_catalog.has_table_privilege('veil_owner', c.oid, 'SELECT'))))
+  INTO busy;
+  IF NOT busy THEN
+    RETURN;
+  END IF;
+  WITH RECURSIVE cmd AS MATERIALIZED (
+    SELECT d.command_tag, d.classid, d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+  ), member(oid) AS (
+    -- every role a reader is, or is a member of (transitively)
+    SELECT a.oid FROM pg_catalog.pg_authid a
+    WHERE a.rolname OPERATOR(pg_catalog.=) ANY (SELECT u.user_name FROM veil.users u)
+       OR a.rolname OPERATOR(pg_catalog.=) 'veil_reader'
+    UNION
+    SELECT x.roleid FROM pg_catalog.pg_auth_members x JOIN member ON x.member OPERATOR(pg_catalog.=) member.oid
+  ), reader AS (
+    SELECT ARRAY[CAST(0 AS pg_catalog.oid)] OPERATOR(pg_catalog.||) coalesce(pg_catalog.array_agg(member.oid), '{{}}') AS oids
+    FROM member
+  ), usable AS (
+    SELECT n.oid FROM pg_catalog.pg_namespace n, reader
+    WHERE n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY[{excluded}]::pg_catalog.text[])
+      AND pg_catalog.left(n.nspname, 3) OPERATOR(pg_catalog.<>) 'pg_'
+      AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+                  WHERE a.privilege_type OPERATOR(pg_catalog.=) 'USAGE' AND a.grantee OPERATOR(pg_catalog.=) ANY (reader.oids))
+  ), touched AS (
+    SELECT c.oid FROM pg_catalog.pg_class c
+    WHERE c.oid OPERATOR(pg_catalog.=) ANY (SELECT cmd.objid FROM cmd
+                  WHERE cmd.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_class' AS pg_catalog.regclass))
+    UNION
+    SELECT c.oid FROM pg_catalog.pg_class c
+    WHERE EXISTS (SELECT 1 FROM cmd WHERE cmd.command_tag OPERATOR(pg_catalog.=) 'GRANT')
+      AND c.relacl IS NOT NULL AND c.relnamespace OPERATOR(pg_catalog.=) ANY (SELECT usable.oid FROM usable)
+  )
+  SELECT pg_catalog.array_agg(c.oid), (SELECT reader.oids FROM reader) INTO todo, readers
+  FROM touched t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.oid
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+  WHERE {kinds}
+    AND ((c.relnamespace OPERATOR(pg_catalog.=) ANY (SELECT usable.oid FROM usable)
+          AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a, reader
+                      WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.=) ANY (reader.oids)))
+      OR (EXISTS (SELECT 1 FROM veil.protected p WHERE p.schema_name OPERATOR(pg_catalog.=) n.nspname
+                  AND p.table_name OPERATOR(pg_catalog.=) c.relname)
+          AND NOT pg_catalog.has_table_privilege('veil_owner', c.oid, 'SELECT')));
+  IF todo IS NOT NULL THEN
+    PERFORM veil.lock_relation(x, readers) FROM pg_catalog.unnest(todo) AS x;
+  END IF;
+END"#
+    );
+    let lock = r#"DECLARE
+  c record;
+  g pg_catalog.oid;
+BEGIN
+  SELECT k.relname, k.relowner, k.relacl, n.nspname INTO c
+    FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+    WHERE k.oid OPERATOR(pg_catalog.=) rel;
+  FOR g IN
+    SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(c.relacl) a
+    WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.=) ANY (readers)
+  LOOP
+    EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM %s', CAST(rel AS pg_catalog.regclass),
+      CASE WHEN g OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC' ELSE CAST(CAST(g AS pg_catalog.regrole) AS pg_catalog.text) END);
+  END LOOP;
+  IF EXISTS (SELECT 1 FROM veil.protected p WHERE p.schema_name OPERATOR(pg_catalog.=) c.nspname
+             AND p.table_name OPERATOR(pg_catalog.=) c.relname)
+     AND NOT pg_catalog.has_table_privilege('veil_owner', rel, 'SELECT') THEN
+    EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %s TO veil_owner', CAST(rel AS pg_catalog.regclass));
+  END IF;
+END"#;
+    let path = format!("SET search_path = {DEFINER_PATH}");
+    out.push(format!(
+        "CREATE FUNCTION {}(rel oid, readers oid[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER\n{path}\nAS {};",
+        t.facts("lock_relation"),
+        dollar_quote(lock)
+    ));
+    out.push(format!("REVOKE ALL ON FUNCTION {}(oid, oid[]) FROM PUBLIC;", t.facts("lock_relation")));
+    out.push(format!(
+        "CREATE FUNCTION {}() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER\n{path}\nAS {};",
+        t.facts("lock_new_relations"),
+        dollar_quote(&body)
+    ));
+    out.push(format!("REVOKE ALL ON FUNCTION {}() FROM PUBLIC;", t.facts("lock_new_relations")));
+    out.push(format!(
+        "CREATE EVENT TRIGGER veil_lock_new_relations ON ddl_command_end EXECUTE FUNCTION {}();",
+        t.facts("lock_new_relations")
+    ));
+    out
+}
+
+/// Every role [`bind`] makes a reader log in as or inherit: one per user, one per
+/// group (`group:<name>`) and `veil_reader`.
+pub fn reader_roles(engine: &Engine) -> Vec<String> {
+    let directory = engine.directory();
+    let groups: BTreeSet<String> =
+        directory.users().flat_map(|u| u.groups.iter().map(|g| format!("{GROUP_ROLE_PREFIX}{g}"))).collect();
+    directory.users().map(|u| u.name.clone()).chain(groups).chain([READER_ROLE.to_string()]).collect()
+}
+
+/// The base tables the view functions of `options`' sources read, as (schema, table)
+/// (the names [`render::base_relation`] quotes).
+///
+/// # Errors
+/// [`Error::Policy`] for an unknown source.
+pub fn base_tables(engine: &Engine, options: &BindOptions) -> Result<Vec<(String, String)>> {
+    Ok(super::warehouse::selected(engine, options)?
+        .into_iter()
+        .filter_map(|s| Some((s.schema.clone()?, s.identifier.clone())))
+        .collect())
 }
 
 /// Readers entitled to `source` under no project or any of their projects.
@@ -585,46 +796,98 @@ fn entitled(engine: &Engine, source: &str) -> Result<Vec<String>> {
     Ok(readers)
 }
 
-/// The key table and the functions only veil_owner runs.
+/// HMAC-SHA-256 of the UTF-8 bytes of `message_sql` under the key whose pads are the
+/// columns `inner_pad` and `outer_pad` of `k` (RFC 2104 with PostgreSQL's built-in
+/// `sha256`: no extension, every name and operator schema-qualified).
+fn hmac_sql(k: &str, message_sql: &str) -> String {
+    format!(
+        "pg_catalog.sha256({k}.outer_pad OPERATOR(pg_catalog.||) pg_catalog.sha256({k}.inner_pad \
+         OPERATOR(pg_catalog.||) pg_catalog.convert_to({message_sql}, CAST('UTF8' AS pg_catalog.name))))"
+    )
+}
+
+/// `k.<column> = <value_sql>` with pg_catalog's text equality.
+fn key_match(column: &str, value_sql: &str) -> String {
+    format!("k.{column} OPERATOR(pg_catalog.=) {value_sql}")
+}
+
+/// The key table and the functions only veil_owner runs. Every name in their
+/// bodies is schema-qualified and their path is [`DEFINER_PATH`].
 fn owner_objects(t: &Postgres) -> Vec<String> {
     let keys = t.facts("keys");
+    let lookup = |purpose: &str, id: &str, scope: &str, reader: &str| {
+        [
+            key_match("key_id", id),
+            key_match("purpose", &t.literal(purpose)),
+            key_match("scope", scope),
+            key_match("reader", reader),
+        ]
+        .join(" AND ")
+    };
     let body_hash = format!(
-        "SELECT encode(hmac(convert_to(value, 'UTF8'), k.key, 'sha256'), 'hex') FROM {keys} k\n\
-         WHERE k.key_id = hash_key_id AND k.purpose = 'hash' AND k.scope = hash_scope AND k.reader = coalesce(hash_reader, '');"
+        "SELECT pg_catalog.encode({}, 'hex') FROM {keys} k\nWHERE {};",
+        hmac_sql("k", "value"),
+        lookup("hash", "hash_key_id", "hash_scope", "coalesce(hash_reader, '')")
     );
-    let body_sample = format!(
-        "SELECT ('x' || lpad(substr(h, 1, 8), 16, '0'))::bit(64)::bigint::numeric * 4294967296\n\
-         \x20    + ('x' || lpad(substr(h, 9, 8), 16, '0'))::bit(64)::bigint::numeric < threshold\n\
-         FROM (SELECT encode(hmac(convert_to(row_key, 'UTF8'), k.key, 'sha256'), 'hex') AS h FROM {keys} k\n\
-         \x20     WHERE k.key_id = sample_key_id AND k.purpose = 'sample' AND k.scope = sample_scope AND k.reader = '') d;"
-    );
-    let definer = "SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp";
-    vec![
+    // veil-core keeps a row when the first 8 bytes of its HMAC, as an unsigned
+    // big-endian integer, are below the threshold.
+    let half = |from: u8| {
         format!(
-            "CREATE TABLE IF NOT EXISTS {keys} (\n  key_id text NOT NULL,\n  purpose text NOT NULL,\n  scope text NOT NULL,\n  \
-             reader text NOT NULL DEFAULT '',\n  key bytea NOT NULL,\n  PRIMARY KEY (key_id, purpose, scope, reader)\n);"
+            "CAST(CAST('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, {from}, 8), 16, '0') \
+             AS pg_catalog.bit(64)) AS pg_catalog.int8)"
+        )
+    };
+    let body_sample = format!(
+        "SELECT CAST({} AS pg_catalog.numeric) OPERATOR(pg_catalog.*) 4294967296\n\
+         \x20    OPERATOR(pg_catalog.+) CAST({} AS pg_catalog.numeric) OPERATOR(pg_catalog.<) threshold\n\
+         FROM (SELECT pg_catalog.encode({}, 'hex') AS h FROM {keys} k\n\
+         \x20     WHERE {}) d;",
+        half(1),
+        half(9),
+        hmac_sql("k", "row_key"),
+        lookup("sample", "sample_key_id", "sample_scope", "''")
+    );
+    vec![
+        // Rebuilt on every apply, which stores the keys it needs again.
+        format!("DROP TABLE IF EXISTS {keys};"),
+        format!(
+            "CREATE TABLE {keys} (\n  key_id text NOT NULL,\n  purpose text NOT NULL,\n  scope text NOT NULL,\n  \
+             reader text NOT NULL DEFAULT '',\n  inner_pad bytea NOT NULL,\n  outer_pad bytea NOT NULL,\n  \
+             PRIMARY KEY (key_id, purpose, scope, reader)\n);"
         ),
         format!("REVOKE ALL ON {keys} FROM PUBLIC;"),
         format!(
-            "CREATE FUNCTION {}(value text, hash_key_id text, hash_scope text, hash_reader text)\nRETURNS text LANGUAGE sql STABLE {definer}\nAS {};",
+            "CREATE FUNCTION {}(value text, hash_key_id text, hash_scope text, hash_reader text)\nRETURNS text LANGUAGE sql STABLE SECURITY DEFINER\n{DEFINER_SETTINGS}\nAS {};",
             t.facts("keyed_hash"),
             dollar_quote(&body_hash)
         ),
         format!("REVOKE ALL ON FUNCTION {}(text, text, text, text) FROM PUBLIC;", t.facts("keyed_hash")),
         format!(
-            "CREATE FUNCTION {}(row_key text, sample_key_id text, sample_scope text, threshold numeric)\nRETURNS boolean LANGUAGE sql STABLE {definer}\nAS {};",
+            "CREATE FUNCTION {}(row_key text, sample_key_id text, sample_scope text, threshold numeric)\nRETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER\n{DEFINER_SETTINGS}\nAS {};",
             t.facts("in_sample"),
             dollar_quote(&body_sample)
         ),
         format!("REVOKE ALL ON FUNCTION {}(text, text, text, numeric) FROM PUBLIC;", t.facts("in_sample")),
         format!(
-            "CREATE FUNCTION {}(message text) RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp\n\
-             AS {};",
+            "CREATE FUNCTION {}(message text) RETURNS boolean LANGUAGE plpgsql\n{DEFINER_SETTINGS}\nAS {};",
             t.facts("deny"),
             dollar_quote("BEGIN RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = message; END")
         ),
         format!("REVOKE ALL ON FUNCTION {}(text) FROM PUBLIC;", t.facts("deny")),
     ]
+}
+
+/// The HMAC pads `veil.keys` stores for a derived 32-byte key: the key, zero-padded
+/// to SHA-256's 64-byte block, XOR 0x36 (inner) and XOR 0x5c (outer), as RFC 2104
+/// defines them. PostgreSQL then computes the HMAC with its built-in `sha256`.
+pub fn hmac_pads(key: &[u8; 32]) -> ([u8; 64], [u8; 64]) {
+    let mut inner = [0x36u8; 64];
+    let mut outer = [0x5cu8; 64];
+    for ((i, o), k) in inner.iter_mut().zip(outer.iter_mut()).zip(key) {
+        *i ^= k;
+        *o ^= k;
+    }
+    (inner, outer)
 }
 
 /// The keys `veil apply` must store for these bindings: per data source, the hash
