@@ -8,10 +8,6 @@ table's marker (every table holds a different one; decoys sit where a split name
 land) with the secret column masked. Warehouses: every statement is parsed back by
 sqlglot in the target's dialect, and every base relation it names must be exactly one of
 the catalog's (database, schema, identifier)."""
-import json
-import os
-import random
-
 import duckdb
 import pytest
 import sqlglot
@@ -19,65 +15,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from conftest import ROOT, as_reader, connect, engine_args, veil
-
-SEED = int(os.environ.get("VEIL_IDENT_SEED", "20261130"))
-CASES = int(os.environ.get("VEIL_IDENT_CASES", "12"))
-
-NASTY = [
-    ("PROD.DB", "raw", "events.v2", "cfg.ids.org"),
-    ('we"ird', "it's", 'a"b`c', "select"),
-    ("Db", "Mixed Case", "Table Name", "Column Name"),
-    ("données", "schéma", "表.名", "naïve"),
-    ("d", "order", "group", "from"),
-    ("back\\slash", "s\\", "t\\'", "c\\\\"),
-]
-
-PIECES = ["a", "B", "z9", ".", '"', "`", "'", " ", "\\", "é", "ß", "中", "select", "from", "Order", "_", "-", "$", "%"]
-
-
-def random_name(rng, i, role):
-    name = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 6)))
-    # Unique ignoring case, so DuckDB's case-insensitive names never clash by chance.
-    return f"{name}{role}{i}"
-
-
-def relations():
-    rng = random.Random(SEED)
-    out = list(NASTY)
-    for i in range(CASES):
-        out.append(tuple(random_name(rng, i, role) for role in ("d", "s", "t", "c")))
-    return out
-
-
-def catalog(rels):
-    """A catalog in JSON (a subset of YAML): each relation with a marker column and a secret one."""
-    sources = []
-    for i, (database, schema, table, column) in enumerate(rels):
-        sources.append({
-            "name": f"src{i}",
-            "database": database,
-            "schema": schema,
-            "identifier": table,
-            "tags": ["Open"],
-            "columns": [
-                {"name": "marker", "type": "varchar"},
-                {"name": column, "type": "varchar", "tags": ["PII.Secret"]},
-            ],
-        })
-    return json.dumps({"sources": sources}, ensure_ascii=False)
-
-
-POLICIES = """
-name: Open
-type: subscription
-actions: {type: anyone}
-circumstances: [{type: tags, tag: Open}]
----
-name: Secrets
-type: data
-rules:
-  - {type: mask, columns: {tags: [PII.Secret]}, mask: {type: null}}
-"""
+from identifiers_gen import POLICIES, catalog, relations
 
 
 @pytest.fixture(scope="module")
