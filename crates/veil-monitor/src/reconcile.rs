@@ -85,7 +85,9 @@ fn with_new(mut tags: Vec<String>) -> Vec<String> {
 /// ```
 pub fn reconcile(previous: &Snapshot, live: &Snapshot, declared: &Snapshot) -> Reconciled {
     let key = |name: &str, s: &SourceSnapshot| {
-        (s.schema.clone().unwrap_or_else(|| "main".into()), s.relation(name).to_owned())
+        // DuckDB matches names ignoring case: a catalog's `crm.Customers` is the
+        // table DuckDB lists as `crm.customers`.
+        (s.schema.clone().unwrap_or_else(|| "main".into()).to_lowercase(), s.relation(name).to_lowercase())
     };
     let declared_by_key: BTreeMap<(String, String), (&String, &SourceSnapshot)> =
         declared.sources.iter().map(|(n, s)| (key(n, s), (n, s))).collect();
@@ -217,6 +219,29 @@ pub fn baseline(live: &Snapshot, declared: &Snapshot, views: &BTreeMap<String, S
 mod tests {
     use super::*;
     use crate::snapshot::{Kind, LiveColumn};
+
+    fn row(schema: &str, table: &str) -> LiveColumn {
+        LiveColumn {
+            schema: schema.into(),
+            table: table.into(),
+            kind: Kind::Table,
+            fingerprint: None,
+            column: "a".into(),
+            data_type: "VARCHAR".into(),
+        }
+    }
+
+    #[test]
+    fn dotted_names_stay_apart_and_case_does_not_matter_to_duckdb() {
+        let live = Snapshot::from_live([row("a.b", "c"), row("a", "b.c")], "duckdb");
+        assert_eq!(live.sources.len(), 2, "{:?}", live.sources.keys().collect::<Vec<_>>());
+        // Declared `crm.Customers`, stored `crm.customers`: the same table, not a new one.
+        let stored = Snapshot::from_live([row("crm", "customers")], "duckdb");
+        let mut declared = Snapshot::from_live([row("crm", "Customers")], "catalog");
+        declared.tags_known = true;
+        let run = reconcile(&declared, &stored, &declared);
+        assert!(run.locked_sources.is_empty() && run.undeclared.is_empty(), "{run:?}");
+    }
 
     fn live(tables: &[(&str, &[(&str, &str)])]) -> Snapshot {
         let rows = tables.iter().flat_map(|(t, cols)| {

@@ -204,7 +204,10 @@ impl Snapshot {
     pub fn from_live(rows: impl IntoIterator<Item = LiveColumn>, origin: &str) -> Snapshot {
         let mut sources: BTreeMap<String, SourceSnapshot> = BTreeMap::new();
         for row in rows {
-            let name = format!("{}.{}", row.schema, row.table);
+            // `schema.table`, with a part holding a dot quoted, so `"a.b".c` and
+            // `a."b.c"` stay two sources.
+            let part = |p: &str| if p.contains('.') { format!("\"{}\"", p.replace('"', "\"\"")) } else { p.to_owned() };
+            let name = format!("{}.{}", part(&row.schema), part(&row.table));
             let source = sources.entry(name).or_insert_with(|| SourceSnapshot {
                 schema: Some(row.schema.clone()),
                 identifier: Some(row.table.clone()),
