@@ -104,13 +104,15 @@ def reader(index, database, columns, expected, stop, tally):
             tally.add("violations", {"reader": key, "error": result.stderr.strip(), "allowed": allowed})
 
 
-def applier(built, database, policies, applies, tally):
+def applier(built, database, policies, applies, tally, turn):
     for i in range(applies):
         name = "B" if i % 2 == 0 else "A"
         args = ["--policies", policies[name], "--users", built / "users.yaml", "--dbt-target", built / "target"]
-        result = veil("apply", *args, *engine_args(database), "--lock-timeout", "120", check=False)
+        with turn:
+            result = veil("apply", *args, *engine_args(database), "--lock-timeout", "120", check=False)
         tally.add("applies" if result.returncode == 0 else "apply_errors",
                   None if result.returncode == 0 else {"apply": name, "error": result.stderr.strip()})
+        time.sleep(0.05)  # lets a waiting transform job have its turn
 
 
 def transform_job(database, n):
@@ -130,14 +132,17 @@ def transform_job(database, n):
         session.close()
 
 
-def monitor(built, database, stop, tally, every):
+def monitor(built, database, stop, tally, every, turn):
+    """A transform job, then `veil monitor`; the two take their turn between applies
+    (an apply in between would record the new column itself, leaving nothing to bind)."""
     for n in itertools.count():
         if stop.wait(every):
             return
-        transform_job(database, n)
-        tally.add("transform_jobs")
-        result = veil("monitor", *project_args(built), *engine_args(database), "--format", "json",
-                      "--lock-timeout", "120", check=False)
+        with turn:
+            transform_job(database, n)
+            tally.add("transform_jobs")
+            result = veil("monitor", *project_args(built), *engine_args(database), "--format", "json",
+                          "--lock-timeout", "120", check=False)
         if result.returncode != 0:
             tally.add("monitor_errors", {"monitor": result.stderr.strip()})
             continue
@@ -156,15 +161,15 @@ def run(built, work, applies, readers, monitor_every=2.0):
          *engine_args(database))
     columns = columns_of(database)
 
-    tally, stop = Tally(), threading.Event()
+    tally, stop, turn = Tally(), threading.Event(), threading.Lock()
     threads = [threading.Thread(target=reader, args=(i, database, columns, expected, stop, tally))
                for i in range(readers)]
-    threads.append(threading.Thread(target=monitor, args=(built, database, stop, tally, monitor_every)))
+    threads.append(threading.Thread(target=monitor, args=(built, database, stop, tally, monitor_every, turn)))
     started = time.monotonic()
     for t in threads:
         t.start()
     try:
-        applier(built, database, policies, applies, tally)
+        applier(built, database, policies, applies, tally, turn)
     finally:
         stop.set()
         for t in threads:
