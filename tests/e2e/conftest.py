@@ -37,8 +37,12 @@ def veil(*args, check=True):
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """The shop project built by dbt into a fresh DuckDB file; its target folder."""
+    return build_shop(tmp_path_factory.mktemp("shop"))
+
+
+def build_shop(work):
+    """Copy the example shop into `work`, build it with dbt-duckdb; the project folder."""
     assert EXTENSION.exists(), "build the extension first: scripts/build-extension"
-    work = tmp_path_factory.mktemp("shop")
     project = work / "shop"
     shutil.copytree(SHOP, project, ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
     env = dict(os.environ, SHOP_DUCKDB=str(project / "target" / "shop.duckdb"), DBT_SEND_ANONYMOUS_USAGE_STATS="false")

@@ -603,3 +603,46 @@ fn generated_statements_embed_the_built_module_and_name_its_exports() {
         assert!(built_wit.contains(&format!("{export}: func(")), "{name}");
     }
 }
+
+// Arbitrary bytes through every export (a real key in half the cases, so the masks
+// run and do not stop at the key): the module never traps and answers exactly as
+// veil-singlestore does natively. PROPTEST_CASES raises the count (scripts/fuzz).
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #[test]
+    fn arbitrary_bytes_through_every_export_match_native(
+        export in 0u8..7,
+        value in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+        key in proptest::prop_oneof![
+            proptest::strategy::Just(KEY.as_bytes().to_vec()),
+            proptest::collection::vec(proptest::num::u8::ANY, 0..70),
+        ],
+        scope in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+        reader in proptest::collection::vec(proptest::num::u8::ANY, 0..12),
+        text in "\\PC{0,12}",
+        percent in proptest::num::f64::ANY,
+    ) {
+        use veil_singlestore as native;
+        let mut guest = guest();
+        let (v, k, s, r) = (&value[..], &key[..], &scope[..], &reader[..]);
+        match export {
+            0 => proptest::prop_assert_eq!(guest.hash(v, k, s), native::hash_raw(v, k, s)),
+            1 => proptest::prop_assert_eq!(guest.hash_reader(v, k, s, r), native::hash_for_reader_raw(v, k, s, r)),
+            2 => proptest::prop_assert_eq!(guest.fpe_encrypt(v, k, s), native::fpe_encrypt_raw(v, k, s)),
+            3 => proptest::prop_assert_eq!(guest.token_mask(v, k, s), native::token_mask_raw(v, k, s)),
+            4 => proptest::prop_assert_eq!(guest.in_sample(v, k, s, percent), native::in_sample_raw(v, k, s, percent)),
+            5 => {
+                let pattern = text.as_bytes();
+                proptest::prop_assert_eq!(guest.regex_replace(v, pattern, r), native::regex_replace_raw(v, pattern, r));
+            }
+            _ => proptest::prop_assert_eq!(guest.email_mask(v), native::email_mask_raw(v)),
+        }
+    }
+}
+
+/// One instance for the property's cases (a fresh one per case would spend the time
+/// instantiating).
+fn guest() -> std::sync::MutexGuard<'static, Guest> {
+    static GUEST: OnceLock<std::sync::Mutex<Guest>> = OnceLock::new();
+    GUEST.get_or_init(|| std::sync::Mutex::new(Guest::load())).lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -4,10 +4,20 @@
 //! so the database file is always read by the version that wrote it. The veil
 //! extension is loaded with `allow_unsigned_extensions`; the keyring file is
 //! handed to it through `VEIL_KEYRING`.
+//!
+//! A [`Session`] is one runner process holding the database open, read-only or
+//! read-write. DuckDB lets one process write a file or many read it, never both
+//! at once, so a session waits up to [`DuckDb::lock_timeout`] for the file; a
+//! writer announces itself first (`<database>.veil-lock`) so that readers
+//! arriving later wait for it instead of starving it. Writes run in one
+//! transaction ([`Session::transaction`]): a failure, or the process being
+//! killed at any point, leaves the database as it was before.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,6 +25,9 @@ use serde_json::{json, Value};
 use crate::{Error, Result};
 
 const RUNNER: &str = include_str!("duckdb_runner.py");
+
+/// How long a session waits for another process to release the database by default.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A DuckDB database and how to reach it.
 #[derive(Clone, Debug)]
@@ -27,6 +40,21 @@ pub struct DuckDb {
     pub extension: PathBuf,
     /// The keyring file the extension reads key ids from.
     pub keyring: PathBuf,
+    /// How long to wait while another process holds the database.
+    pub lock_timeout: Duration,
+}
+
+/// How a session opens the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read-only, sealed: no file access, no `ATTACH`, `INSTALL` or `LOAD`, no
+    /// configuration changes; other readers may hold the file at the same time.
+    Read,
+    /// Read-write; `create` makes the database file when it does not exist.
+    Write {
+        /// Make a missing database file (otherwise a missing file is an error).
+        create: bool,
+    },
 }
 
 /// A query to run as one reader.
@@ -36,6 +64,22 @@ pub struct Query {
     pub setup: Vec<String>,
     /// The query.
     pub sql: String,
+}
+
+/// One statement of a transaction, and what it is about (for messages).
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The SQL.
+    pub sql: String,
+    /// What it creates or changes, e.g. ``the view for data source `main.orders` ``.
+    pub about: Option<String>,
+}
+
+impl Step {
+    /// A statement about nothing in particular.
+    pub fn plain(sql: impl Into<String>) -> Self {
+        Self { sql: sql.into(), about: None }
+    }
 }
 
 /// What a query returned.
@@ -56,73 +100,222 @@ pub struct Answer {
 
 #[derive(Deserialize)]
 struct Reply {
+    ok: bool,
     #[serde(default)]
-    fatal: Option<String>,
+    stage: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    index: Option<usize>,
     #[serde(default)]
     answers: Vec<Answer>,
 }
 
+/// An open database: one runner process, closed when dropped (an unfinished
+/// transaction is then rolled back).
+pub struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    stderr: Option<JoinHandle<String>>,
+    python: String,
+    database: PathBuf,
+    writable: bool,
+}
+
 impl DuckDb {
-    fn run(&self, request: Value) -> Result<Vec<Answer>> {
-        if !self.extension.exists() {
-            return Err(Error::Engine(format!(
-                "the veil DuckDB extension `{}` does not exist; build it with scripts/build-extension",
+    /// A database reached with `python`, the extension and the keyring, waiting
+    /// [`LOCK_TIMEOUT`] for other processes.
+    pub fn new(python: &str, database: PathBuf, extension: PathBuf, keyring: PathBuf) -> Self {
+        Self { python: python.into(), database, extension, keyring, lock_timeout: LOCK_TIMEOUT }
+    }
+
+    /// Open the database.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when the extension or (unless created) the database file
+    /// is missing, the file is not a DuckDB database or the extension does not
+    /// load, each with the fix; [`Error::Engine`] when Python cannot be run or
+    /// another process holds the database longer than the lock timeout.
+    pub fn open(&self, access: Access) -> Result<Session> {
+        if !self.extension.is_file() {
+            return Err(Error::Input(format!(
+                "the veil DuckDB extension `{}` does not exist; build it with scripts/build-extension or name it with --extension",
                 self.extension.display()
             )));
+        }
+        let create = access == Access::Write { create: true };
+        if !create && !self.database.is_file() {
+            return Err(missing_database(&self.database, access));
         }
         let mut child = Command::new(&self.python)
             .arg("-c")
             .arg(RUNNER)
             .env("VEIL_KEYRING", &self.keyring)
+            .env("VEIL_PARENT_PID", std::process::id().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| Error::Engine(format!("cannot run `{}` (needed to drive DuckDB): {e}", self.python)))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(request.to_string().as_bytes())
-                .map_err(|e| Error::Engine(format!("cannot talk to `{}`: {e}", self.python)))?;
-        }
-        let output = child.wait_with_output().map_err(|e| Error::Engine(format!("`{}` failed: {e}", self.python)))?;
-        let reply: Reply = serde_json::from_slice(&output.stdout).map_err(|_| {
-            Error::Engine(format!(
-                "`{}` did not answer; it said: {}",
-                self.python,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ))
-        })?;
-        if let Some(fatal) = reply.fatal {
-            return Err(Error::Engine(format!("DuckDB `{}`: {fatal}", self.database.display())));
-        }
-        Ok(reply.answers)
-    }
-
-    /// Run statements in order; stop at the first failure.
-    ///
-    /// # Errors
-    /// [`Error::Engine`] naming the failing statement.
-    pub fn execute(&self, statements: &[String]) -> Result<()> {
-        let request = json!({
+        let stderr = child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        });
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(Error::Engine(format!("cannot talk to `{}`", self.python)));
+        };
+        let mut session = Session {
+            child,
+            stdin: Some(stdin),
+            stdout: BufReader::new(stdout),
+            stderr,
+            python: self.python.clone(),
+            database: self.database.clone(),
+            writable: access != Access::Read,
+        };
+        let reply = session.request(&json!({
             "database": self.database,
             "extension": self.extension,
-            "statements": statements,
-        });
-        for answer in self.run(request)? {
-            if !answer.ok {
-                return Err(Error::Engine(format!("DuckDB refused a statement: {}", answer.error.unwrap_or_default())));
+            "mode": if access == Access::Read { "read" } else { "write" },
+            "create": create,
+            "lock_timeout": self.lock_timeout.as_secs_f64(),
+        }))?;
+        if reply.ok {
+            return Ok(session);
+        }
+        let error = reply.error.unwrap_or_default();
+        let db = self.database.display();
+        Err(match reply.stage.as_deref() {
+            Some("missing") => missing_database(&self.database, access),
+            Some("lock") => Error::Engine(format!(
+                "DuckDB `{db}` stayed in use by another process for {}s (DuckDB allows one writer or many \
+                 readers, never both): {error}; try again when it is done, or raise --lock-timeout",
+                self.lock_timeout.as_secs()
+            )),
+            Some("load") => Error::Input(format!(
+                "the veil extension `{}` does not load into DuckDB: {error}; rebuild it with scripts/build-extension \
+                 for the duckdb package `{}` runs",
+                self.extension.display(),
+                self.python
+            )),
+            _ => Error::Input(format!("cannot open `{db}` as a DuckDB database: {error}")),
+        })
+    }
+
+    /// Run queries read-only, each after its own setup; failures are answers, not errors.
+    ///
+    /// # Errors
+    /// As [`DuckDb::open`], and when the runner stops answering.
+    pub fn query(&self, queries: &[Query]) -> Result<Vec<Answer>> {
+        self.open(Access::Read)?.query(queries)
+    }
+
+    /// Run statements in one transaction: all of them or none.
+    ///
+    /// # Errors
+    /// As [`DuckDb::open`] and [`Session::transaction`].
+    pub fn execute(&self, steps: &[Step]) -> Result<()> {
+        self.open(Access::Write { create: false })?.transaction(steps)
+    }
+}
+
+fn missing_database(database: &std::path::Path, access: Access) -> Error {
+    let fix = match access {
+        Access::Write { .. } => "check the path given to --duckdb, or give --create to make a new database",
+        Access::Read => "check the path given to --duckdb",
+    };
+    Error::Input(format!("the DuckDB database `{}` does not exist; {fix}", database.display()))
+}
+
+impl Session {
+    /// Whether the session may write.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The database file this session has open.
+    pub fn database(&self) -> &std::path::Path {
+        &self.database
+    }
+
+    fn request(&mut self, request: &Value) -> Result<Reply> {
+        let sent = match self.stdin.as_mut() {
+            Some(stdin) => writeln!(stdin, "{request}").and_then(|()| stdin.flush()).is_ok(),
+            None => false,
+        };
+        let mut line = String::new();
+        let read = sent && self.stdout.read_line(&mut line).is_ok_and(|n| n > 0);
+        match read.then(|| serde_json::from_str::<Reply>(&line)) {
+            Some(Ok(reply)) => Ok(reply),
+            _ => {
+                let said = self.finish();
+                Err(Error::Engine(format!(
+                    "`{}` stopped answering while using DuckDB `{}`; it said: {}",
+                    self.python,
+                    self.database.display(),
+                    said.trim()
+                )))
             }
         }
-        Ok(())
+    }
+
+    /// End the session and return what the runner wrote to stderr.
+    fn finish(&mut self) -> String {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+        self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default()
     }
 
     /// Run queries, each after its own setup; failures are answers, not errors.
     ///
     /// # Errors
-    /// [`Error::Engine`] when DuckDB cannot be reached at all.
-    pub fn query(&self, queries: &[Query]) -> Result<Vec<Answer>> {
+    /// [`Error::Engine`] when the runner stops answering.
+    pub fn query(&mut self, queries: &[Query]) -> Result<Vec<Answer>> {
         let list: Vec<Value> = queries.iter().map(|q| json!({"setup": q.setup, "sql": q.sql})).collect();
-        self.run(json!({"database": self.database, "extension": self.extension, "queries": list}))
+        let reply = self.request(&json!({"op": "query", "queries": list}))?;
+        if !reply.ok {
+            return Err(Error::Engine(format!("DuckDB: {}", reply.error.unwrap_or_default())));
+        }
+        Ok(reply.answers)
+    }
+
+    /// Run `steps` in one transaction. When one fails, DuckDB rolls back and
+    /// nothing of the transaction remains.
+    ///
+    /// # Errors
+    /// [`Error::Engine`] naming the statement that failed (its `about`, or its
+    /// first line) and DuckDB's message.
+    pub fn transaction(&mut self, steps: &[Step]) -> Result<()> {
+        self.expect_ok(&json!({"op": "begin"}), &[])?;
+        let statements: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
+        self.expect_ok(&json!({"op": "execute", "statements": statements}), steps)?;
+        self.expect_ok(&json!({"op": "commit"}), &[])
+    }
+
+    fn expect_ok(&mut self, request: &Value, steps: &[Step]) -> Result<()> {
+        let reply = self.request(request)?;
+        if reply.ok {
+            return Ok(());
+        }
+        let error = reply.error.unwrap_or_default();
+        let what = match reply.index.and_then(|i| steps.get(i)) {
+            Some(Step { about: Some(about), .. }) => about.clone(),
+            Some(Step { sql, .. }) => format!("`{}`", sql.lines().next().unwrap_or_default()),
+            None => "the transaction".into(),
+        };
+        Err(Error::Engine(format!(
+            "DuckDB refused {what}: {error}\nnothing was applied: the transaction was rolled back"
+        )))
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -152,4 +345,107 @@ pub fn table(answer: &Answer) -> String {
     }
     out.push_str(&format!("({} row{})\n", rows.len(), if rows.len() == 1 { "" } else { "s" }));
     out
+}
+
+/// Check that `sql` is one query (SELECT, WITH, VALUES, …) and nothing else:
+/// `veil query` refuses DDL, DML, `ATTACH`, `COPY`, `INSTALL`, `LOAD`, `SET`,
+/// `PRAGMA`, `CALL`, data-modifying CTEs and several statements. (It also opens
+/// the database read-only with file access off, whatever this check lets by.)
+///
+/// ```
+/// use veil_cli::duckdb::only_a_query;
+/// assert!(only_a_query("WITH c AS (SELECT * FROM secure.customers) SELECT count(*) FROM c").is_ok());
+/// assert!(only_a_query("DROP VIEW secure.customers").is_err());
+/// assert!(only_a_query("SELECT 1; DROP VIEW secure.customers").is_err());
+/// ```
+///
+/// # Errors
+/// [`Error::Usage`] saying what was given and what is accepted.
+pub fn only_a_query(sql: &str) -> Result<()> {
+    use sqlparser::ast::{Statement, Visit, Visitor};
+    use sqlparser::dialect::DuckDbDialect;
+    use sqlparser::parser::Parser;
+
+    struct Statements(usize);
+    impl Visitor for Statements {
+        type Break = ();
+        fn pre_visit_statement(&mut self, _: &Statement) -> std::ops::ControlFlow<()> {
+            self.0 += 1;
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+
+    const ACCEPTED: &str = "veil query runs a single query (SELECT, WITH … SELECT, VALUES, …)";
+    let statements = Parser::parse_sql(&DuckDbDialect {}, sql)
+        .map_err(|e| Error::Usage(format!("{ACCEPTED}; this does not parse as one: {e}")))?;
+    match statements.as_slice() {
+        [query @ Statement::Query(_)] => {
+            let mut nested = Statements(0);
+            let _ = query.visit(&mut nested);
+            if nested.0 > 1 {
+                return Err(Error::Usage(format!("{ACCEPTED}; this one also changes data (INSERT, UPDATE or DELETE)")));
+            }
+            Ok(())
+        }
+        [other] => {
+            let text = other.to_string();
+            let verb: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            Err(Error::Usage(format!("{ACCEPTED}, not `{verb} …`")))
+        }
+        [] => Err(Error::Usage(format!("{ACCEPTED}; none given"))),
+        many => Err(Error::Usage(format!("{ACCEPTED}, not {} statements", many.len()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_pass() {
+        for sql in [
+            "SELECT * FROM secure.customers",
+            "select email from secure.customers where customer_id = 1;",
+            "WITH c AS (SELECT * FROM secure.customers) SELECT count(*) FROM c",
+            "VALUES (1), (2)",
+            "SELECT 1 UNION ALL SELECT 2 ORDER BY 1",
+            "(SELECT 1)",
+            "SELECT * EXCLUDE (ssn) FROM secure.customers",
+        ] {
+            assert!(only_a_query(sql).is_ok(), "{sql}: {:?}", only_a_query(sql).err());
+        }
+    }
+
+    #[test]
+    fn everything_else_is_refused() {
+        for sql in [
+            "DROP VIEW secure.patients",
+            "CREATE OR REPLACE VIEW secure.customers AS SELECT * FROM main.customers",
+            "ATTACH '/tmp/other.duckdb' AS other",
+            "COPY main.customers TO '/tmp/out.csv'",
+            "INSTALL httpfs",
+            "LOAD httpfs",
+            "SET enable_external_access = true",
+            "SET VARIABLE veil_user = 'carol'",
+            "RESET VARIABLE veil_user",
+            "PRAGMA table_info('customers')",
+            "CALL pragma_version()",
+            "INSERT INTO veil.user_groups VALUES ('kim', 'Legal Team')",
+            "UPDATE main.customers SET email = NULL",
+            "DELETE FROM veil.user_attributes",
+            "SELECT 1; DROP VIEW secure.customers",
+            "SELECT 1; SELECT 2",
+            "",
+            ";",
+            "-- nothing",
+            "DETACH other",
+            "CHECKPOINT",
+            "BEGIN TRANSACTION",
+            "EXPORT DATABASE '/tmp/x'",
+            "SELEC 1",
+        ] {
+            let err = only_a_query(sql).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("veil query runs a single query"), "{sql:?} was accepted");
+        }
+    }
 }

@@ -1,55 +1,213 @@
 # Runs SQL for veil in DuckDB through its Python package (the one dbt-duckdb uses).
-# Reads a JSON request on stdin, writes a JSON answer on stdout.
+#
+# One session per process. The first line on stdin opens the database; every
+# further line is one request, answered by one line on stdout. End of input ends
+# the session: a transaction still open is then rolled back, as it is when the
+# process is killed (DuckDB writes a transaction to its WAL only at COMMIT).
+#
+# DuckDB lets one process write a database file, or many read it, never both.
+# Sessions therefore wait for the file lock (up to lock_timeout seconds), and a
+# writer first takes `<database>.veil-lock` exclusively: readers pass through that
+# lock before opening, so a writer waiting for readers to finish is not starved
+# by new ones.
+import ctypes
 import datetime
 import decimal
+import fcntl
 import json
+import math
+import os
 import sys
+import time
 
 try:
     import duckdb
 except ImportError:
-    print(json.dumps({"fatal": "the duckdb Python package is not installed: pip install duckdb"}))
-    sys.exit(0)
+    duckdb = None
+
+
+class Refused(Exception):
+    """A session cannot start; `stage` says where (missing, lock, open, load)."""
+
+    def __init__(self, stage, message):
+        super().__init__(message)
+        self.stage = stage
+
+
+def die_with_parent():
+    """Be killed with veil, so killing veil never leaves a writer running alone."""
+    parent = os.environ.get("VEIL_PARENT_PID")
+    try:
+        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL (Linux)
+    except (AttributeError, OSError):
+        return
+    if parent and os.getppid() != int(parent):
+        sys.exit(1)  # veil died before prctl took effect
 
 
 def plain(value):
-    if isinstance(value, (decimal.Decimal,)):
+    if isinstance(value, decimal.Decimal):
         return str(value)
-    if isinstance(value, (datetime.date, datetime.datetime, datetime.time)):
-        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.datetime, datetime.time, datetime.timedelta)):
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
-    return value
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def locked(error):
+    text = str(error).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def intent(database, exclusive, deadline, timeout):
+    """The writer's intent lock: held by a writer, passed through by readers."""
+    path = database + ".veil-lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if exclusive else os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # no lock file and none can be made: rely on DuckDB's own lock
+    mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    while True:
+        try:
+            fcntl.flock(fd, mode)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise Refused("lock", "another veil process kept `%s.veil-lock` for %gs" % (database, timeout))
+            time.sleep(0.005)
+    if exclusive:
+        return fd
+    os.close(fd)  # readers only pass through
+    return None
+
+
+def connect(database, read_only, deadline):
+    config = {"allow_unsigned_extensions": "true"}
+    while True:
+        try:
+            return duckdb.connect(database, read_only=read_only, config=config)
+        except duckdb.Error as e:
+            if not locked(e):
+                raise Refused("open", str(e))
+            if time.monotonic() > deadline:
+                raise Refused("lock", str(e))
+            time.sleep(0.01)
+
+
+class Session:
+    def __init__(self, request):
+        self.database = request["database"]
+        self.read_only = request.get("mode", "read") == "read"
+        if duckdb is None:
+            raise Refused("load", "the duckdb Python package is not installed: pip install duckdb")
+        if not os.path.exists(self.database) and (self.read_only or not request.get("create")):
+            raise Refused("missing", "the database file does not exist")
+        timeout = float(request.get("lock_timeout", 30))
+        deadline = time.monotonic() + timeout
+        self.intent = intent(self.database, not self.read_only, deadline, timeout)
+        self.con = connect(self.database, self.read_only, deadline)
+        try:
+            self.con.execute("LOAD '%s'" % request["extension"].replace("'", "''"))
+        except duckdb.Error as e:
+            raise Refused("load", str(e))
+        if self.read_only:
+            # Readers run what they are given: no files, no ATTACH, no INSTALL/LOAD,
+            # and no way to turn that back on.
+            self.con.execute("SET enable_external_access = false")
+            self.con.execute("SET lock_configuration = true")
+        self.in_transaction = False
+
+    def query(self, request):
+        answers = []
+        for query in request.get("queries", []):
+            try:
+                for setup in query.get("setup", []):
+                    self.con.execute(setup)
+                cursor = self.con.execute(query["sql"])
+                columns = [d[0] for d in cursor.description] if cursor.description else []
+                rows = [[plain(v) for v in row] for row in cursor.fetchall()] if columns else []
+                answers.append({"ok": True, "columns": columns, "rows": rows})
+            except duckdb.Error as e:
+                if self.in_transaction:
+                    self.rollback()
+                    return {"ok": False, "index": len(answers), "error": str(e), "rolled_back": True}
+                answers.append({"ok": False, "error": str(e)})
+        return {"ok": True, "answers": answers}
+
+    def begin(self, _request):
+        self.con.execute("BEGIN TRANSACTION")
+        self.in_transaction = True
+        return {"ok": True}
+
+    def execute(self, request):
+        for index, sql in enumerate(request.get("statements", [])):
+            try:
+                self.con.execute(sql)
+            except duckdb.Error as e:
+                rolled_back = self.in_transaction
+                if rolled_back:
+                    self.rollback()
+                return {"ok": False, "index": index, "error": str(e), "rolled_back": rolled_back}
+        return {"ok": True}
+
+    def commit(self, _request):
+        try:
+            self.con.execute("COMMIT")
+        except duckdb.Error as e:
+            self.rollback()
+            return {"ok": False, "error": str(e), "rolled_back": True}
+        self.in_transaction = False
+        return {"ok": True}
+
+    def rollback(self):
+        self.in_transaction = False
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # nothing to roll back: DuckDB already ended it
+
+    def close(self):
+        if self.in_transaction:
+            self.rollback()
+        self.con.close()
+        if self.intent is not None:
+            os.close(self.intent)
+
+
+def send(reply):
+    sys.stdout.write(json.dumps(reply, default=str) + "\n")
+    sys.stdout.flush()
 
 
 def main():
-    request = json.load(sys.stdin)
+    die_with_parent()
+    first = sys.stdin.readline()
     try:
-        con = duckdb.connect(request["database"], config={"allow_unsigned_extensions": "true"})
-        con.execute("LOAD '%s'" % request["extension"].replace("'", "''"))
-    except Exception as e:  # noqa: BLE001 - reported to the caller
-        print(json.dumps({"fatal": str(e)}))
+        session = Session(json.loads(first))
+    except Refused as e:
+        send({"ok": False, "stage": e.stage, "error": str(e)})
         return
-    answers = []
-    for item in request.get("statements", []):
-        try:
-            con.execute(item)
-            answers.append({"ok": True})
-        except Exception as e:  # noqa: BLE001
-            answers.append({"ok": False, "error": str(e), "sql": item[:200]})
-            print(json.dumps({"answers": answers}))
-            return
-    for query in request.get("queries", []):
-        try:
-            for setup in query.get("setup", []):
-                con.execute(setup)
-            cursor = con.execute(query["sql"])
-            columns = [d[0] for d in cursor.description]
-            rows = [[plain(v) for v in row] for row in cursor.fetchall()]
-            answers.append({"ok": True, "columns": columns, "rows": rows})
-        except Exception as e:  # noqa: BLE001
-            answers.append({"ok": False, "error": str(e)})
-    print(json.dumps({"answers": answers}))
+    except (ValueError, KeyError) as e:
+        send({"ok": False, "stage": "open", "error": "bad request: %s" % e})
+        return
+    send({"ok": True})
+    operations = {"query": session.query, "begin": session.begin, "execute": session.execute, "commit": session.commit}
+    for line in sys.stdin:
+        request = json.loads(line)
+        operation = operations.get(request.get("op"))
+        send(operation(request) if operation else {"ok": False, "error": "unknown request"})
+    session.close()
 
 
-main()
+if __name__ == "__main__":
+    main()

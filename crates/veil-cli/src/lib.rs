@@ -1,8 +1,10 @@
 //! The logic behind the `veil` command: loading a project, running DuckDB,
 //! verifying enforcement. `main.rs` only parses arguments and prints.
 
+pub mod apply;
 pub mod discover;
 pub mod duckdb;
+pub mod keyring;
 pub mod load;
 pub mod monitor;
 pub mod pg;
@@ -21,6 +23,11 @@ pub enum Error {
     /// Bindings could not be generated.
     #[error(transparent)]
     Bind(#[from] veil_host::Error),
+    /// An input file (keyring, database, extension) is missing, unreadable or
+    /// malformed, or the database lacks what the catalog declares; the message
+    /// says how to fix it. Nothing was changed.
+    #[error("{0}")]
+    Input(String),
     /// The engine failed or could not be run.
     #[error("{0}")]
     Engine(String),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
 use veil_cli::duckdb::DuckDb;
 use veil_cli::load::{load, Inputs, Loaded};
 use veil_cli::{pg as postgres, verify, Error, Result};
@@ -94,6 +95,10 @@ struct Engine {
     /// Python interpreter with the `duckdb` package (the one dbt-duckdb uses).
     #[arg(long, default_value = "python3", value_name = "PATH")]
     python: String,
+    /// How long to wait while another process holds the database (DuckDB allows
+    /// one writer or many readers at a time).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    lock_timeout: u64,
 }
 
 /// Where `veil apply` applies: a DuckDB file, or a PostgreSQL database.
@@ -115,6 +120,13 @@ struct ApplyEngine {
     /// Python interpreter with the `duckdb` package (the one dbt-duckdb uses).
     #[arg(long, default_value = "python3", value_name = "PATH")]
     python: String,
+    /// How long to wait while another process holds the DuckDB database.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    lock_timeout: u64,
+    /// Make the DuckDB database file if it does not exist (without it, a missing
+    /// file is an error, so a mistyped path never yields an empty database).
+    #[arg(long, conflicts_with = "postgres")]
+    create: bool,
 }
 
 impl ApplyEngine {
@@ -124,6 +136,7 @@ impl ApplyEngine {
             extension: self.extension.clone(),
             keyring: self.keyring.clone(),
             python: self.python.clone(),
+            lock_timeout: self.lock_timeout,
         })
     }
 }
@@ -256,6 +269,9 @@ enum Command {
         format: Format,
     },
     /// Run one query in DuckDB as a reader and print the rows (what that reader sees).
+    ///
+    /// The database is opened read-only (other readers may hold it at the same time;
+    /// a writer is waited for), and only a single query is accepted.
     Query {
         #[command(flatten)]
         engine: Engine,
@@ -265,7 +281,11 @@ enum Command {
         /// The project the reader acts under (`SET VARIABLE veil_project`).
         #[arg(long, value_name = "PROJECT")]
         project: Option<String>,
-        /// The SQL, e.g. `SELECT * FROM secure.customers`.
+        /// Output format (json: columns and rows).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// One query (SELECT, WITH, VALUES, …), e.g. `SELECT * FROM secure.customers`;
+        /// anything else is refused, and the database is opened read-only.
         sql: String,
     },
     /// What changed between two catalog snapshots.
@@ -397,11 +417,8 @@ struct SnapshotReader {
 
 impl SnapshotReader {
     fn snapshot(&self, arg: &str) -> Result<veil_monitor::Snapshot> {
-        veil_cli::monitor::snapshot_from_arg(arg, |path| DuckDb {
-            python: self.python.clone(),
-            database: path.to_path_buf(),
-            extension: self.extension.clone(),
-            keyring: PathBuf::new(),
+        veil_cli::monitor::snapshot_from_arg(arg, |path| {
+            DuckDb::new(&self.python, path.to_path_buf(), self.extension.clone(), PathBuf::new())
         })
     }
 }
@@ -498,31 +515,10 @@ fn options(b: &Binding) -> BindOptions {
 
 /// `DROP VIEW` for every view in the secure schema that the new bindings do not
 /// make (DuckDB compares names ignoring case).
-fn stale_views(db: &DuckDb, schema: &str, views: &std::collections::BTreeMap<String, String>) -> Result<Vec<String>> {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    let sql = format!("SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = {}", quote(schema));
-    let answers = db.query(&[veil_cli::duckdb::Query { setup: Vec::new(), sql }])?;
-    let current: std::collections::BTreeSet<String> = views.values().map(|v| v.to_lowercase()).collect();
-    let target = DuckDbTarget { extension: None };
-    let q = |s: &str| veil_host::target::Target::quote_ident(&target, s);
-    let mut out = Vec::new();
-    for answer in answers.into_iter().filter(|a| a.ok) {
-        for row in answer.rows {
-            let Some(serde_json::Value::String(view)) = row.first() else { continue };
-            if !current.contains(&view.to_lowercase()) {
-                out.push(format!("DROP VIEW IF EXISTS {}.{};", q(schema), q(view)));
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn duckdb(e: &Engine) -> DuckDb {
     DuckDb {
-        python: e.python.clone(),
-        database: e.duckdb.clone(),
-        extension: e.extension.clone(),
-        keyring: e.keyring.clone(),
+        lock_timeout: std::time::Duration::from_secs(e.lock_timeout),
+        ..DuckDb::new(&e.python, e.duckdb.clone(), e.extension.clone(), e.keyring.clone())
     }
 }
 
@@ -642,34 +638,22 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             let engine = target.duckdb()?;
             let loaded = load_project(&project)?;
-            let target = DuckDbTarget { extension: None };
-            let bindings = bind(&loaded.engine, &target, &options(&binding))?;
-            let mut statements: Vec<String> = bindings
-                .statements
-                .iter()
-                .filter(|s| s.kind != veil_host::StatementKind::Comment)
-                .map(|s| s.sql.clone())
-                .collect();
-            if binding.sources.is_empty() {
-                // Views an earlier apply made that this policy no longer has (a source
-                // renamed, dropped, or now named apart) would keep the old policy.
-                statements.extend(stale_views(&duckdb(&engine), &binding.schema, &bindings.views)?);
-            }
-            eprintln!("applying {} statements to {} ...", statements.len(), engine.duckdb.display());
-            duckdb(&engine).execute(&statements)?;
+            eprintln!("applying to {} ...", engine.duckdb.display());
+            let applied = veil_cli::apply::duckdb(
+                &inputs(&project),
+                &loaded.engine,
+                &options(&binding),
+                &duckdb(&engine),
+                target.create,
+            )?;
             println!(
-                "applied: {} secure views in schema `{}` for {} data sources",
-                bindings.views.len(),
+                "applied: {} secure views in schema `{}` for {} data sources, in one transaction of {} statements",
+                applied.views,
                 binding.schema,
-                loaded.engine.catalog().len()
+                loaded.engine.catalog().len(),
+                applied.statements
             );
-            if binding.user.is_none() && binding.sources.is_empty() {
-                let n = veil_cli::monitor::record_baseline(
-                    &inputs(&project),
-                    &duckdb(&engine),
-                    &binding.schema,
-                    &bindings.views,
-                )?;
+            if let Some(n) = applied.snapshot_sources {
                 println!("recorded: catalog snapshot of {n} sources in {}", veil_cli::monitor::SNAPSHOT_TABLE);
             }
         }
@@ -724,7 +708,8 @@ fn run(command: Command) -> Result<ExitCode> {
                 return Err(Error::Verify(report.problems.len()));
             }
         }
-        Command::Query { engine, reader, project, sql } => {
+        Command::Query { engine, reader, project, format, sql } => {
+            veil_cli::duckdb::only_a_query(&sql)?;
             let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
             let mut setup = vec![format!("SET VARIABLE veil_user = {}", quote(&reader))];
             setup.push(match &project {
@@ -736,7 +721,10 @@ fn run(command: Command) -> Result<ExitCode> {
             if !answer.ok {
                 return Err(Error::Engine(answer.error.unwrap_or_default()));
             }
-            print!("{}", veil_cli::duckdb::table(&answer));
+            match format {
+                Format::Json => println!("{}", json!({"columns": answer.columns, "rows": answer.rows})),
+                Format::Table => print!("{}", veil_cli::duckdb::table(&answer)),
+            }
         }
         Command::Diff { old, new, format, reader } => {
             let changes = veil_monitor::diff(&reader.snapshot(&old)?, &reader.snapshot(&new)?);
@@ -818,7 +806,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 return Err(Error::Usage("--sample must be at least 1".into()));
             }
             let origin = duckdb.display().to_string();
-            let db = DuckDb { python, database: duckdb, extension, keyring: PathBuf::new() };
+            let db = DuckDb::new(&python, duckdb, extension, PathBuf::new());
             let report = veil_cli::discover::discover_duckdb(&db, &catalog, &sources, sample, &framework)?;
             if let Some(path) = &output {
                 std::fs::write(path, report.to_tag_file(&origin))
@@ -895,7 +883,7 @@ fn apply_postgres(
     let loaded = load_project(project)?;
     let options = options(binding);
     let bindings = postgres_target::bind(&loaded.engine, &options)?;
-    let master = postgres::read_key(keyring, &options.key_id)?;
+    let master = veil_cli::keyring::read(keyring, &options.key_id)?;
     let keys: Vec<_> = postgres_target::key_scopes(&loaded.engine, &options)?
         .into_iter()
         .map(|scope| {

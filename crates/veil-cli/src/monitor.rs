@@ -16,7 +16,7 @@ use veil_host::{bind, BindOptions, Mode, StatementKind};
 use veil_monitor::{reconcile, Diff, Kind, LiveColumn, Snapshot};
 use veil_policy::{Catalog, DataSource, Directory, Engine, PolicySet};
 
-use crate::duckdb::{DuckDb, Query};
+use crate::duckdb::{Access, DuckDb, Query, Session, Step};
 use crate::load::Inputs;
 use crate::{Error, Result};
 
@@ -107,13 +107,13 @@ fn answer(answers: &[crate::duckdb::Answer], i: usize) -> Result<&crate::duckdb:
 ///
 /// # Errors
 /// [`Error::Engine`] when DuckDB cannot be queried.
-pub fn read_live(db: &DuckDb, exclude: &[&str]) -> Result<Snapshot> {
-    let answers = db.query(&[Query { setup: Vec::new(), sql: live_query(exclude) }])?;
+pub fn read_live(session: &mut Session, exclude: &[&str]) -> Result<Snapshot> {
+    let answers = session.query(&[Query { setup: Vec::new(), sql: live_query(exclude) }])?;
     let live = answer(&answers, 0)?;
     if !live.ok {
         return Err(Error::Engine(format!("reading information_schema: {}", live.error.clone().unwrap_or_default())));
     }
-    Ok(Snapshot::from_live(live_rows(&live.rows), &format!("duckdb:{}", db.database.display())))
+    Ok(Snapshot::from_live(live_rows(&live.rows), &format!("duckdb:{}", session.database().display())))
 }
 
 /// The snapshot stored by the last `veil apply` or `veil monitor`, if any.
@@ -122,16 +122,16 @@ pub fn read_live(db: &DuckDb, exclude: &[&str]) -> Result<Snapshot> {
 /// [`Error::Engine`] when DuckDB cannot be queried; a stored snapshot that does not parse.
 pub fn read_stored(db: &DuckDb) -> Result<Option<Snapshot>> {
     let answers = db.query(&[Query { setup: Vec::new(), sql: format!("SELECT snapshot FROM {SNAPSHOT_TABLE}") }])?;
-    stored_from(answer(&answers, 0)?, db)
+    stored_from(answer(&answers, 0)?, &db.database)
 }
 
-fn stored_from(a: &crate::duckdb::Answer, db: &DuckDb) -> Result<Option<Snapshot>> {
+fn stored_from(a: &crate::duckdb::Answer, database: &Path) -> Result<Option<Snapshot>> {
     if !a.ok {
         return Ok(None);
     }
     match a.rows.first().and_then(|r| r.first()) {
         Some(Value::String(json)) => {
-            let origin = format!("{SNAPSHOT_TABLE} in {}", db.database.display());
+            let origin = format!("{SNAPSHOT_TABLE} in {}", database.display());
             Snapshot::from_json(json, &origin).map(Some).map_err(|e| Error::Engine(e.to_string()))
         }
         _ => Ok(None),
@@ -167,23 +167,23 @@ fn watched(declared: &Snapshot, previous: &Snapshot) -> BTreeSet<String> {
         .collect()
 }
 
-/// After `veil apply`: store what was applied as the baseline snapshot.
+/// For `veil apply`: the statements that store what is applied as the baseline
+/// snapshot (run them in the apply's transaction), and how many sources it holds.
 ///
 /// # Errors
-/// As [`read_live`] and [`DuckDb::execute`].
-pub fn record_baseline(
+/// As [`read_live`]; invalid dbt artifacts or catalog file.
+pub fn baseline(
     inputs: &Inputs,
-    db: &DuckDb,
+    session: &mut Session,
     secure_schema: &str,
     views: &BTreeMap<String, String>,
-) -> Result<usize> {
+) -> Result<(Vec<String>, usize)> {
     let declared = declared(inputs)?;
-    let mut live = read_live(db, &[secure_schema])?;
+    let mut live = read_live(session, &[secure_schema])?;
     let schemas = watched(&declared.snapshot, &Snapshot::default());
     live.sources.retain(|_, s| s.schema.as_ref().is_some_and(|x| schemas.contains(x)));
     let snapshot = veil_monitor::baseline(&live, &declared.snapshot, views);
-    db.execute(&store_statements(&snapshot, "veil apply"))?;
-    Ok(snapshot.sources.len())
+    Ok((store_statements(&snapshot, "veil apply"), snapshot.sources.len()))
 }
 
 /// How to run the monitor.
@@ -273,13 +273,28 @@ fn engine(inputs: &Inputs, projects: &[veil_dbt::Project], sources: Vec<DataSour
     Ok(Engine::new(policies, users, Catalog::from_sources(sources))?)
 }
 
-/// One monitoring run.
+/// One monitoring run. It looks read-only first, and only when there is
+/// something to do opens the database for writing, looks again and writes,
+/// in one transaction.
 ///
 /// # Errors
 /// Invalid inputs, no stored snapshot (run `veil apply` first), or DuckDB failing.
 pub fn run_once(inputs: &Inputs, db: &DuckDb, options: &Options) -> Result<Report> {
     let declared = declared(inputs)?;
-    let answers = db.query(&[
+    // The read-only session ends before the writing one starts: DuckDB would make
+    // the writer wait for it.
+    let looked = run_in(&mut db.open(Access::Read)?, inputs, &declared, options)?;
+    match looked {
+        Some(report) => Ok(report),
+        None => run_in(&mut db.open(Access::Write { create: false })?, inputs, &declared, options)?
+            .ok_or_else(|| Error::Engine("DuckDB: a session opened for writing is read-only".into())),
+    }
+}
+
+/// Look, and when something changed write it; `None` when writing needs a
+/// read-write session and `session` is read-only.
+fn run_in(session: &mut Session, inputs: &Inputs, declared: &Declared, options: &Options) -> Result<Option<Report>> {
+    let answers = session.query(&[
         Query { setup: Vec::new(), sql: format!("SELECT snapshot FROM {SNAPSHOT_TABLE}") },
         Query { setup: Vec::new(), sql: live_query(&[&options.secure_schema]) },
         Query {
@@ -287,10 +302,11 @@ pub fn run_once(inputs: &Inputs, db: &DuckDb, options: &Options) -> Result<Repor
             sql: format!("SELECT count(*), CAST(max(requested_at) AS VARCHAR) FROM {REQUESTS_TABLE}"),
         },
     ])?;
-    let previous = stored_from(answer(&answers, 0)?, db)?.ok_or_else(|| {
+    let database = session.database().to_path_buf();
+    let previous = stored_from(answer(&answers, 0)?, &database)?.ok_or_else(|| {
         Error::Usage(format!(
             "no applied snapshot in `{}` ({SNAPSHOT_TABLE}); run `veil apply` first",
-            db.database.display()
+            database.display()
         ))
     })?;
     let live_answer = answer(&answers, 1)?;
@@ -300,7 +316,7 @@ pub fn run_once(inputs: &Inputs, db: &DuckDb, options: &Options) -> Result<Repor
             live_answer.error.clone().unwrap_or_default()
         )));
     }
-    let mut live = Snapshot::from_live(live_rows(&live_answer.rows), &format!("duckdb:{}", db.database.display()));
+    let mut live = Snapshot::from_live(live_rows(&live_answer.rows), &format!("duckdb:{}", database.display()));
     let schemas = watched(&declared.snapshot, &previous);
     live.sources.retain(|_, s| s.schema.as_ref().is_some_and(|x| schemas.contains(x)));
     let (requests, requested_until) = match answer(&answers, 2)? {
@@ -324,7 +340,10 @@ pub fn run_once(inputs: &Inputs, db: &DuckDb, options: &Options) -> Result<Repor
     };
     if run.diff.is_empty() && run.rebind.is_empty() && run.unbind.is_empty() && requests == 0 {
         report.changes = run.diff;
-        return Ok(report);
+        return Ok(Some(report));
+    }
+    if !session.writable() {
+        return Ok(None);
     }
 
     // Bind what changed. A source whose plan fails (say a mask no longer fits a
@@ -354,7 +373,7 @@ pub fn run_once(inputs: &Inputs, db: &DuckDb, options: &Options) -> Result<Repor
         }
     }
 
-    let mut statements = vec!["BEGIN TRANSACTION".to_string()];
+    let mut statements = Vec::new();
     let mut drop_view = |view: &str, statements: &mut Vec<String>| {
         statements.push(format!("DROP VIEW IF EXISTS {schema}.{}", target.quote_ident(view)));
         report.dropped_views.push(format!("{}.{view}", options.secure_schema));
@@ -391,12 +410,12 @@ pub fn run_once(inputs: &Inputs, db: &DuckDb, options: &Options) -> Result<Repor
         statements
             .push(format!("DELETE FROM {REQUESTS_TABLE} WHERE requested_at <= CAST({} AS TIMESTAMP)", quote(&until)));
     }
-    statements.push("COMMIT".into());
-    db.execute(&statements)?;
-    report.statements = statements.len();
+    let steps: Vec<Step> = statements.into_iter().map(Step::plain).collect();
+    session.transaction(&steps)?;
+    report.statements = steps.len();
     report.rebound = bound;
     report.changes = std::mem::take(&mut run.diff);
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// Is a monitoring run asked for (a row in `veil.monitor_requests`)?
@@ -447,7 +466,7 @@ pub fn snapshot_from_arg(arg: &str, db: impl Fn(&Path) -> DuckDb) -> Result<Snap
             Ok(Snapshot::from_dbt(&artifacts, &format!("dbt:{rest}")))
         }
         "catalog" => Ok(Snapshot::from_catalog(&Catalog::load(path)?, &format!("catalog:{rest}"))),
-        "duckdb" => read_live(&db(path), &["secure"]),
+        "duckdb" => read_live(&mut db(path).open(Access::Read)?, &["secure"]),
         "applied" => {
             let db = db(path);
             read_stored(&db)?.ok_or_else(|| Error::Usage(format!("no snapshot stored in `{rest}` ({SNAPSHOT_TABLE})")))

@@ -8,7 +8,6 @@
 //! object in `veil` that a reader owns. It refuses such a database, naming each
 //! finding and the statement that fixes it, or revokes CREATE itself when asked.
 
-use std::path::Path;
 
 use postgres::GenericClient;
 use veil_core::{Key, Purpose, Scope};
@@ -16,35 +15,6 @@ use veil_host::target::postgres::{hmac_pads, KeyScope, Postgres, OWNER_ROLE, REA
 
 use crate::verify::{Outcome, Probe, Prober, Who};
 use crate::{Error, Result};
-
-/// Read key `key_id` from a keyring file (`<id> = <64 hex digits>` per line, `#` comments).
-///
-/// # Errors
-/// [`Error::Usage`] when the file cannot be read, a line is malformed (the message
-/// names the line, never the key) or the id is missing.
-pub fn read_key(path: &Path, key_id: &str) -> Result<Key> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Usage(format!("cannot read keyring `{}`: {e}", path.display())))?;
-    for (number, line) in text.lines().enumerate() {
-        let line = line.split_once('#').map_or(line, |(before, _)| before).trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some((id, hex)) = line.split_once('=') else {
-            return Err(Error::Usage(format!(
-                "keyring `{}` line {}: expected `<key id> = <64 hex digits>`",
-                path.display(),
-                number + 1
-            )));
-        };
-        if id.trim() == key_id {
-            return Key::from_hex(hex.trim()).map_err(|e| {
-                Error::Usage(format!("keyring `{}` line {}: key `{key_id}`: {e}", path.display(), number + 1))
-            });
-        }
-    }
-    Err(Error::Usage(format!("keyring `{}` has no key `{key_id}`", path.display())))
-}
 
 /// The derived key for one [`KeyScope`] (veil-core's HKDF, as every engine uses).
 pub fn derive(master: &Key, scope: &KeyScope) -> [u8; 32] {

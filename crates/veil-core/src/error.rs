@@ -7,6 +7,9 @@ pub enum Error {
     /// Key material is malformed.
     #[error("invalid key: {0}")]
     InvalidKey(String),
+    /// A keyring is malformed, empty, or lacks a key id.
+    #[error("{0}")]
+    InvalidKeyring(String),
     /// A regular expression does not compile.
     #[error("invalid regex `{pattern}`: {reason}")]
     InvalidRegex {
@@ -62,6 +65,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidKey(_) => "invalid_key",
+            Error::InvalidKeyring(_) => "invalid_keyring",
             Error::InvalidRegex { .. } => "invalid_regex",
             Error::InvalidArgument(_) => "invalid_argument",
             Error::ConstantType { .. } => "constant_type",

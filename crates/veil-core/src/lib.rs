@@ -10,6 +10,7 @@ pub mod classify;
 mod error;
 mod hex;
 mod key;
+pub mod keyring;
 mod mac;
 pub mod mask;
 pub mod rows;

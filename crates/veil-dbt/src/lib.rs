@@ -19,4 +19,4 @@ mod error;
 mod manifest;
 
 pub use error::{Error, Result};
-pub use manifest::{load, load_files, DbtArtifacts, Project, Relation, SUPPORTED_MANIFEST_VERSIONS};
+pub use manifest::{from_texts, load, load_files, DbtArtifacts, Project, Relation, SUPPORTED_MANIFEST_VERSIONS};

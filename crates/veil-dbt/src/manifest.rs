@@ -189,11 +189,24 @@ pub fn load(target_dir: impl AsRef<Path>) -> Result<DbtArtifacts> {
 pub fn load_files(manifest: impl AsRef<Path>, catalog: Option<PathBuf>) -> Result<DbtArtifacts> {
     let manifest_path = manifest.as_ref();
     let text = read(manifest_path)?;
-    let types = match &catalog {
-        Some(path) => Some(read_catalog(path, &read(path)?)?),
+    let catalog = match &catalog {
+        Some(path) => Some((path.as_path(), read(path)?)),
         None => None,
     };
-    parse(manifest_path, &text, types.as_ref())
+    from_texts(manifest_path, &text, catalog.as_ref().map(|(p, t)| (*p, t.as_str())))
+}
+
+/// Parse a manifest and an optional catalog given as text; `manifest_path` and
+/// `catalog_path` only name them in messages.
+///
+/// # Errors
+/// As [`load`].
+pub fn from_texts(manifest_path: &Path, manifest: &str, catalog: Option<(&Path, &str)>) -> Result<DbtArtifacts> {
+    let types = match catalog {
+        Some((path, text)) => Some(read_catalog(path, text)?),
+        None => None,
+    };
+    parse(manifest_path, manifest, types.as_ref())
 }
 
 fn read(path: &Path) -> Result<String> {
