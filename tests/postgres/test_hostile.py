@@ -216,6 +216,28 @@ def test_a_reader_owning_a_base_table_is_refused_and_nothing_changes(built, pre1
             admin.execute("ALTER TABLE main.payments OWNER TO postgres")
 
 
+@pytest.mark.parametrize("grant, finding, fix", [
+    ("GRANT CREATE ON SCHEMA secure TO erin", "reader role erin can CREATE in schema secure (the secure views' schema)",
+     "REVOKE CREATE ON SCHEMA secure FROM erin;"),
+    ('GRANT CREATE ON SCHEMA veil TO "group:Analysts"',
+     'reader role "group:Analysts" can CREATE in schema veil (on the search path of veil\'s functions)',
+     'REVOKE CREATE ON SCHEMA veil FROM "group:Analysts";'),
+    ("GRANT CREATE ON DATABASE shop TO PUBLIC", "PUBLIC (every role) can CREATE in database shop",
+     "REVOKE CREATE ON DATABASE shop FROM PUBLIC;"),
+])
+def test_apply_refuses_where_readers_could_plant_code_and_revokes_when_asked(built, applied, grant, finding, fix):
+    with psycopg.connect(applied, autocommit=True) as admin:
+        admin.execute(grant)
+    before = fingerprint(applied)
+    refused = apply(built, applied, check=False)
+    assert refused.returncode == 1, refused.stderr
+    assert finding in refused.stderr and f"fix: {fix}" in refused.stderr, refused.stderr
+    assert fingerprint(applied) == before
+    fixed = apply(built, applied, "--revoke-public-create")
+    assert fix in fixed.stderr
+    assert apply(built, applied).returncode == 0, "nothing left to find"
+
+
 def test_a_readers_object_in_veils_schema_is_refused(built, applied):
     with psycopg.connect(applied, autocommit=True) as admin:
         admin.execute("CREATE FUNCTION veil.lower(v varchar) RETURNS text LANGUAGE sql AS $$ SELECT 'x' $$;"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from pgshop import KEYRING, reader_url, veil
+from pgshop import KEYRING, SHOP, reader_url, veil
 
 _spec = importlib.util.spec_from_file_location(
     "identifiers_gen", Path(__file__).resolve().parents[1] / "e2e" / "identifiers_gen.py")
@@ -42,7 +42,10 @@ def test_postgres_views_read_exactly_their_relation_and_column(cluster, tmp_path
                 pg.execute(f"INSERT INTO {q(schema)}.{q(table)} VALUES ('decoy', 'decoy')")
     (tmp_path / "catalog.yaml").write_text(ids.catalog(rels), encoding="utf-8")
     (tmp_path / "policies.yaml").write_text(ids.POLICIES)
-    (tmp_path / "users.yaml").write_text("users:\n  - {name: kim}\n")
+    # Roles are the cluster's and apply sets their memberships: keep the shop's readers
+    # (other tests' database) beside kim, or they would lose veil_reader here.
+    shop_users = (SHOP / "users.yaml").read_text()
+    (tmp_path / "users.yaml").write_text(shop_users.rstrip("\n") + "\n  - {name: kim}\n")
     args = ["--policies", tmp_path / "policies.yaml", "--users", tmp_path / "users.yaml",
             "--catalog", tmp_path / "catalog.yaml"]
     veil("apply", *args, "--postgres", url, "--keyring", KEYRING)

@@ -484,6 +484,16 @@ mod tests {
         assert!(search_path_entries("").is_empty());
     }
 
+    proptest::proptest! {
+        /// Names written as PostgreSQL writes a search_path (quoted when needed,
+        /// inner quotes doubled) split back into the same names.
+        #[test]
+        fn search_path_settings_round_trip(names in proptest::collection::vec("[a-zA-Z_$\" ,.é]{1,12}", 1..5)) {
+            let setting: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
+            proptest::prop_assert_eq!(search_path_entries(&setting.join(", ")), names);
+        }
+    }
+
     #[test]
     fn pads_are_rfc_2104s() {
         let (inner, outer) = hmac_pads(&[0u8; 32]);
