@@ -107,10 +107,8 @@ pub fn duckdb(inputs: &Inputs, engine: &Engine, options: &BindOptions, db: &Duck
 /// `DROP VIEW` for the views in `schema` that are not among `views`.
 fn stale_views(session: &mut Session, schema: &str, views: &BTreeMap<String, String>) -> Result<Vec<String>> {
     let target = DuckDbTarget { extension: None };
-    let sql = format!(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = {}",
-        target.literal(schema)
-    );
+    let sql =
+        format!("SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = {}", target.literal(schema));
     let current: BTreeSet<String> = views.values().map(|v| v.to_lowercase()).collect();
     let mut out = Vec::new();
     for answer in session.query(&[Query { setup: Vec::new(), sql }])?.into_iter().filter(|a| a.ok) {

@@ -8,7 +8,6 @@
 //! object in `veil` that a reader owns. It refuses such a database, naming each
 //! finding and the statement that fixes it, or revokes CREATE itself when asked.
 
-
 use postgres::GenericClient;
 use veil_core::{Key, Purpose, Scope};
 use veil_host::target::postgres::{hmac_pads, KeyScope, Postgres, OWNER_ROLE, READER_ROLE};
