@@ -87,8 +87,9 @@ pub fn inspect(client: &mut impl GenericClient, exposure: &Exposure) -> Result<V
         )
         .map_err(engine)?
         .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .map(|row| row.try_get(0))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(engine)?;
     let mut schemas: Vec<(String, &str)> =
         vec![("pg_catalog".into(), DEFINER), ("veil".into(), DEFINER), (exposure.secure_schema.clone(), SECURE)];
     let mut dollar_user = false;
@@ -108,8 +109,11 @@ pub fn inspect(client: &mut impl GenericClient, exposure: &Exposure) -> Result<V
             &[&exposure.reader_roles, &names, &whys, &base_schemas, &base_tables, &dollar_user, &READERS],
         )
         .map_err(engine)?;
-    let mut findings: Vec<Finding> =
-        rows.iter().map(|r| Finding { what: r.get(0), fix: r.get(1), revocable: r.get(2) }).collect();
+    let mut findings = rows
+        .iter()
+        .map(|r| Ok(Finding { what: r.try_get(0)?, fix: r.try_get(1)?, revocable: r.try_get(2)? }))
+        .collect::<std::result::Result<Vec<Finding>, postgres::Error>>()
+        .map_err(engine)?;
     findings.dedup();
     Ok(findings)
 }
@@ -366,8 +370,8 @@ impl Verifier {
                 "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) session_user",
                 &[],
             )
-            .map_err(|e| Error::Engine(message(&e)))?
-            .get(0);
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| Error::Engine(message(&e)))?;
         if !superuser {
             return Err(Error::Usage(
                 "veil verify --postgres needs a superuser's URL: it reads as each reader with SET SESSION AUTHORIZATION"
@@ -391,7 +395,7 @@ impl Verifier {
             for s in become_sql(who) {
                 self.client.batch_execute(&s)?;
             }
-            Ok(self.client.query(sql, &[])?.iter().map(|r| r.get(0)).collect())
+            self.client.query(sql, &[])?.iter().map(|r| r.try_get(0)).collect()
         };
         let rows = run();
         // Back to the administrator whatever happened.
