@@ -2,16 +2,20 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use veil_policy::DataSource;
+use veil_policy::Catalog;
+
+const CATALOG: &str = "sources:
+  - name: main.t
+    schema: main
+    tags: [A.B]
+    columns:
+      - {name: c, type: text, tags: [PII]}
+";
 
 fuzz_target!(|text: &str| {
     let Ok(expr) = veil_policy::dsl::parse(text) else { return };
-    let source = DataSource {
-        name: "main.t".into(),
-        database: None,
-        schema: Some("main".into()),
-        tags: vec!["A.B".into()],
-        columns: Vec::new(),
-    };
-    let _ = expr.to_condition(&source);
+    let Ok(catalog) = Catalog::from_yaml_str(CATALOG, "catalog.yaml") else { return };
+    for source in catalog.sources() {
+        let _ = expr.to_condition(source);
+    }
 });

@@ -81,16 +81,21 @@ def test_kill_at_random_moments_leaves_a_or_b(built, two_policies, tmp_path):
     print(f"apply takes {duration:.2f}s; {kills} kills, {finished} applies finished first; states after: {outcomes}")
 
 
-def test_a_model_dbt_parsed_but_did_not_build_is_named_and_nothing_changes(built, two_policies, tmp_path):
-    policies, seen = two_policies
+def apply_b_after(built, policies, tmp_path, ddl):
+    """Apply A to a fresh copy, run `ddl` on it, then try B; the database and B's result."""
     database = tmp_path / "shop.duckdb"
     shutil.copy(built / "target" / "shop.duckdb", database)
     veil(*apply_args(built, policies["A"], database))
     con = duckdb.connect(str(database))
-    con.execute("DROP TABLE main.payments")
+    con.execute(ddl)
     con.close()
     before = capture(database, EXTENSION, KEYRING)
-    failed = veil(*apply_args(built, policies["B"], database), check=False)
+    return database, before, veil(*apply_args(built, policies["B"], database), check=False)
+
+
+def test_a_model_dbt_parsed_but_did_not_build_is_named_and_nothing_changes(built, two_policies, tmp_path):
+    policies, seen = two_policies
+    database, before, failed = apply_b_after(built, policies, tmp_path, "DROP TABLE main.payments")
     assert failed.returncode == 1, failed.stderr
     assert "`main.payments`" in failed.stderr and "dbt run" in failed.stderr, failed.stderr
     assert "nothing was applied" in failed.stderr
@@ -99,19 +104,16 @@ def test_a_model_dbt_parsed_but_did_not_build_is_named_and_nothing_changes(built
 
 def test_a_statement_failing_half_way_rolls_back_every_view(built, two_policies, tmp_path):
     policies, seen = two_policies
-    database = tmp_path / "shop.duckdb"
-    shutil.copy(built / "target" / "shop.duckdb", database)
-    veil(*apply_args(built, policies["A"], database))
     # The table is there but a column the view names is gone: the view of
     # main.payments fails after the views before it were replaced.
-    con = duckdb.connect(str(database))
-    con.execute("ALTER TABLE main.payments DROP COLUMN card_number")
-    con.close()
-    failed = veil(*apply_args(built, policies["B"], database), check=False)
+    database, before, failed = apply_b_after(
+        built, policies, tmp_path, "ALTER TABLE main.payments DROP COLUMN card_number"
+    )
     assert failed.returncode == 3, failed.stderr
     assert "secure view of data source `main.payments`" in failed.stderr, failed.stderr
     assert "rolled back" in failed.stderr
     now = capture(database, EXTENSION, KEYRING)
+    assert now == before
     unchanged = {k: v for k, v in now.items() if k[2] != "payments"}
     assert unchanged == {k: v for k, v in seen["A"].items() if k[2] != "payments"}
     # Not one view took B's policy, though most come before payments.

@@ -608,7 +608,9 @@ fn generated_statements_embed_the_built_module_and_name_its_exports() {
 // run and do not stop at the key): the module never traps and answers exactly as
 // veil-singlestore does natively. PROPTEST_CASES raises the count (scripts/fuzz).
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(48)
+    ))]
     #[test]
     fn arbitrary_bytes_through_every_export_match_native(
         export in 0u8..7,
