@@ -13,6 +13,7 @@ use crate::plan::{
     RowPredicate, Warning,
 };
 use crate::policy::{Applies, DataRule, Merge, Policy, PolicyBody, PolicySet, RowRule, Subscribers};
+use crate::sql::SqlPredicate;
 use crate::users::{Directory, Subject};
 
 /// The tag that schema monitoring puts on new columns: locked (NULL for
@@ -361,21 +362,14 @@ impl Engine {
                     DataRule::Mask { columns: target, cases, otherwise, rows, location } => {
                         let mut rows = rows.clone();
                         if let Some(pred) = &rows {
-                            let mut ambiguous = Vec::new();
-                            let names: Vec<(String, String)> = pred
-                                .columns
-                                .iter()
-                                .map(|c| match src.resolve_column(c) {
-                                    Ok(own) => (c.clone(), own.name.clone()),
-                                    Err(candidates) => {
-                                        if candidates.len() > 1 {
-                                            ambiguous.push(format!("`{c}` (any of {})", candidates.join(", ")));
-                                        }
-                                        (c.clone(), c.clone())
-                                    }
-                                })
-                                .collect();
-                            if !ambiguous.is_empty() {
+                            let mut own = OwnNames::new(src);
+                            let resolved = own.predicate(pred);
+                            if !own.ambiguous.is_empty() {
+                                let ambiguous: Vec<String> = own
+                                    .ambiguous
+                                    .iter()
+                                    .map(|(c, candidates)| format!("`{c}` (any of {})", candidates.join(", ")))
+                                    .collect();
                                 errors.push(Error::invalid(
                                     location.clone(),
                                     format!(
@@ -387,7 +381,7 @@ impl Engine {
                                     "write the column's name exactly as the source has it",
                                 ));
                             }
-                            rows = Some(pred.with_columns(&|c| own_name(&names, c)));
+                            rows = Some(resolved);
                         }
                         if let Some(pred) = &rows {
                             let missing: Vec<&String> = pred.columns.iter().filter(|c| !has_column(c)).collect();
@@ -460,41 +454,23 @@ impl Engine {
                             continue;
                         }
                         // Row-rule columns become the source's own names, as the engine stores them.
-                        let mut missing: Vec<String> = Vec::new();
-                        let mut ambiguous: Vec<(String, Vec<String>)> = Vec::new();
-                        let mut resolve = |written: &String| -> String {
-                            match src.resolve_column(written) {
-                                Ok(c) => c.name.clone(),
-                                Err(candidates) if candidates.is_empty() => {
-                                    missing.push(written.clone());
-                                    written.clone()
-                                }
-                                Err(candidates) => {
-                                    ambiguous
-                                        .push((written.clone(), candidates.into_iter().map(str::to_owned).collect()));
-                                    written.clone()
-                                }
-                            }
-                        };
+                        let mut own = OwnNames::new(src);
                         let keep = match rule {
                             RowRule::MatchAttribute { attribute, column, hierarchical } => {
                                 RowPredicate::MatchAttribute {
-                                    column: resolve(column),
+                                    column: own.column(column),
                                     attribute: attribute.clone(),
                                     hierarchical: *hierarchical,
                                 }
                             }
-                            RowRule::Where { predicate } => {
-                                let names: Vec<(String, String)> =
-                                    predicate.columns.iter().map(|c| (c.clone(), resolve(c))).collect();
-                                RowPredicate::Sql { predicate: predicate.with_columns(&|c| own_name(&names, c)) }
-                            }
+                            RowRule::Where { predicate } => RowPredicate::Sql { predicate: own.predicate(predicate) },
                             RowRule::TimeWindow { column, seconds } => {
-                                RowPredicate::TimeWindow { column: resolve(column), seconds: *seconds }
+                                RowPredicate::TimeWindow { column: own.column(column), seconds: *seconds }
                             }
-                            RowRule::Sample { percent, key } => {
-                                RowPredicate::Sample { percent: *percent, key: key.iter().map(&mut resolve).collect() }
-                            }
+                            RowRule::Sample { percent, key } => RowPredicate::Sample {
+                                percent: *percent,
+                                key: key.iter().map(|k| own.column(k)).collect(),
+                            },
                         };
                         if let RowPredicate::TimeWindow { column, .. } = &keep {
                             if let Some(c) = src.column(column).filter(|c| !c.column_type.is_temporal()) {
@@ -508,7 +484,7 @@ impl Engine {
                                 ));
                             }
                         }
-                        for (written, candidates) in ambiguous {
+                        for (written, candidates) in &own.ambiguous {
                             errors.push(Error::invalid(
                                 location.clone(),
                                 format!(
@@ -520,7 +496,7 @@ impl Engine {
                                 "write the column's name exactly as the source has it",
                             ));
                         }
-                        let missing: Vec<&String> = missing.iter().collect();
+                        let missing: Vec<&String> = own.missing.iter().collect();
                         let keep = if missing.is_empty() {
                             keep
                         } else {
@@ -607,9 +583,38 @@ fn output_type<'a>(input: &ColumnType, masks: impl Iterator<Item = &'a Mask>) ->
     out
 }
 
-/// The source's own spelling of a column a predicate wrote as `written`.
-fn own_name(names: &[(String, String)], written: &str) -> String {
-    names.iter().find(|(w, _)| w == written).map_or_else(|| written.to_owned(), |(_, own)| own.clone())
+/// Column names a rule wrote, resolved to the source's own spelling (as the
+/// engine stores them); names the source lacks, or that could be several of its
+/// columns, are kept as written and recorded for the caller's message.
+struct OwnNames<'a> {
+    src: &'a DataSource,
+    missing: Vec<String>,
+    ambiguous: Vec<(String, Vec<String>)>,
+}
+
+impl<'a> OwnNames<'a> {
+    fn new(src: &'a DataSource) -> Self {
+        OwnNames { src, missing: Vec::new(), ambiguous: Vec::new() }
+    }
+
+    fn column(&mut self, written: &str) -> String {
+        match self.src.resolve_column(written) {
+            Ok(c) => c.name.clone(),
+            Err(candidates) if candidates.is_empty() => {
+                self.missing.push(written.to_owned());
+                written.to_owned()
+            }
+            Err(candidates) => {
+                self.ambiguous.push((written.to_owned(), candidates.into_iter().map(str::to_owned).collect()));
+                written.to_owned()
+            }
+        }
+    }
+
+    fn predicate(&mut self, p: &SqlPredicate) -> SqlPredicate {
+        let names: Vec<(String, String)> = p.columns.iter().map(|c| (c.clone(), self.column(c))).collect();
+        p.with_columns(&|c| names.iter().find(|(w, _)| w == c).map_or_else(|| c.to_owned(), |(_, own)| own.clone()))
+    }
 }
 
 fn list(names: &[&String]) -> String {

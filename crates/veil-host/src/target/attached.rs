@@ -65,10 +65,11 @@ pub(crate) fn attach<T: Attached>(
     exempt_principals: &[String],
 ) -> Result<Attachments> {
     let exempt = exempt(t, exempt_principals);
-    render::check_sources(&warehouse::selected(engine, options)?, t, None)?;
+    let sources = warehouse::selected(engine, options)?;
+    render::check_sources(&sources, t, None)?;
     let mut functions: BTreeMap<String, String> = BTreeMap::new();
     let mut attach = Vec::new();
-    for source in warehouse::selected(engine, options)? {
+    for source in sources {
         let plan = engine.plan(&source.name)?;
         let base = render::base_relation(source, t);
         for column in plan.columns.iter().filter(|c| !c.chain.is_empty()) {
