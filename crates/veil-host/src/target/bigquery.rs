@@ -212,8 +212,8 @@ impl Target for BigQuery {
             }
             Mask::Trunc { unit } => match (ctx.column_type, unit) {
                 (ColumnType::Date, TimeUnit::Minute | TimeUnit::Hour | TimeUnit::Day) => c.to_string(),
-                (ColumnType::Date, unit) => format!("DATE_TRUNC({c}, {})", time_unit(*unit)),
-                (ColumnType::Timestamp, unit) => format!("DATETIME_TRUNC({c}, {})", time_unit(*unit)),
+                (ColumnType::Date, unit) => format!("DATE_TRUNC({c}, {})", warehouse::time_unit(*unit)),
+                (ColumnType::Timestamp, unit) => format!("DATETIME_TRUNC({c}, {})", warehouse::time_unit(*unit)),
                 _ => {
                     return Err(refuse(
                         "date truncation of a column that is not a date or timestamp; type the column in dbt",
@@ -297,17 +297,6 @@ fn check_path_names(source: &DataSource) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn time_unit(unit: TimeUnit) -> &'static str {
-    match unit {
-        TimeUnit::Minute => "MINUTE",
-        TimeUnit::Hour => "HOUR",
-        TimeUnit::Day => "DAY",
-        TimeUnit::Month => "MONTH",
-        TimeUnit::Quarter => "QUARTER",
-        TimeUnit::Year => "YEAR",
-    }
 }
 
 /// BigQuery's limit on a JS UDF's inline code.

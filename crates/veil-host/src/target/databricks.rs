@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate};
 
 use super::attached;
 use super::dialect::{IdentQuote, StringEscapes, TypeNames};
@@ -232,7 +232,7 @@ impl Target for Databricks {
                 )));
             }
             Mask::Trunc { unit } => {
-                let unit = time_unit(*unit);
+                let unit = warehouse::time_unit(*unit);
                 let ty = self.sql_type(ctx.column_type)?;
                 match ctx.column_type {
                     ColumnType::Date | ColumnType::Timestamp => format!("CAST(date_trunc('{unit}', {c}) AS {ty})"),
@@ -333,17 +333,6 @@ impl attached::Attached for Databricks {
         } else {
             format!("REVOKE SELECT ON TABLE {base} FROM {who};")
         }
-    }
-}
-
-fn time_unit(unit: TimeUnit) -> &'static str {
-    match unit {
-        TimeUnit::Minute => "MINUTE",
-        TimeUnit::Hour => "HOUR",
-        TimeUnit::Day => "DAY",
-        TimeUnit::Month => "MONTH",
-        TimeUnit::Quarter => "QUARTER",
-        TimeUnit::Year => "YEAR",
     }
 }
 

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate};
 
 use super::attached;
 use super::dialect::{StringEscapes, TypeNames};
@@ -218,7 +218,7 @@ impl Target for Snowflake {
                 format!("{}({c}, {}, {scope})", self.udf(family), self.key())
             }
             Mask::Trunc { unit } => {
-                let unit = time_unit(*unit);
+                let unit = warehouse::time_unit(*unit);
                 match ctx.column_type {
                     ColumnType::Date | ColumnType::Timestamp => format!("DATE_TRUNC('{unit}', {c})"),
                     _ => {
@@ -270,17 +270,6 @@ impl Target for Snowflake {
 
     fn preamble(&self) -> Vec<String> {
         Vec::new()
-    }
-}
-
-fn time_unit(unit: TimeUnit) -> &'static str {
-    match unit {
-        TimeUnit::Minute => "MINUTE",
-        TimeUnit::Hour => "HOUR",
-        TimeUnit::Day => "DAY",
-        TimeUnit::Month => "MONTH",
-        TimeUnit::Quarter => "QUARTER",
-        TimeUnit::Year => "YEAR",
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
-use veil_policy::{ColumnPlan, ColumnType, DataSource, Engine, Keep, Mask, Plan, Rounding};
+use veil_policy::{ColumnPlan, ColumnType, DataSource, Engine, Keep, Mask, Plan, Rounding, TimeUnit};
 
 use super::{MaskContext, Reader, Target};
 use crate::{BindOptions, Error, Result};
@@ -188,6 +188,19 @@ const RESERVED: &[&str] = &[
     "true",
     "false",
 ];
+
+/// A truncation unit as the warehouses write it (`DATE_TRUNC('MONTH', …)`,
+/// BigQuery's `DATE_TRUNC(…, MONTH)`).
+pub fn time_unit(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Minute => "MINUTE",
+        TimeUnit::Hour => "HOUR",
+        TimeUnit::Day => "DAY",
+        TimeUnit::Month => "MONTH",
+        TimeUnit::Quarter => "QUARTER",
+        TimeUnit::Year => "YEAR",
+    }
+}
 
 /// A name usable unquoted in every warehouse dialect: ASCII letters, digits and
 /// `_`, and not a keyword or niladic function (`current_user`).
