@@ -32,8 +32,8 @@ fuzz_target!(|text: &str| {
     };
     let Ok(engine) = Engine::new(policies, users, catalog) else { return };
     let options = veil_host::BindOptions::default();
-    let _ = veil_host::bind(&engine, &veil_host::target::DuckDb::default(), &options);
-    let _ = veil_host::target::postgres::bind(&engine, &options);
+    let _ = veil_host::bind(&engine, &veil_host::targets::DuckDb::default(), &options);
+    let _ = veil_host::targets::postgres::bind(&engine, &options);
     for user in ["alice", "bob"] {
         if let Ok(subject) = engine.directory().subject(user, None) {
             let _ = engine.explain(&subject, "main.customers");

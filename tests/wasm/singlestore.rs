@@ -573,7 +573,7 @@ fn wit_is_the_old_syntax_singlestore_reads_and_the_module_exports_it() {
 #[test]
 fn generated_statements_embed_the_built_module_and_name_its_exports() {
     use base64::Engine as _;
-    use veil_host::target::singlestore::{function_statements, Modules, FUNCTIONS};
+    use veil_host::targets::singlestore::{function_statements, Modules, FUNCTIONS};
     let dir = module_path().parent().unwrap().to_path_buf();
     let modules = Modules::load(&dir).unwrap();
     let statements = function_statements("veil", &modules);

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 use veil_core::classify::{classify_column, Finding, Thresholds, ValueKind};
-use veil_host::target::{DuckDb as DuckDbTarget, Target};
+use veil_host::targets::{DuckDb as DuckDbTarget, Target};
 use veil_policy::{Catalog, ColumnType, DataSource, Framework};
 
 use crate::duckdb::{DuckDb, Query};

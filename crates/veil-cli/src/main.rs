@@ -11,8 +11,8 @@ use serde_json::json;
 use veil_cli::duckdb::DuckDb;
 use veil_cli::load::{load, Inputs, Loaded};
 use veil_cli::{pg as postgres, verify, Error, Result};
-use veil_host::target::postgres as postgres_target;
-use veil_host::target::DuckDb as DuckDbTarget;
+use veil_host::targets::postgres as postgres_target;
+use veil_host::targets::DuckDb as DuckDbTarget;
 use veil_host::{bind, BindOptions, Mode};
 
 /// veil enforces tag-driven data access policies inside the engines that hold the data.
@@ -221,7 +221,7 @@ enum Command {
         exempt: Vec<String>,
         /// SingleStore: the host part of the accounts the views are granted to
         /// ('<reader>'@'<host>'), e.g. 10.0.% for one network.
-        #[arg(long, value_name = "HOST", default_value = veil_host::target::singlestore::ACCOUNT_HOST)]
+        #[arg(long, value_name = "HOST", default_value = veil_host::targets::singlestore::ACCOUNT_HOST)]
         account_host: String,
         /// SingleStore: the Wasm modules (veil.wasm, veil-lite.wasm) and their WITs
         /// to embed (scripts/build-wasm).
@@ -583,13 +583,13 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Bind { project, binding, target: TargetName::Snowflake, output, udfs, exempt, .. } => {
             let loaded = load_project(&project)?;
-            let udfs = veil_host::target::warehouse::Udfs::load(&udfs)?;
-            let sql = veil_host::target::snowflake::bind(&loaded.engine, &options(&binding), &udfs, &exempt)?.to_sql();
+            let udfs = veil_host::targets::warehouse::Udfs::load(&udfs)?;
+            let sql = veil_host::targets::snowflake::bind(&loaded.engine, &options(&binding), &udfs, &exempt)?.to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Databricks, output, exempt, .. } => {
             let loaded = load_project(&project)?;
-            let sql = veil_host::target::databricks::bind(&loaded.engine, &options(&binding), &exempt)?.to_sql();
+            let sql = veil_host::targets::databricks::bind(&loaded.engine, &options(&binding), &exempt)?.to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind {
@@ -603,14 +603,14 @@ fn run(command: Command) -> Result<ExitCode> {
             udfs,
             ..
         } => {
-            let udfs = veil_host::target::warehouse::Udfs::load(&udfs)?;
+            let udfs = veil_host::targets::warehouse::Udfs::load(&udfs)?;
             let loaded = load_project(&project)?;
             let mut sql =
-                veil_host::target::bigquery::bind(&loaded.engine, &options(&binding), &udfs, udf_library.as_deref())?
+                veil_host::targets::bigquery::bind(&loaded.engine, &options(&binding), &udfs, udf_library.as_deref())?
                     .to_sql();
             if row_access_policies {
                 for policy in
-                    veil_host::target::bigquery::row_access_policies(&loaded.engine, &options(&binding), &rap_grantee)?
+                    veil_host::targets::bigquery::row_access_policies(&loaded.engine, &options(&binding), &rap_grantee)?
                 {
                     sql.push_str(&policy);
                     sql.push_str("\n\n");
@@ -619,10 +619,11 @@ fn run(command: Command) -> Result<ExitCode> {
             write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Singlestore, output, module, account_host, .. } => {
-            let module = veil_host::target::singlestore::Modules::load(&module)?;
+            let module = veil_host::targets::singlestore::Modules::load(&module)?;
             let loaded = load_project(&project)?;
-            let sql = veil_host::target::singlestore::bind(&loaded.engine, &options(&binding), &module, &account_host)?
-                .to_sql();
+            let sql =
+                veil_host::targets::singlestore::bind(&loaded.engine, &options(&binding), &module, &account_host)?
+                    .to_sql();
             write_sql(output.as_deref(), &sql)?;
         }
         Command::Bind { project, binding, target: TargetName::Duckdb, load, output, .. } => {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
-use veil_host::target::{DuckDb as DuckDbTarget, Target};
+use veil_host::targets::{DuckDb as DuckDbTarget, Target};
 use veil_host::{bind, BindOptions, Mode, StatementKind};
 use veil_monitor::{reconcile, Diff, Kind, LiveColumn, Snapshot};
 use veil_policy::{Catalog, DataSource, Directory, Engine, PolicySet};

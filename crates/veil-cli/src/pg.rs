@@ -10,7 +10,7 @@
 
 use postgres::GenericClient;
 use veil_core::{Key, Purpose, Scope};
-use veil_host::target::postgres::{hmac_pads, KeyScope, Postgres, OWNER_ROLE, READER_ROLE};
+use veil_host::targets::postgres::{hmac_pads, KeyScope, Postgres, OWNER_ROLE, READER_ROLE};
 
 use crate::verify::{Outcome, Probe, Prober, Who};
 use crate::{Error, Result};
@@ -445,7 +445,7 @@ impl Verifier {
 }
 
 impl Prober for Verifier {
-    fn target(&self) -> &dyn veil_host::target::Target {
+    fn target(&self) -> &dyn veil_host::targets::Target {
         &Postgres
     }
 

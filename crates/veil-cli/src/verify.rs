@@ -15,7 +15,7 @@ use std::fmt;
 
 use serde::Serialize;
 use veil_host::render::base_relation;
-use veil_host::target::{DuckDb as DuckDbTarget, Target};
+use veil_host::targets::{DuckDb as DuckDbTarget, Target};
 use veil_host::{bind, BindOptions, Mode, StatementKind};
 use veil_policy::{Engine, Mask};
 

@@ -14,14 +14,14 @@
 //! resolves from its keyring. Policy strings reach SQL only as escaped literals
 //! or quoted identifiers.
 //!
-//! A target engine is one file in [`target`] implementing [`target::Target`];
+//! A target engine is one file in [`targets`] implementing [`targets::Target`];
 //! the logic shared by every target (conditions, chains, filters, views) is in
 //! [`render`].
 
 mod error;
 pub mod predicate;
 pub mod render;
-pub mod target;
+pub mod targets;
 
 pub use error::{Error, Result};
 pub use render::{bind, BindOptions, Bindings, Mode, Statement, StatementKind};

@@ -6,7 +6,7 @@
 
 use veil_policy::sql::{BinaryOp, Predicate};
 
-use crate::target::Target;
+use crate::targets::Target;
 use crate::Result;
 
 /// `predicate` as a boolean SQL expression for `t`.

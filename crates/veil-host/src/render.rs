@@ -7,7 +7,7 @@ use veil_policy::{
     ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Literal, Plan, ReaderPlan, RowFilter,
 };
 
-use crate::target::{MaskContext, Reader, Target};
+use crate::targets::{MaskContext, Reader, Target};
 use crate::{Error, Result};
 
 /// Schema of the tables holding facts about readers (dynamic mode).

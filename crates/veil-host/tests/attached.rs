@@ -5,8 +5,8 @@
 mod common;
 
 use common::{engine, root, shop};
-use veil_host::target::warehouse::Udfs;
-use veil_host::target::{databricks, snowflake};
+use veil_host::targets::warehouse::Udfs;
+use veil_host::targets::{databricks, snowflake};
 use veil_host::{BindOptions, Error};
 
 const POLICIES: &str = "name: open\ntype: subscription\nactions: {type: grant, entitlements: {groups: [Staff]}}\n---\nname: m\ntype: data\nrules:\n  - {type: mask, columns: {names: [email]}, mask: {type: null}}\n  - {type: where, sql: \"region = 'EU'\"}\n";

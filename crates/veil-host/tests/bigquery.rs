@@ -6,9 +6,9 @@
 mod common;
 
 use common::{hostile, one_mask, options, root, shop};
-use veil_host::target::bigquery::{self, BigQuery};
-use veil_host::target::warehouse::Udfs;
-use veil_host::target::Target;
+use veil_host::targets::bigquery::{self, BigQuery};
+use veil_host::targets::warehouse::Udfs;
+use veil_host::targets::Target;
 use veil_host::{BindOptions, Error, Mode};
 
 const LIBRARY: &str = "gs://veil-udfs/slim";
@@ -72,7 +72,7 @@ fn bigquery_escapes_hostile_names_and_values() {
 
 #[test]
 fn bigquery_row_access_policies() {
-    use veil_host::target::bigquery::row_access_policies;
+    use veil_host::targets::bigquery::row_access_policies;
     let engine = shop(&root().join("examples/shop/policies"));
     // The orders' sample calls a JS UDF, which a row access policy cannot.
     let err = row_access_policies(&engine, &options(), &[]).unwrap_err().to_string();
@@ -89,7 +89,7 @@ fn bigquery_row_access_policies() {
         .any(|s| s == "DROP ROW ACCESS POLICY IF EXISTS `veil_unfiltered` ON `shop`.`main`.`customers`;"));
     // Exactly the entitled readers; dave (a contractor) reads neither table.
     let employees = with.iter().find(|s| s.contains("`veil_readers` ON `shop`.`main`.`employees`")).unwrap();
-    let entitled = veil_host::target::warehouse::entitled(&engine, "main.employees").unwrap();
+    let entitled = veil_host::targets::warehouse::entitled(&engine, "main.employees").unwrap();
     let list: Vec<String> = entitled.iter().map(|r| format!("'user:{r}'")).collect();
     assert!(employees.contains(&format!("GRANT TO ({})", list.join(", "))), "{employees}");
     assert!(with.iter().all(|s| !s.contains("user:dave")));

@@ -9,8 +9,8 @@ mod common;
 use std::path::PathBuf;
 
 use common::{engine as engine_from_yaml, options, root, shop};
-use veil_host::target::databricks::{self, Databricks};
-use veil_host::target::Target;
+use veil_host::targets::databricks::{self, Databricks};
+use veil_host::targets::Target;
 use veil_host::{BindOptions, Error, Mode};
 
 fn fixture() -> PathBuf {
@@ -71,7 +71,7 @@ fn databricks_escapes_hostile_names_and_values() {
 /// (hmac, hex, encode, …) and compares with veil-core's outputs.
 #[test]
 fn databricks_keyed_expressions_for_the_vectors() {
-    use veil_host::target::{MaskContext, Reader};
+    use veil_host::targets::{MaskContext, Reader};
     use veil_policy::{ColumnType, HashScope, Mask, RowPredicate};
     let t = Databricks::new(&shop(&fixture()), "k1");
     let ctx = |source: &'static str| MaskContext {

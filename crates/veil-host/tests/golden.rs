@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use veil_host::target::DuckDb;
+use veil_host::targets::DuckDb;
 use veil_host::{bind, BindOptions, Mode};
 use veil_policy::{Directory, Engine, PolicySet};
 

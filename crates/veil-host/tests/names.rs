@@ -6,8 +6,8 @@
 mod common;
 
 use common::engine;
-use veil_host::target::warehouse::Udfs;
-use veil_host::target::{postgres, snowflake, DuckDb};
+use veil_host::targets::warehouse::Udfs;
+use veil_host::targets::{postgres, snowflake, DuckDb};
 use veil_host::{bind, BindOptions, Error};
 
 const OPEN: &str = "name: open\ntype: subscription\nactions: {type: anyone}\n";
@@ -118,6 +118,6 @@ fn bigquery_refuses_a_dotted_secure_dataset() {
         "sources:\n  - {name: s.t, database: p, schema: s, columns: [{name: id, type: integer}]}\n",
     );
     let options = BindOptions { secure_schema: "proj.secure".into(), ..all() };
-    let err = veil_host::target::bigquery::bind(&e, &options, &Udfs::placeholders(), None).unwrap_err().to_string();
+    let err = veil_host::targets::bigquery::bind(&e, &options, &Udfs::placeholders(), None).unwrap_err().to_string();
     assert!(err.contains("`proj.secure`"), "{err}");
 }

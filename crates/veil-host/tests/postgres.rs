@@ -6,7 +6,7 @@
 mod common;
 
 use common::{options, root, shop};
-use veil_host::target::postgres::{self, KeyScope};
+use veil_host::targets::postgres::{self, KeyScope};
 use veil_host::{BindOptions, Error, Mode};
 
 #[test]

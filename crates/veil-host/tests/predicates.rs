@@ -9,11 +9,11 @@
 mod common;
 
 use veil_host::predicate::print;
-use veil_host::target::bigquery::BigQuery;
-use veil_host::target::databricks::Databricks;
-use veil_host::target::singlestore::SingleStore;
-use veil_host::target::snowflake::Snowflake;
-use veil_host::target::{DuckDb, Postgres, Target};
+use veil_host::targets::bigquery::BigQuery;
+use veil_host::targets::databricks::Databricks;
+use veil_host::targets::singlestore::SingleStore;
+use veil_host::targets::snowflake::Snowflake;
+use veil_host::targets::{DuckDb, Postgres, Target};
 use veil_policy::sql::{parse_predicate, BinaryOp, Predicate};
 
 /// The column every case reads: a name with quotes, a space and case (dotted

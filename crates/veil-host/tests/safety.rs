@@ -1,7 +1,7 @@
 //! Names and values that must not break out of the SQL veil generates.
 #![allow(clippy::unwrap_used)]
 
-use veil_host::target::{DuckDb, Target};
+use veil_host::targets::{DuckDb, Target};
 use veil_host::{bind, BindOptions, Error, Mode};
 use veil_policy::{Catalog, Directory, Engine, PolicySet};
 

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{hostile, one_mask, options, root, shop};
-use veil_host::target::singlestore::{self, Modules, SingleStore, ACCOUNT_HOST};
-use veil_host::target::Target;
+use veil_host::targets::singlestore::{self, Modules, SingleStore, ACCOUNT_HOST};
+use veil_host::targets::Target;
 use veil_host::{BindOptions, Error, Mode, StatementKind};
 
 fn shop_sql() -> String {
@@ -45,7 +45,7 @@ fn singlestore_views_are_replaced_and_granted_to_entitled_readers() {
             .filter(|s| s.kind == StatementKind::Access && s.source.as_deref() == Some(source))
             .map(|s| s.sql.as_str())
             .collect();
-        let entitled = veil_host::target::warehouse::entitled(&engine, source).unwrap();
+        let entitled = veil_host::targets::warehouse::entitled(&engine, source).unwrap();
         assert_eq!(granted.len(), entitled.len(), "{source}");
         for reader in &entitled {
             assert!(granted.contains(&format!("GRANT SELECT ON `secure`.`{view}` TO '{reader}'@'%';").as_str()));

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{options, root, shop};
-use veil_host::target::snowflake;
-use veil_host::target::warehouse::Udfs;
+use veil_host::targets::snowflake;
+use veil_host::targets::warehouse::Udfs;
 use veil_host::{BindOptions, Mode};
 
 fn no_keys(sql: &str) {
@@ -39,11 +39,11 @@ fn snowflake_refuses_one_reader_views() {
 /// the vectors' values, and both compare with veil-core.
 #[test]
 fn sql_masks_per_warehouse() {
-    use veil_host::target::bigquery::BigQuery;
-    use veil_host::target::databricks::Databricks;
-    use veil_host::target::singlestore::SingleStore;
-    use veil_host::target::snowflake::Snowflake;
-    use veil_host::target::{MaskContext, Reader, Target};
+    use veil_host::targets::bigquery::BigQuery;
+    use veil_host::targets::databricks::Databricks;
+    use veil_host::targets::singlestore::SingleStore;
+    use veil_host::targets::snowflake::Snowflake;
+    use veil_host::targets::{MaskContext, Reader, Target};
     use veil_policy::{ColumnType, Keep, Mask, Rounding, TimeUnit};
     let engine = shop(&root().join("examples/shop/policies"));
     let targets: [(&str, Box<dyn Target>); 5] = [
@@ -51,7 +51,7 @@ fn sql_masks_per_warehouse() {
         ("databricks", Box::new(Databricks::new(&engine, "k1"))),
         ("bigquery", Box::new(BigQuery::new("k1"))),
         ("singlestore", Box::new(SingleStore::new("k1"))),
-        ("postgres", Box::new(veil_host::target::Postgres)),
+        ("postgres", Box::new(veil_host::targets::Postgres)),
     ];
     let units = [
         ("minute", TimeUnit::Minute),
@@ -108,11 +108,11 @@ fn sql_masks_per_warehouse() {
 /// or calls its sampler.
 #[test]
 fn sample_percent_is_checked_by_every_target() {
-    use veil_host::target::bigquery::BigQuery;
-    use veil_host::target::databricks::Databricks;
-    use veil_host::target::singlestore::SingleStore;
-    use veil_host::target::snowflake::Snowflake;
-    use veil_host::target::{DuckDb, MaskContext, Postgres, Reader, Target};
+    use veil_host::targets::bigquery::BigQuery;
+    use veil_host::targets::databricks::Databricks;
+    use veil_host::targets::singlestore::SingleStore;
+    use veil_host::targets::snowflake::Snowflake;
+    use veil_host::targets::{DuckDb, MaskContext, Postgres, Reader, Target};
     use veil_host::Error;
     use veil_policy::{ColumnType, RowPredicate};
     let engine = shop(&root().join("examples/shop/policies"));

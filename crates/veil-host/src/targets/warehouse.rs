@@ -40,7 +40,7 @@ impl Udfs {
     /// Stand-ins naming each bundle, for golden SQL that does not change with every build.
     ///
     /// ```
-    /// assert!(veil_host::target::warehouse::Udfs::placeholders().ff1.contains("veil-ff1"));
+    /// assert!(veil_host::targets::warehouse::Udfs::placeholders().ff1.contains("veil-ff1"));
     /// ```
     pub fn placeholders() -> Self {
         let stub = |family: &str| format!("/* dist/js/slim/veil-{family}.inline.js */");
@@ -321,7 +321,7 @@ pub fn common_mask(t: &dyn Target, d: &Dialect, mask: &Mask, c: &str, ctx: &Mask
 /// repetitions of one character or class, at most one of them variable.
 ///
 /// ```
-/// use veil_host::target::warehouse::{regex_pattern, hex_escape};
+/// use veil_host::targets::warehouse::{regex_pattern, hex_escape};
 /// assert!(regex_pattern(r"^\d{4}", hex_escape).unwrap().starts_with(r"^[0-9\x{0660}-"));
 /// assert!(regex_pattern("a|ab", hex_escape).is_err());
 /// ```

@@ -940,7 +940,7 @@ pub fn key_scopes(engine: &Engine, options: &BindOptions) -> Result<Vec<KeyScope
 /// captures, word boundaries and patterns that can match the empty string are refused.
 ///
 /// ```
-/// use veil_host::target::postgres::posix_pattern;
+/// use veil_host::targets::postgres::posix_pattern;
 /// assert_eq!(posix_pattern(r"^a\.b{2}").unwrap(), r"^a\.b{2}");
 /// assert!(posix_pattern(r"^\d{4}").unwrap().starts_with(r"^[\U00000030-\U00000039\U00000660-"));
 /// assert!(posix_pattern("a|ab").is_err());
