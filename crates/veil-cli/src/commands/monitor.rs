@@ -1,0 +1,77 @@
+//! `veil monitor`: lock what is new, bind again what changed.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use veil_cli::monitor::{requested, run_once, Options};
+use veil_cli::Result;
+
+use super::{Engine, Format, Project};
+
+/// Detect schema changes since the last apply, lock what is new, bind again what changed.
+///
+/// New tables and views are tagged `New` and get no secure view (nobody reads them);
+/// new columns are tagged `New` and read as NULL by everyone. Both stay locked until the
+/// catalog (dbt or --catalog) gives them tags of their own; the next run then applies
+/// their policies. Only changed sources are bound again, in one transaction with the
+/// new snapshot (table veil.catalog_snapshot). A transform job can ask for a run with
+/// `INSERT INTO veil.monitor_requests (requested_by) VALUES ('my job')`, answered by
+/// `veil monitor --watch` within --poll seconds. See docs/monitoring.md.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    project: Project,
+    #[command(flatten)]
+    engine: Engine,
+    /// Key id masks use.
+    #[arg(long, default_value = "default", value_name = "ID")]
+    key_id: String,
+    /// Schema of the secure views.
+    #[arg(long, default_value = "secure", value_name = "NAME")]
+    schema: String,
+    /// Keep running: a full check every SECONDS (stop with Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    watch: Option<u64>,
+    /// With --watch: look for rows in veil.monitor_requests every SECONDS and run at once.
+    #[arg(long, value_name = "SECONDS", requires = "watch")]
+    poll: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Run `veil monitor`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let Args { project, engine, key_id, schema, watch, poll, format } = args;
+    let options = Options { secure_schema: schema, key_id };
+    let db = engine.runner();
+    let once = || -> Result<()> {
+        let report = run_once(&project.inputs(), &db, &options)?;
+        match format {
+            Format::Json => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+            Format::Table => print!("{}", report.to_text()),
+        }
+        Ok(())
+    };
+    once()?;
+    if let Some(every) = watch {
+        // Runs until interrupted (Ctrl-C ends the process; an unfinished run's
+        // transaction is rolled back by DuckDB). Errors are reported, not fatal.
+        let every = Duration::from_secs(every.max(1));
+        let poll = poll.map(|p| Duration::from_secs(p.max(1)));
+        loop {
+            let started = Instant::now();
+            while started.elapsed() < every {
+                let step = poll.unwrap_or(every).min(every.saturating_sub(started.elapsed()));
+                std::thread::sleep(step);
+                if poll.is_some() && requested(&db).unwrap_or(false) {
+                    break;
+                }
+            }
+            if let Err(e) = once() {
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

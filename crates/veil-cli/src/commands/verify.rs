@@ -1,0 +1,79 @@
+//! `veil verify`: every secure view queried as every reader, against the plan.
+
+use std::process::ExitCode;
+
+use veil_cli::verify::{run as verify, Problem};
+use veil_cli::{pg, Error, Result};
+use veil_host::BindOptions;
+
+use super::{pretty_json, ApplyEngine, Format, Project};
+
+/// Query every secure view as every reader and compare with the plan.
+///
+/// Checks that unentitled readers are refused, that each reader's rows and
+/// values equal those of a view specialised to that reader, and that masked
+/// columns never show a raw value. Any mismatch is printed with the reader,
+/// source and column, and the exit code is 1.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    project: Project,
+    #[command(flatten)]
+    engine: ApplyEngine,
+    /// Key id the views were applied with.
+    #[arg(long, default_value = "default", value_name = "ID")]
+    key_id: String,
+    /// Schema of the secure views.
+    #[arg(long, default_value = "secure", value_name = "NAME")]
+    schema: String,
+    /// Only this data source's view (repeatable; what `apply --source` bound).
+    #[arg(long = "source", value_name = "SOURCE")]
+    sources: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Run `veil verify`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let Args { project, engine, key_id, schema, sources, format } = args;
+    let loaded = project.load()?;
+    let progress = |done, total| {
+        eprint!("\rverifying: {done}/{total} reader x source probes");
+        if done == total {
+            eprintln!();
+        }
+    };
+    let report = match &engine.postgres {
+        Some(url) => {
+            let mut verifier = pg::Verifier::connect(url)?;
+            let mut report = verify(&loaded.engine, &mut verifier, &key_id, &schema, &sources, progress)?;
+            // What would let a reader run code with veil's rights now (drift since apply).
+            let options =
+                BindOptions { key_id: key_id.clone(), secure_schema: schema.clone(), sources, ..Default::default() };
+            for f in verifier.inspect(&super::apply::exposure(&loaded.engine, &options)?)? {
+                report.problems.push(Problem {
+                    reader: "(any reader)".into(),
+                    source: "(database)".into(),
+                    column: None,
+                    message: format!("{}; fix: {}", f.what, f.fix),
+                });
+            }
+            report
+        }
+        None => verify(&loaded.engine, &mut engine.duckdb()?.runner(), &key_id, &schema, &sources, progress)?,
+    };
+    match format {
+        Format::Json => println!("{}", pretty_json(&report)),
+        Format::Table => {
+            for p in &report.problems {
+                println!("FAIL {p}");
+            }
+            println!("{} probes, {} checks, {} problem(s)", report.probes, report.checks, report.problems.len());
+        }
+    }
+    if !report.problems.is_empty() {
+        return Err(Error::Verify(report.problems.len()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
