@@ -14,14 +14,17 @@
 //! resolves from its keyring. Policy strings reach SQL only as escaped literals
 //! or quoted identifiers.
 //!
-//! A target engine is one file in [`targets`] implementing [`targets::Target`];
-//! the logic shared by every target (conditions, chains, filters, views) is in
-//! [`render`].
+//! A target engine is one file in [`targets`] implementing [`targets::Target`]
+//! (and listed in [`targets::ENGINES`]); every engine goes through the one
+//! [`bind`] of [`pipeline`], and the logic shared by every target (conditions,
+//! chains, filters, views) is in [`render`].
 
 mod error;
+pub mod pipeline;
 pub mod predicate;
 pub mod render;
 pub mod targets;
 
 pub use error::{Error, Result};
-pub use render::{bind, BindOptions, Bindings, Mode, Statement, StatementKind};
+pub use pipeline::bind;
+pub use render::{BindOptions, Bindings, Mode, Statement, StatementKind};

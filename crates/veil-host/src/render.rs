@@ -3,10 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{
-    ColumnPlan, ColumnType, Condition, DataSource, Directory, Engine, Literal, Plan, ReaderPlan, RowFilter,
-};
+use veil_policy::{ColumnPlan, ColumnType, Condition, DataSource, Directory, Literal, Plan, ReaderPlan, RowFilter};
 
+use crate::pipeline::Section;
 use crate::targets::{MaskContext, Reader, Target};
 use crate::{Error, Result};
 
@@ -93,83 +92,6 @@ impl Bindings {
         }
         out
     }
-
-    pub(crate) fn push(&mut self, kind: StatementKind, source: Option<&str>, sql: String) {
-        self.statements.push(Statement { kind, source: source.map(str::to_owned), sql, select: None });
-    }
-
-    fn push_view(&mut self, source: &str, (sql, select): (String, String)) {
-        self.statements.push(Statement {
-            kind: StatementKind::View,
-            source: Some(source.to_owned()),
-            sql,
-            select: Some(select),
-        });
-    }
-}
-
-/// Generate bindings for every source of the engine's catalog (or those in
-/// `options.sources`).
-///
-/// # Errors
-/// [`Error::Policy`] for an unknown source or reader; [`Error::Unsupported`]
-/// for a mask the target cannot enforce; [`Error::Invalid`] for unusable names.
-pub fn bind(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Result<Bindings> {
-    check_key_id(&options.key_id)?;
-    let mut out = Bindings::default();
-    let selected: Vec<&DataSource> = if options.sources.is_empty() {
-        engine.catalog().sources().collect()
-    } else {
-        options
-            .sources
-            .iter()
-            .map(|s| engine.catalog().source(s).ok_or_else(|| veil_policy::Error::UnknownSource(s.clone())))
-            .collect::<std::result::Result<_, _>>()?
-    };
-    check_sources(&selected, target, Some(&options.secure_schema))?;
-    let names = view_names(&selected, target)?;
-
-    for sql in target.preamble() {
-        out.push(StatementKind::Setup, None, sql);
-    }
-    let schema = target.quote_ident(&options.secure_schema);
-    out.push(StatementKind::Setup, None, target.create_schema(&schema));
-
-    match &options.mode {
-        Mode::Dynamic => {
-            facts(engine.directory(), target, &mut out);
-            for source in &selected {
-                let plan = engine.plan(&source.name)?;
-                let view = names.get(&source.name).cloned().unwrap_or_else(|| source.name.clone());
-                let view_sql = dynamic_view(&plan, source, target, options, &schema, &view)?;
-                out.push_view(&source.name, view_sql);
-                out.views.insert(source.name.clone(), view);
-            }
-        }
-        Mode::Reader { user, project } => {
-            let subject = engine.directory().subject(user, project.as_deref())?;
-            for source in &selected {
-                let plan = engine.plan_for(&subject, &source.name)?;
-                let view = names.get(&source.name).cloned().unwrap_or_else(|| source.name.clone());
-                if !plan.allowed {
-                    // No view at all: querying it fails, and nothing of the source shows.
-                    out.push(
-                        StatementKind::Comment,
-                        Some(&source.name),
-                        format!("-- {user} may not read {}: no view.", one_line(&source.name)),
-                    );
-                    let qualified = format!("{schema}.{}", target.quote_ident(&view));
-                    out.push(StatementKind::View, Some(&source.name), format!("DROP VIEW IF EXISTS {qualified};"));
-                    continue;
-                }
-                let reader = Reader::Known { name: user, project: project.as_deref() };
-                let view_sql = reader_view(&plan, source, target, options, &schema, &view, reader)?;
-                out.push_view(&source.name, view_sql);
-                out.views.insert(source.name.clone(), view);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Names a bind must refuse before writing anything: a source without the
@@ -224,15 +146,7 @@ pub fn check_sources(sources: &[&DataSource], target: &dyn Target, secure_schema
     Ok(())
 }
 
-/// Key ids are pasted as literals; keep them plain so they read well in SQL.
-fn check_key_id(id: &str) -> Result<()> {
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-        return Err(Error::Invalid(format!("key id `{id}`: use letters, digits, `_`, `-` or `.`")));
-    }
-    Ok(())
-}
-
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
@@ -281,7 +195,7 @@ pub fn base_relation(source: &DataSource, target: &dyn Target) -> String {
 }
 
 /// Tables of facts about readers, rebuilt on every bind.
-pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Bindings) {
+pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Section) {
     let s = t.quote_ident(FACTS_SCHEMA);
     out.push(StatementKind::Facts, None, t.create_schema(&s));
     let mut users = Vec::new();
@@ -553,7 +467,7 @@ pub fn mask_case(t: &dyn Target, source: &str, column: &ColumnPlan, key_id: &str
     Ok(sql)
 }
 
-fn dynamic_view(
+pub(crate) fn dynamic_view(
     plan: &Plan,
     source: &DataSource,
     t: &dyn Target,
@@ -602,7 +516,7 @@ fn dynamic_view(
     })
 }
 
-fn reader_view(
+pub(crate) fn reader_view(
     plan: &ReaderPlan,
     source: &DataSource,
     t: &dyn Target,

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::ValueEnum;
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use veil_cli::{Error, Result};
-use veil_host::targets::{bigquery, databricks, postgres, singlestore, snowflake, warehouse, DuckDb};
+use veil_host::targets::{singlestore, EngineOptions, ENGINES};
 
 use super::{write_or_print, Binding, Project};
 
@@ -17,8 +17,8 @@ pub struct Args {
     #[command(flatten)]
     binding: Binding,
     /// Target engine.
-    #[arg(long, value_enum, default_value_t = TargetName::Duckdb)]
-    target: TargetName,
+    #[arg(long, default_value = "duckdb", value_parser = engine_names())]
+    target: String,
     /// What `LOAD` names in the SQL (a path to the extension, or `veil` if installed).
     #[arg(long, default_value = "veil")]
     load: String,
@@ -60,62 +60,39 @@ pub struct Args {
     module: PathBuf,
 }
 
-/// The engines `veil bind` writes for.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum TargetName {
-    /// DuckDB with the veil extension.
-    Duckdb,
-    /// PostgreSQL: roles, grants, SECURITY DEFINER view functions, the DDL lock.
-    Postgres,
-    /// Snowflake: masking and row access policies, roles, grants, JS UDFs.
-    Snowflake,
-    /// Databricks (Unity Catalog): SQL UDF column masks and row filters, grants.
-    Databricks,
-    /// BigQuery: secure views (to authorize), grants on them, JS UDFs from library files.
-    Bigquery,
-    /// SingleStore: secure views, grants on them, Wasm UDFs (older canonical ABI).
-    Singlestore,
+/// The engines of veil-host's registry, with what veil makes on each.
+fn engine_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(ENGINES.iter().map(|e| PossibleValue::new(e.name).help(e.about)))
 }
 
 /// Run `veil bind`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    if args.row_access_policies && !matches!(args.target, TargetName::Bigquery) {
-        return Err(Error::Usage("--row-access-policies is for --target bigquery".into()));
-    }
-    if !args.exempt.is_empty() && !matches!(args.target, TargetName::Snowflake | TargetName::Databricks) {
-        return Err(Error::Usage(
-            "--exempt is for --target snowflake or databricks, where policies attach to the base tables; views leave base tables to their owners".into(),
-        ));
+    let entry = veil_host::targets::engine(&args.target)
+        .ok_or_else(|| Error::Usage(format!("unknown target `{}`", args.target)))?;
+    // Engine options without a default: given to an engine that does not read them is a mistake.
+    let given = [
+        ("exempt", !args.exempt.is_empty()),
+        ("udf-library", args.udf_library.is_some()),
+        ("row-access-policies", args.row_access_policies),
+        ("rap-grantee", !args.rap_grantee.is_empty()),
+    ];
+    if let Some((flag, _)) = given.iter().find(|(flag, given)| *given && !entry.options.contains(flag)) {
+        let takers: Vec<&str> = ENGINES.iter().filter(|e| e.options.contains(flag)).map(|e| e.name).collect();
+        return Err(Error::Usage(format!("--{flag} is for --target {}, not {}", takers.join(" or "), entry.name)));
     }
     let loaded = args.project.load()?;
-    let engine = &loaded.engine;
     let options = args.binding.options();
-    let sql = match args.target {
-        TargetName::Duckdb => {
-            veil_host::bind(engine, &DuckDb { extension: Some(args.load.clone()) }, &options)?.to_sql()
-        }
-        TargetName::Postgres => postgres::bind(engine, &options)?.to_sql(),
-        TargetName::Snowflake => {
-            let udfs = warehouse::Udfs::load(&args.udfs)?;
-            snowflake::bind(engine, &options, &udfs, &args.exempt)?.to_sql()
-        }
-        TargetName::Databricks => databricks::bind(engine, &options, &args.exempt)?.to_sql(),
-        TargetName::Bigquery => {
-            let udfs = warehouse::Udfs::load(&args.udfs)?;
-            let mut sql = bigquery::bind(engine, &options, &udfs, args.udf_library.as_deref())?.to_sql();
-            if args.row_access_policies {
-                for policy in bigquery::row_access_policies(engine, &options, &args.rap_grantee)? {
-                    sql.push_str(&policy);
-                    sql.push_str("\n\n");
-                }
-            }
-            sql
-        }
-        TargetName::Singlestore => {
-            let modules = singlestore::Modules::load(&args.module)?;
-            singlestore::bind(engine, &options, &modules, &args.account_host)?.to_sql()
-        }
+    let engine_options = EngineOptions {
+        load: Some(args.load),
+        udfs: Some(args.udfs),
+        udf_library: args.udf_library,
+        row_access_policies: args.row_access_policies.then_some(args.rap_grantee),
+        exempt: args.exempt,
+        account_host: Some(args.account_host),
+        modules: Some(args.module),
     };
+    let target = (entry.make)(&loaded.engine, &options, &engine_options)?;
+    let sql = veil_host::bind(&loaded.engine, target.as_ref(), &options)?.to_sql();
     write_or_print(args.output.as_deref(), &sql)?;
     Ok(ExitCode::SUCCESS)
 }

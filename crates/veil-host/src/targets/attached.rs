@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use veil_policy::{Engine, RowPredicate};
+use veil_policy::{DataSource, Engine, Plan, RowPredicate};
 
 use super::warehouse;
 use super::Target;
@@ -14,9 +14,12 @@ use crate::render;
 use crate::{BindOptions, Result};
 
 /// How an engine writes policies attached to tables.
-pub(crate) trait Attached: Target {
+pub trait Attached: Target {
     /// What a column mask is there, for refusals ("a Snowflake masking policy").
-    const MASK_WHAT: &'static str;
+    fn mask_what(&self) -> &'static str;
+    /// Principals that read the tables unmasked and unfiltered (e.g. the role
+    /// dbt builds with), as the engine names them.
+    fn exempt_principals(&self) -> &[String];
     /// A function argument naming a base-table column.
     fn arg_ident(&self, column: &str) -> String;
     /// A table or function in veil's schema, qualified.
@@ -40,7 +43,7 @@ pub(crate) trait Attached: Target {
 }
 
 /// Functions (by name, each created once) and the statements attaching them, per source.
-pub(crate) struct Attachments {
+pub struct Attachments {
     /// `CREATE …` per function name.
     pub functions: BTreeMap<String, String>,
     /// (source, statement) in order.
@@ -48,33 +51,31 @@ pub(crate) struct Attachments {
 }
 
 /// The exempt principals' condition, or `None` when there are none.
-fn exempt<T: Attached>(t: &T, principals: &[String]) -> Option<String> {
+fn exempt(t: &dyn Attached, principals: &[String]) -> Option<String> {
     let items: Vec<String> = principals.iter().map(|p| t.exempt(p)).collect();
     (!items.is_empty()).then(|| format!("({})", items.join(" OR ")))
 }
 
-/// Masks, row filters and grants for every selected source; `exempt` principals
-/// (e.g. the role dbt builds with) read every table unmasked and unfiltered.
+/// Masks, row filters and grants for `sources` (with their `plans`, in the same
+/// order); the engine's exempt principals read every table unmasked and unfiltered.
 ///
 /// # Errors
-/// As [`warehouse::column_mask`] and [`render::row_filter`]; unknown sources.
-pub(crate) fn attach<T: Attached>(
+/// As [`warehouse::column_mask`] and [`render::row_filter`].
+pub(crate) fn attach(
     engine: &Engine,
-    t: &T,
+    t: &dyn Attached,
     options: &BindOptions,
-    exempt_principals: &[String],
+    sources: &[&DataSource],
+    plans: &[Plan],
 ) -> Result<Attachments> {
-    let exempt = exempt(t, exempt_principals);
-    let sources = warehouse::selected(engine, options)?;
-    render::check_sources(&sources, t, None)?;
+    let exempt = exempt(t, t.exempt_principals());
     let mut functions: BTreeMap<String, String> = BTreeMap::new();
     let mut attach = Vec::new();
-    for source in sources {
-        let plan = engine.plan(&source.name)?;
+    for (source, plan) in sources.iter().zip(plans) {
         let base = render::base_relation(source, t);
         for column in plan.columns.iter().filter(|c| !c.chain.is_empty()) {
             let warehouse::ColumnMask { body, signature, ty, extra } =
-                warehouse::column_mask(t, t.name(), T::MASK_WHAT, source, &plan, column, &options.key_id, &|c| {
+                warehouse::column_mask(t, t.name(), t.mask_what(), source, plan, column, &options.key_id, &|c| {
                     t.arg_ident(c)
                 })?;
             let body = match &exempt {
@@ -105,7 +106,7 @@ pub(crate) fn attach<T: Attached>(
         }
         let signature = columns
             .iter()
-            .map(|c| warehouse::argument(t, source, &plan, c, &|c| t.arg_ident(c)))
+            .map(|c| warehouse::argument(t, source, plan, c, &|c| t.arg_ident(c)))
             .collect::<Result<Vec<_>>>()?
             .join(", ");
         let mut body = keep.join("\n  AND ");

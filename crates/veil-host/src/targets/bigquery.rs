@@ -3,7 +3,7 @@
 //! JavaScript UDFs running veil's Wasm: the keyed hash inline, the others from
 //! slim bundles loaded as library files.
 //!
-//! What [`bind`] generates (run it as the principal that owns veil's datasets):
+//! What a bind generates (run it as the principal that owns veil's datasets):
 //! - dataset `veil` with the facts about readers, the key table `veil.keys`
 //!   (`key_id`, `key_hex`: filled by the operator with query parameters, never by
 //!   this SQL; no reader gets any role on dataset `veil`) and the JS UDFs
@@ -27,8 +27,9 @@ use veil_policy::{ColumnType, Condition, DataSource, Engine, HashScope, Mask, Ro
 use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
+use crate::pipeline::{self, Deployment, Needed, Sections};
 use crate::render::{self, FACTS_SCHEMA};
-use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+use crate::{BindOptions, Bindings, Error, Result, StatementKind};
 
 /// The role granted on each view to entitled readers.
 pub const VIEWER_ROLE: &str = "roles/bigquery.dataViewer";
@@ -44,14 +45,31 @@ const DIALECT: Dialect = Dialect {
 /// The BigQuery target.
 #[derive(Debug)]
 pub struct BigQuery {
-    used: warehouse::UsedUdfs,
     key_id: String,
+    udfs: Udfs,
+    library: Option<String>,
+    rap_grantees: Option<Vec<String>>,
 }
 
 impl BigQuery {
     /// The target for a key id.
     pub fn new(key_id: &str) -> Self {
-        Self { used: warehouse::UsedUdfs::default(), key_id: key_id.to_string() }
+        Self { key_id: key_id.to_string(), udfs: Udfs::absent(), library: None, rap_grantees: None }
+    }
+
+    /// With the JS UDF bundles (the keyed hash is inline) and the Cloud Storage
+    /// folder the others load from (`gs://bucket/path`, holding dist/js/slim).
+    pub fn with_udfs(mut self, udfs: Udfs, library: Option<&str>) -> Self {
+        self.udfs = udfs;
+        self.library = library.map(str::to_owned);
+        self
+    }
+
+    /// Also row access policies on the base tables ([`row_access_policies`]),
+    /// granting every row to `grantees`.
+    pub fn with_row_access_policies(mut self, grantees: &[String]) -> Self {
+        self.rap_grantees = Some(grantees.to_vec());
+        self
     }
 
     fn facts(&self, table: &str) -> String {
@@ -64,7 +82,6 @@ impl BigQuery {
     }
 
     fn udf(&self, family: &'static str) -> String {
-        self.used.record(family);
         self.facts(&format!("veil_{family}"))
     }
 
@@ -73,7 +90,30 @@ impl BigQuery {
     }
 }
 
+/// BigQuery in the engine registry.
+pub const ENGINE: super::EngineEntry = super::EngineEntry {
+    name: "bigquery",
+    about: "BigQuery: secure views (to authorize), grants on them, JS UDFs from library files",
+    options: &["udfs", "udf-library", "row-access-policies", "rap-grantee"],
+    make: |_, options, o| {
+        let udfs = Udfs::load(o.udfs.as_deref().unwrap_or(std::path::Path::new("dist/js/slim")))?;
+        let t = BigQuery::new(&options.key_id).with_udfs(udfs, o.udf_library.as_deref());
+        Ok(Box::new(match &o.row_access_policies {
+            Some(grantees) => t.with_row_access_policies(grantees),
+            None => t,
+        }))
+    },
+};
+
 impl Target for BigQuery {
+    fn validate(&self, _engine: &Engine, options: &BindOptions, sources: &[&DataSource]) -> Result<()> {
+        self.check(options, sources)
+    }
+
+    fn deploy(&self, bind: &Deployment<'_>, out: &mut Sections) -> Result<()> {
+        self.deploy_sections(bind, out)
+    }
+
     fn name(&self) -> &'static str {
         "bigquery"
     }
@@ -309,10 +349,14 @@ pub const INLINE_LIMIT: usize = 32_000;
 /// # Errors
 /// [`Error::Invalid`] when a family needs the library and none is given, or the
 /// inline bundle does not fit (or holds `"""`, which would end the body).
-fn udf_statements(t: &BigQuery, udfs: &Udfs, library: Option<&str>) -> Result<Vec<String>> {
-    let used = t.used.names();
+fn udf_statements(
+    t: &BigQuery,
+    udfs: &Udfs,
+    library: Option<&str>,
+    needs: &std::collections::BTreeSet<Needed>,
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for family in used {
+    for family in Udfs::families(needs) {
         let (bundle, args, returns, call) = match family {
             "hash" => ("hash", "v STRING, k STRING, s STRING, r STRING", "STRING", "veilHash(v, k, s, r)"),
             "in_sample" => ("hash", "v STRING, k STRING, s STRING, p FLOAT64", "BOOL", "veilInSample(v, k, s, p)"),
@@ -351,7 +395,8 @@ fn udf_statements(t: &BigQuery, udfs: &Udfs, library: Option<&str>) -> Result<Ve
 /// `veil`, one secure view per source in the secure dataset, grants on the views.
 /// The keyed hash is an inline UDF from `udfs`; the other UDFs load their slim
 /// bundle from `library`, where dist/js/slim is stored (`gs://bucket/path`),
-/// needed only when the policies use FF1, tokens or samples.
+/// needed only when the policies use FF1, tokens or samples. Shorthand for
+/// [`crate::bind`] with `BigQuery::new(&options.key_id).with_udfs(udfs, library)`.
 ///
 /// # Errors
 /// [`Error::Unsupported`] for a mask BigQuery cannot enforce faithfully (naming
@@ -359,65 +404,68 @@ fn udf_statements(t: &BigQuery, udfs: &Udfs, library: Option<&str>) -> Result<Ve
 /// not a `gs://` URI or missing when needed, or unusable names;
 /// [`Error::Policy`] for unknown sources.
 pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs, library: Option<&str>) -> Result<Bindings> {
-    if !matches!(options.mode, Mode::Dynamic) {
-        return Err(Error::Invalid(
-            "the bigquery target binds views for every reader; views for one reader (--user) are for duckdb".into(),
-        ));
-    }
-    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.');
-    if let Some(library) =
-        library.filter(|l| !l.starts_with("gs://") || !l.chars().all(|c| plain(c) || c == ':') || l.contains(".."))
-    {
-        return Err(Error::Invalid(format!(
-            "UDF library `{library}`: give the Cloud Storage folder holding dist/js/slim, e.g. gs://bucket/veil"
-        )));
-    }
-    if options.secure_schema.is_empty() || options.secure_schema.contains('.') {
-        return Err(Error::Invalid(format!(
-            "BigQuery cannot name the dataset `{}` of the secure views (a dot inside backticks is a path separator there); give --schema a plain dataset name",
-            options.secure_schema
-        )));
-    }
-    for source in warehouse::selected(engine, options)? {
-        check_path_names(source)?;
-    }
-    let t = BigQuery::new(&options.key_id);
-    let mut out = render::bind(engine, &t, options)?;
+    crate::bind(engine, &BigQuery::new(&options.key_id).with_udfs(udfs.clone(), library), options)
+}
 
-    // Keys table and UDFs go before the first view.
-    let mut setup = vec![format!(
-        "CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);",
-        t.facts("keys")
-    )];
-    setup.extend(udf_statements(&t, udfs, library)?);
-    let at = out.statements.iter().position(|s| s.kind == StatementKind::View).unwrap_or(out.statements.len());
-    let mut tail = out.statements.split_off(at);
-    for sql in setup {
-        out.push(StatementKind::Setup, None, sql);
-    }
-    out.statements.append(&mut tail);
-
-    // Grants on the views: exactly the entitled readers.
-    let schema = t.quote_ident(&options.secure_schema);
-    let role = t.quote_ident(VIEWER_ROLE);
-    for source in warehouse::selected(engine, options)? {
-        let Some(view) = out.views.get(&source.name).cloned() else { continue };
-        let view = format!("{schema}.{}", t.quote_ident(&view));
-        let readers = warehouse::entitled(engine, &source.name)?;
-        for u in engine.directory().users() {
-            let who = t.literal(&format!("user:{}", u.name));
-            out.push(
-                StatementKind::Access,
-                Some(&source.name),
-                if readers.contains(&u.name) {
-                    format!("GRANT {role} ON VIEW {view} TO {who};")
-                } else {
-                    format!("REVOKE {role} ON VIEW {view} FROM {who};")
-                },
-            );
+impl BigQuery {
+    /// The library folder, the secure dataset's name and every name of the sources.
+    fn check(&self, options: &BindOptions, sources: &[&DataSource]) -> Result<()> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.');
+        if let Some(library) = self
+            .library
+            .as_deref()
+            .filter(|l| !l.starts_with("gs://") || !l.chars().all(|c| plain(c) || c == ':') || l.contains(".."))
+        {
+            return Err(Error::Invalid(format!(
+                "UDF library `{library}`: give the Cloud Storage folder holding dist/js/slim, e.g. gs://bucket/veil"
+            )));
         }
+        if options.secure_schema.is_empty() || options.secure_schema.contains('.') {
+            return Err(Error::Invalid(format!(
+                "BigQuery cannot name the dataset `{}` of the secure views (a dot inside backticks is a path separator there); give --schema a plain dataset name",
+                options.secure_schema
+            )));
+        }
+        sources.iter().try_for_each(|s| check_path_names(s))
     }
-    Ok(out)
+
+    /// Keys table, UDFs, grants on the views (and row access policies when asked).
+    fn deploy_sections(&self, bind: &Deployment<'_>, out: &mut Sections) -> Result<()> {
+        out.keys.push(
+            StatementKind::Setup,
+            None,
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);",
+                self.facts("keys")
+            ),
+        );
+        out.udfs.extend(StatementKind::Setup, udf_statements(self, &self.udfs, self.library.as_deref(), bind.needs)?);
+        // Grants on the views: exactly the entitled readers.
+        let schema = self.quote_ident(&bind.options.secure_schema);
+        let role = self.quote_ident(VIEWER_ROLE);
+        for source in bind.sources {
+            let Some(view) = bind.views.get(&source.name) else { continue };
+            let view = format!("{schema}.{}", self.quote_ident(view));
+            let readers = warehouse::entitled(bind.engine, &source.name)?;
+            for u in bind.engine.directory().users() {
+                let who = self.literal(&format!("user:{}", u.name));
+                out.grants.push(
+                    StatementKind::Access,
+                    Some(&source.name),
+                    if readers.contains(&u.name) {
+                        format!("GRANT {role} ON VIEW {view} TO {who};")
+                    } else {
+                        format!("REVOKE {role} ON VIEW {view} FROM {who};")
+                    },
+                );
+            }
+        }
+        if let Some(grantees) = &self.rap_grantees {
+            let policies = access_policies(self, bind.engine, bind.options, bind.sources, grantees)?;
+            out.after.extend(StatementKind::Access, policies);
+        }
+        Ok(())
+    }
 }
 
 /// Name of the row access policy for entitled readers.
@@ -439,6 +487,17 @@ pub const UNFILTERED_POLICY: &str = "veil_unfiltered";
 /// `user:`, `group:`, `serviceAccount:` or `domain:`, or a table nobody would be
 /// granted; [`Error::Policy`] for unknown sources.
 pub fn row_access_policies(engine: &Engine, options: &BindOptions, grantees: &[String]) -> Result<Vec<String>> {
+    let sources = pipeline::selected(engine, options)?;
+    access_policies(&BigQuery::new(&options.key_id), engine, options, &sources, grantees)
+}
+
+fn access_policies(
+    t: &BigQuery,
+    engine: &Engine,
+    options: &BindOptions,
+    sources: &[&DataSource],
+    grantees: &[String],
+) -> Result<Vec<String>> {
     for g in grantees {
         let kind = g.split_once(':').map(|(k, _)| k);
         if !matches!(kind, Some("user" | "group" | "serviceAccount" | "domain")) || g.ends_with(':') {
@@ -447,12 +506,11 @@ pub fn row_access_policies(engine: &Engine, options: &BindOptions, grantees: &[S
             )));
         }
     }
-    let t = BigQuery::new(&options.key_id);
     let list = |items: &mut dyn Iterator<Item = String>| items.map(|i| t.literal(&i)).collect::<Vec<_>>().join(", ");
     let mut out = Vec::new();
-    for source in warehouse::selected(engine, options)? {
+    for source in sources {
         let plan = engine.plan(&source.name)?;
-        let base = render::base_relation(source, &t);
+        let base = render::base_relation(source, t);
         let mut keep = Vec::new();
         for filter in &plan.row_filters {
             if matches!(filter.keep, RowPredicate::Sample { .. }) {
@@ -465,7 +523,7 @@ pub fn row_access_policies(engine: &Engine, options: &BindOptions, grantees: &[S
                     ),
                 });
             }
-            keep.push(render::row_filter(&t, &source.name, &options.key_id, filter)?);
+            keep.push(render::row_filter(t, &source.name, &options.key_id, filter)?);
         }
         let readers = warehouse::entitled(engine, &source.name)?;
         if readers.is_empty() && grantees.is_empty() {

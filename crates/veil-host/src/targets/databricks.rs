@@ -1,7 +1,7 @@
 //! Databricks (Unity Catalog): SQL UDFs as column masks and row filters, set on
 //! the base tables, and SELECT grants from the subscription policies.
 //!
-//! What [`bind`] generates (run it as the principal that owns veil's objects):
+//! What a bind generates (run it as the principal that owns veil's objects):
 //! - schema `veil` with the facts about readers and the key table `veil.keys`
 //!   (`key_id`, `key_hex`: filled by the operator with bound parameters, never by
 //!   this SQL; no reader gets any privilege on it);
@@ -26,8 +26,9 @@ use super::attached;
 use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect};
 use super::{MaskContext, Target};
+use crate::pipeline::{Deployment, Sections};
 use crate::render::{self, FACTS_SCHEMA};
-use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+use crate::{BindOptions, Bindings, Result, StatementKind};
 use veil_core::{Purpose, Scope};
 
 /// Prefix of the account groups whose members act under a project.
@@ -47,6 +48,7 @@ pub struct Databricks {
     groups: BTreeSet<String>,
     purposes: BTreeMap<String, BTreeSet<String>>,
     key_id: String,
+    exempt: Vec<String>,
 }
 
 impl Databricks {
@@ -60,7 +62,15 @@ impl Databricks {
                 purposes.entry(p.clone()).or_default().insert(project.to_string());
             }
         }
-        Self { groups, purposes, key_id: key_id.to_string() }
+        Self { groups, purposes, key_id: key_id.to_string(), exempt: Vec::new() }
+    }
+
+    /// With the principals that read the tables unmasked and unfiltered (a user
+    /// or service principal by `current_user()`, or an account group; e.g. the one
+    /// dbt builds with).
+    pub fn with_exempt(mut self, exempt: &[String]) -> Self {
+        self.exempt = exempt.to_vec();
+        self
     }
 
     fn facts(&self, table: &str) -> String {
@@ -120,7 +130,32 @@ fn hex_literal(bytes: &[u8]) -> String {
     format!("X'{hex}'")
 }
 
+/// Databricks in the engine registry.
+pub const ENGINE: super::EngineEntry = super::EngineEntry {
+    name: "databricks",
+    about: "Databricks (Unity Catalog): SQL UDF column masks and row filters, grants",
+    options: &["exempt"],
+    make: |engine, options, o| Ok(Box::new(Databricks::new(engine, &options.key_id).with_exempt(&o.exempt))),
+};
+
 impl Target for Databricks {
+    fn attached(&self) -> Option<&dyn attached::Attached> {
+        Some(self)
+    }
+
+    /// The keys table (facts and policy functions come from the pipeline).
+    fn deploy(&self, _bind: &Deployment<'_>, out: &mut Sections) -> Result<()> {
+        out.keys.push(
+            StatementKind::Setup,
+            None,
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);",
+                self.facts("keys")
+            ),
+        );
+        Ok(())
+    }
+
     fn name(&self) -> &'static str {
         "databricks"
     }
@@ -290,7 +325,13 @@ impl Target for Databricks {
 }
 
 impl attached::Attached for Databricks {
-    const MASK_WHAT: &'static str = "a Databricks column mask";
+    fn mask_what(&self) -> &'static str {
+        "a Databricks column mask"
+    }
+
+    fn exempt_principals(&self) -> &[String] {
+        &self.exempt
+    }
 
     fn arg_ident(&self, column: &str) -> String {
         Databricks::arg_ident(self, column)
@@ -340,36 +381,13 @@ impl attached::Attached for Databricks {
 /// mask and row filter functions set on the base tables, SELECT grants. Each
 /// `exempt` principal (a user or service principal, by `current_user()`, or an
 /// account group; e.g. the one dbt builds with) reads the tables unmasked and
-/// unfiltered.
+/// unfiltered. Shorthand for [`crate::bind`] with
+/// `Databricks::new(engine, &options.key_id).with_exempt(exempt)`.
 ///
 /// # Errors
-/// [`Error::Unsupported`] for a mask Databricks cannot enforce faithfully (naming
-/// policy and column); [`Error::Invalid`] for `--user` mode or unusable names;
-/// [`Error::Policy`] for unknown sources.
+/// [`crate::Error::Unsupported`] for a mask Databricks cannot enforce faithfully (naming
+/// policy and column); [`crate::Error::Invalid`] for `--user` mode or unusable names;
+/// [`crate::Error::Policy`] for unknown sources.
 pub fn bind(engine: &Engine, options: &BindOptions, exempt: &[String]) -> Result<Bindings> {
-    if !matches!(options.mode, Mode::Dynamic) {
-        return Err(Error::Invalid(
-            "the databricks target binds policies for every reader; views for one reader (--user) are for duckdb"
-                .into(),
-        ));
-    }
-    let t = Databricks::new(engine, &options.key_id);
-    let directory = engine.directory();
-    let mut out = Bindings::default();
-
-    render::facts(directory, &t, &mut out);
-    out.push(
-        StatementKind::Setup,
-        None,
-        format!("CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);", t.facts("keys")),
-    );
-
-    let attached::Attachments { functions, attach } = attached::attach(engine, &t, options, exempt)?;
-    for sql in functions.into_values() {
-        out.push(StatementKind::Setup, None, sql);
-    }
-    for (source, sql) in attach {
-        out.push(StatementKind::Access, Some(&source), sql);
-    }
-    Ok(out)
+    crate::bind(engine, &Databricks::new(engine, &options.key_id).with_exempt(exempt), options)
 }

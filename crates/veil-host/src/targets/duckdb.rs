@@ -38,7 +38,20 @@ impl DuckDb {
     }
 }
 
+/// DuckDB in the engine registry.
+pub const ENGINE: super::EngineEntry = super::EngineEntry {
+    name: "duckdb",
+    about: "DuckDB with the veil extension",
+    options: &["load"],
+    make: |_, _, o| Ok(Box::new(DuckDb { extension: Some(o.load.clone().unwrap_or_else(|| "veil".into())) })),
+};
+
 impl Target for DuckDb {
+    /// Views for one reader (a masked sandbox) are DuckDB's.
+    fn binds_one_reader(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "duckdb"
     }

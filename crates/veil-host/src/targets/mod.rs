@@ -1,6 +1,6 @@
 //! Target engines: what differs between SQL dialects, one file each.
 
-mod attached;
+pub mod attached;
 pub mod bigquery;
 pub mod databricks;
 pub mod dialect;
@@ -13,12 +13,57 @@ pub mod warehouse;
 pub use duckdb::DuckDb;
 pub use postgres::Postgres;
 
+/// Settings an engine's constructor may read (from the command line); each
+/// engine reads the ones its [`EngineEntry::options`] lists.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// DuckDB: what `LOAD` names (a path to the extension, or `veil`).
+    pub load: Option<String>,
+    /// Warehouses: the folder of the slim JS UDF bundles (`dist/js/slim`).
+    pub udfs: Option<std::path::PathBuf>,
+    /// BigQuery: the Cloud Storage folder the UDFs load their bundles from.
+    pub udf_library: Option<String>,
+    /// BigQuery: row access policies on the base tables, granting every row to these.
+    pub row_access_policies: Option<Vec<String>>,
+    /// Snowflake, Databricks: principals that read the base tables unmasked.
+    pub exempt: Vec<String>,
+    /// SingleStore: host part of the accounts views are granted to.
+    pub account_host: Option<String>,
+    /// SingleStore: the folder of the Wasm modules (`dist/singlestore`).
+    pub modules: Option<std::path::PathBuf>,
+}
+
+/// One engine veil binds for: its name, what it makes, and how to build its target.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineEntry {
+    /// The name `--target` takes.
+    pub name: &'static str,
+    /// One line on what veil makes there.
+    pub about: &'static str,
+    /// The [`EngineOptions`] it reads, by flag name (`exempt`, `udf-library`, …).
+    pub options: &'static [&'static str],
+    /// Build the target for a bind.
+    pub make: fn(&Engine, &BindOptions, &EngineOptions) -> Result<Box<dyn Target>>,
+}
+
+/// Every engine, in the order `--help` lists them. Adding an engine is one file
+/// in this folder and one line here.
+pub const ENGINES: &[EngineEntry] =
+    &[duckdb::ENGINE, postgres::ENGINE, snowflake::ENGINE, databricks::ENGINE, bigquery::ENGINE, singlestore::ENGINE];
+
+/// The engine named `name`.
+pub fn engine(name: &str) -> Option<&'static EngineEntry> {
+    ENGINES.iter().find(|e| e.name == name)
+}
+
 use veil_policy::{ColumnType, Condition, Mask, RowPredicate};
 
 use self::dialect::{IdentQuote, StringEscapes, TypeNames};
 
+use crate::pipeline::{Deployment, Sections};
 use crate::render::ViewParts;
-use crate::Result;
+use crate::{BindOptions, Result};
+use veil_policy::{DataSource, Engine};
 
 /// Who reads: the engine's expression for the reader, or one known reader.
 #[derive(Clone, Debug)]
@@ -165,5 +210,39 @@ pub trait Target {
     /// [`crate::Error::Invalid`] for names the engine cannot hold.
     fn view(&self, _parts: &ViewParts<'_>) -> Result<Option<(String, String)>> {
         Ok(None)
+    }
+
+    /// The statement that must run before `CREATE … VIEW qualified` replaces an
+    /// existing view (where the engine cannot replace one in place), if any.
+    fn replace_view(&self, _qualified: &str) -> Option<String> {
+        None
+    }
+
+    // How the engine deploys (the pipeline's hooks).
+
+    /// The engine's way of writing policies attached to tables, for engines that
+    /// enforce on the base tables (Snowflake, Databricks); `None` (the default)
+    /// for engines that enforce through secure views.
+    fn attached(&self) -> Option<&dyn attached::Attached> {
+        None
+    }
+    /// Can the engine hold views for one reader ([`crate::Mode::Reader`])?
+    fn binds_one_reader(&self) -> bool {
+        false
+    }
+    /// Refusals of the engine's own, before anything is rendered.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] naming what the engine cannot hold and what to do.
+    fn validate(&self, _engine: &Engine, _options: &BindOptions, _sources: &[&DataSource]) -> Result<()> {
+        Ok(())
+    }
+    /// The engine's own sections (roles, keys table, helper functions, grants),
+    /// written after the views or policies are rendered.
+    ///
+    /// # Errors
+    /// As [`Target::validate`]; [`crate::Error::Invalid`] when a helper bundle is missing.
+    fn deploy(&self, _bind: &Deployment<'_>, _out: &mut Sections) -> Result<()> {
+        Ok(())
     }
 }

@@ -32,12 +32,13 @@
 
 use std::collections::BTreeSet;
 
-use veil_policy::{ColumnType, Engine, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, DataSource, Engine, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
 
 use super::dialect::TypeNames;
 use super::{MaskContext, Reader, Target};
+use crate::pipeline::{Deployment, Section, Sections};
 use crate::render::{self, ViewParts, FACTS_SCHEMA};
-use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+use crate::{BindOptions, Bindings, Error, Result, StatementKind};
 
 /// Role that owns every object veil creates; readers are never its members.
 pub const OWNER_ROLE: &str = "veil_owner";
@@ -65,6 +66,11 @@ const MAX_IDENT_BYTES: usize = 63;
 /// The PostgreSQL target.
 #[derive(Clone, Debug, Default)]
 pub struct Postgres;
+
+/// The role mirroring veil group `group`.
+fn group_role(group: &str) -> String {
+    format!("{GROUP_ROLE_PREFIX}{group}")
+}
 
 /// One key `veil apply` derives and stores in `veil.keys`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -126,7 +132,23 @@ fn dollar_quote(body: &str) -> String {
     format!("{tag}\n{body}\n{tag}")
 }
 
+/// PostgreSQL in the engine registry.
+pub const ENGINE: super::EngineEntry = super::EngineEntry {
+    name: "postgres",
+    about: "PostgreSQL: roles, grants, SECURITY DEFINER view functions, the DDL lock",
+    options: &[],
+    make: |_, _, _| Ok(Box::new(Postgres)),
+};
+
 impl Target for Postgres {
+    fn validate(&self, engine: &Engine, options: &BindOptions, sources: &[&DataSource]) -> Result<()> {
+        Postgres::check(engine, options, sources)
+    }
+
+    fn deploy(&self, bind: &Deployment<'_>, out: &mut Sections) -> Result<()> {
+        self.deploy_sections(bind, out)
+    }
+
     fn name(&self) -> &'static str {
         "postgres"
     }
@@ -383,217 +405,231 @@ impl Target for Postgres {
 /// names PostgreSQL cannot hold or a secure schema that would clash;
 /// [`Error::Policy`] for unknown sources.
 pub fn bind(engine: &Engine, options: &BindOptions) -> Result<Bindings> {
-    let t = Postgres;
-    if !matches!(options.mode, Mode::Dynamic) {
-        return Err(Error::Invalid(
-            "the postgres target binds one set of views for every reader, each reader a role; \
-             views for one reader (--user) are for duckdb"
-                .into(),
-        ));
-    }
-    check_ident("schema", &options.secure_schema)?;
-    if options.secure_schema == FACTS_SCHEMA {
-        return Err(Error::Invalid(format!(
-            "the secure schema cannot be `{FACTS_SCHEMA}`: veil keeps its own objects there"
-        )));
-    }
-    let sources = super::warehouse::selected(engine, options)?;
-    for s in &sources {
-        if s.schema.as_deref() == Some(options.secure_schema.as_str()) {
+    crate::bind(engine, &Postgres, options)
+}
+
+impl Postgres {
+    /// Names PostgreSQL must hold: the secure schema, users, group roles.
+    fn check(engine: &Engine, options: &BindOptions, sources: &[&DataSource]) -> Result<()> {
+        let t = Postgres;
+        check_ident("schema", &options.secure_schema)?;
+        if options.secure_schema == FACTS_SCHEMA {
             return Err(Error::Invalid(format!(
-                "the secure schema `{}` holds data source `{}`: veil drops the views in its schema on every \
-                 apply; choose another --schema",
-                options.secure_schema, s.name
+                "the secure schema cannot be `{FACTS_SCHEMA}`: veil keeps its own objects there"
             )));
         }
-    }
-
-    let directory = engine.directory();
-    let users: Vec<String> = directory.users().map(|u| u.name.clone()).collect();
-    let mut groups: BTreeSet<String> = BTreeSet::new();
-    for u in directory.users() {
-        check_ident("user", &u.name)?;
-        groups.extend(u.groups.iter().cloned());
-    }
-    let group_role = |g: &str| format!("{GROUP_ROLE_PREFIX}{g}");
-    for g in &groups {
-        check_ident("group role", &group_role(g))?;
-        if users.iter().any(|u| *u == group_role(g)) {
-            return Err(Error::Invalid(format!("user `{}` has the name of the role for group `{g}`", group_role(g))));
-        }
-    }
-    for reserved in [OWNER_ROLE, READER_ROLE] {
-        if users.iter().any(|u| u == reserved) {
-            return Err(Error::Invalid(format!("user `{reserved}` has the name of a role veil reserves")));
-        }
-    }
-
-    let inner = render::bind(engine, &t, options)?;
-    let mut out = Bindings { statements: Vec::new(), views: inner.views.clone() };
-    let owner = t.quote_ident(OWNER_ROLE);
-    let reader_role = t.quote_ident(READER_ROLE);
-    let veil = t.quote_ident(FACTS_SCHEMA);
-    let secure = t.quote_ident(&options.secure_schema);
-    let array = |names: &[String]| -> String {
-        if names.is_empty() {
-            "ARRAY[]::text[]".into()
-        } else {
-            format!("ARRAY[{}]::text[]", names.iter().map(|n| t.literal(n)).collect::<Vec<_>>().join(", "))
-        }
-    };
-    let group_roles: Vec<String> = groups.iter().map(|g| group_role(g)).collect();
-    let access = |out: &mut Bindings, sql: String| out.push(StatementKind::Access, None, sql);
-
-    // Every name below resolves in the system catalog (and the applying session's own
-    // temporary schema), never in a schema a reader may write, such as `public`.
-    out.push(StatementKind::Setup, None, "SET search_path = pg_catalog, pg_temp;".into());
-    // Roles: create what is missing; never alter a role that exists, but refuse
-    // readers that could go around the views.
-    access(
-        &mut out,
-        format!(
-            "DO {};",
-            dollar_quote(&format!(
-                "DECLARE n text;\nBEGIN\n\
-                 FOREACH n IN ARRAY {} LOOP\n\
-                 \x20 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = n) THEN EXECUTE format('CREATE ROLE %I NOLOGIN', n); END IF;\n\
-                 END LOOP;\n\
-                 FOREACH n IN ARRAY {} LOOP\n\
-                 \x20 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = n) THEN EXECUTE format('CREATE ROLE %I LOGIN', n); END IF;\n\
-                 \x20 IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = n AND (rolsuper OR rolbypassrls)) OR pg_has_role(n, {}, 'MEMBER') THEN\n\
-                 \x20   RAISE EXCEPTION 'veil: reader role % is a superuser, bypasses row security or can become {OWNER_ROLE}; readers must not go around the views', n;\n\
-                 \x20 END IF;\n\
-                 END LOOP;\n\
-                 END",
-                array(&[OWNER_ROLE.to_string(), READER_ROLE.to_string()].into_iter().chain(group_roles.iter().cloned()).collect::<Vec<_>>()),
-                array(&users),
-                t.literal(OWNER_ROLE),
-            ))
-        ),
-    );
-    // Memberships: exactly the directory's. Revoke first, then grant.
-    access(
-        &mut out,
-        format!(
-            "DO {};",
-            dollar_quote(&format!(
-                "DECLARE r record;\nBEGIN\n\
-                 FOR r IN SELECT g.rolname AS grp, m.rolname AS member FROM pg_auth_members a\n\
-                 \x20 JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member\n\
-                 \x20 WHERE g.rolname = {} OR g.rolname LIKE {} LOOP\n\
-                 \x20 EXECUTE format('REVOKE %I FROM %I', r.grp, r.member);\n\
-                 END LOOP;\n\
-                 END",
-                t.literal(READER_ROLE),
-                t.literal(&format!("{}%", GROUP_ROLE_PREFIX.replace('%', "\\%").replace('_', "\\_"))),
-            ))
-        ),
-    );
-    if !users.is_empty() {
-        let list: Vec<String> = users.iter().map(|u| t.quote_ident(u)).collect();
-        access(&mut out, format!("GRANT {reader_role} TO {};", list.join(", ")));
-    }
-    for g in &groups {
-        let members: Vec<String> =
-            directory.users().filter(|u| u.groups.contains(g)).map(|u| t.quote_ident(&u.name)).collect();
-        if !members.is_empty() {
-            access(&mut out, format!("GRANT {} TO {};", t.quote_ident(&group_role(g)), members.join(", ")));
-        }
-    }
-    // Schemas owned by veil_owner; the owner may create schemas' objects only.
-    access(
-        &mut out,
-        format!(
-            "DO {};",
-            dollar_quote(&format!(
-                "BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO %I', current_database(), {}); END",
-                t.literal(OWNER_ROLE)
-            ))
-        ),
-    );
-    for schema in [&veil, &secure] {
-        out.push(StatementKind::Setup, None, format!("CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner};"));
-        out.push(StatementKind::Setup, None, format!("ALTER SCHEMA {schema} OWNER TO {owner};"));
-        access(&mut out, format!("REVOKE ALL ON SCHEMA {schema} FROM PUBLIC;"));
-    }
-    access(&mut out, format!("GRANT USAGE ON SCHEMA {secure} TO {reader_role};"));
-    // Base tables: the owner reads them; nobody else veil manages does.
-    let everyone: Vec<String> = std::iter::once("PUBLIC".to_string())
-        .chain([READER_ROLE].iter().map(|r| t.quote_ident(r)))
-        .chain(users.iter().map(|u| t.quote_ident(u)))
-        .chain(group_roles.iter().map(|g| t.quote_ident(g)))
-        .collect();
-    let mut base_schemas = BTreeSet::new();
-    for s in &sources {
-        if let Some(schema) = &s.schema {
-            if base_schemas.insert(schema.clone()) {
-                access(&mut out, format!("GRANT USAGE ON SCHEMA {} TO {owner};", t.quote_ident(schema)));
+        for s in sources {
+            if s.schema.as_deref() == Some(options.secure_schema.as_str()) {
+                return Err(Error::Invalid(format!(
+                    "the secure schema `{}` holds data source `{}`: veil drops the views in its schema on every \
+                     apply; choose another --schema",
+                    options.secure_schema, s.name
+                )));
             }
         }
-        let base = render::base_relation(s, &t);
-        access(&mut out, format!("GRANT SELECT ON {base} TO {owner};"));
-        access(&mut out, format!("REVOKE ALL ON {base} FROM {};", everyone.join(", ")));
-    }
-    // Drop what the last apply made: views in the secure schema, functions in veil.
-    access(
-        &mut out,
-        format!(
-            "DO {};",
-            dollar_quote(&format!(
-                "DECLARE r record;\nBEGIN\n\
-                 FOR r IN SELECT c.oid::regclass AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n\
-                 \x20 WHERE n.nspname = {} AND c.relkind = 'v' LOOP\n\
-                 \x20 EXECUTE format('DROP VIEW %s CASCADE', r.name);\n\
-                 END LOOP;\n\
-                 FOR r IN SELECT p.oid::regprocedure AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace\n\
-                 \x20 WHERE n.nspname = {} LOOP\n\
-                 \x20 EXECUTE format('DROP FUNCTION %s CASCADE', r.name);\n\
-                 END LOOP;\n\
-                 END",
-                t.literal(&options.secure_schema),
-                t.literal(FACTS_SCHEMA),
-            ))
-        ),
-    );
-    // Everything from here on is created by, and owned by, veil_owner.
-    out.push(StatementKind::Setup, None, format!("SET ROLE {owner};"));
-    for sql in owner_objects(&t) {
-        out.push(StatementKind::Setup, None, sql);
-    }
-    out.statements.extend(inner.statements);
-
-    for s in &sources {
-        let Some(view) = out.views.get(&s.name).cloned() else { continue };
-        let readers = entitled(engine, &s.name)?;
-        if readers.is_empty() {
-            out.push(
-                StatementKind::Comment,
-                Some(&s.name),
-                format!("-- nobody may read {}.", s.name.replace(['\n', '\r'], " ")),
-            );
-            continue;
+        let (users, groups) = t.principals(engine);
+        for u in &users {
+            check_ident("user", u)?;
         }
-        let list: Vec<String> = readers.iter().map(|r| t.quote_ident(r)).collect();
-        out.push(
-            StatementKind::Access,
-            Some(&s.name),
-            format!("GRANT SELECT ON {secure}.{} TO {};", t.quote_ident(&view), list.join(", ")),
-        );
-        out.push(
-            StatementKind::Access,
-            Some(&s.name),
+        for g in &groups {
+            check_ident("group role", &group_role(g))?;
+            if users.iter().any(|u| *u == group_role(g)) {
+                return Err(Error::Invalid(format!(
+                    "user `{}` has the name of the role for group `{g}`",
+                    group_role(g)
+                )));
+            }
+        }
+        for reserved in [OWNER_ROLE, READER_ROLE] {
+            if users.iter().any(|u| u == reserved) {
+                return Err(Error::Invalid(format!("user `{reserved}` has the name of a role veil reserves")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory's users and groups.
+    fn principals(&self, engine: &Engine) -> (Vec<String>, BTreeSet<String>) {
+        let directory = engine.directory();
+        let users = directory.users().map(|u| u.name.clone()).collect();
+        let groups = directory.users().flat_map(|u| u.groups.iter().cloned()).collect();
+        (users, groups)
+    }
+
+    /// Roles, memberships, schemas and base-table privileges, then (as `veil_owner`)
+    /// veil's functions; after the views, the grants, and the DDL lock trigger.
+    fn deploy_sections(&self, bind: &Deployment<'_>, sections: &mut Sections) -> Result<()> {
+        let t = self;
+        let (engine, options, sources) = (bind.engine, bind.options, bind.sources);
+        let directory = engine.directory();
+        let (users, groups) = t.principals(engine);
+        let out = &mut sections.roles;
+        let owner = t.quote_ident(OWNER_ROLE);
+        let reader_role = t.quote_ident(READER_ROLE);
+        let veil = t.quote_ident(FACTS_SCHEMA);
+        let secure = t.quote_ident(&options.secure_schema);
+        let array = |names: &[String]| -> String {
+            if names.is_empty() {
+                "ARRAY[]::text[]".into()
+            } else {
+                format!("ARRAY[{}]::text[]", names.iter().map(|n| t.literal(n)).collect::<Vec<_>>().join(", "))
+            }
+        };
+        let group_roles: Vec<String> = groups.iter().map(|g| group_role(g)).collect();
+        let access = |out: &mut Section, sql: String| out.push(StatementKind::Access, None, sql);
+
+        // Every name below resolves in the system catalog (and the applying session's own
+        // temporary schema), never in a schema a reader may write, such as `public`.
+        out.push(StatementKind::Setup, None, "SET search_path = pg_catalog, pg_temp;".into());
+        // Roles: create what is missing; never alter a role that exists, but refuse
+        // readers that could go around the views.
+        access(
+            out,
             format!(
-                "GRANT EXECUTE ON FUNCTION {veil}.{}() TO {};",
-                t.quote_ident(&format!("view_{view}")),
-                list.join(", ")
+                "DO {};",
+                dollar_quote(&format!(
+                    "DECLARE n text;\nBEGIN\n\
+                     FOREACH n IN ARRAY {} LOOP\n\
+                     \x20 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = n) THEN EXECUTE format('CREATE ROLE %I NOLOGIN', n); END IF;\n\
+                     END LOOP;\n\
+                     FOREACH n IN ARRAY {} LOOP\n\
+                     \x20 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = n) THEN EXECUTE format('CREATE ROLE %I LOGIN', n); END IF;\n\
+                     \x20 IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = n AND (rolsuper OR rolbypassrls)) OR pg_has_role(n, {}, 'MEMBER') THEN\n\
+                     \x20   RAISE EXCEPTION 'veil: reader role % is a superuser, bypasses row security or can become {OWNER_ROLE}; readers must not go around the views', n;\n\
+                     \x20 END IF;\n\
+                     END LOOP;\n\
+                     END",
+                    array(&[OWNER_ROLE.to_string(), READER_ROLE.to_string()].into_iter().chain(group_roles.iter().cloned()).collect::<Vec<_>>()),
+                    array(&users),
+                    t.literal(OWNER_ROLE),
+                ))
             ),
         );
+        // Memberships: exactly the directory's. Revoke first, then grant.
+        access(
+            out,
+            format!(
+                "DO {};",
+                dollar_quote(&format!(
+                    "DECLARE r record;\nBEGIN\n\
+                     FOR r IN SELECT g.rolname AS grp, m.rolname AS member FROM pg_auth_members a\n\
+                     \x20 JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member\n\
+                     \x20 WHERE g.rolname = {} OR g.rolname LIKE {} LOOP\n\
+                     \x20 EXECUTE format('REVOKE %I FROM %I', r.grp, r.member);\n\
+                     END LOOP;\n\
+                     END",
+                    t.literal(READER_ROLE),
+                    t.literal(&format!("{}%", GROUP_ROLE_PREFIX.replace('%', "\\%").replace('_', "\\_"))),
+                ))
+            ),
+        );
+        if !users.is_empty() {
+            let list: Vec<String> = users.iter().map(|u| t.quote_ident(u)).collect();
+            access(out, format!("GRANT {reader_role} TO {};", list.join(", ")));
+        }
+        for g in &groups {
+            let members: Vec<String> =
+                directory.users().filter(|u| u.groups.contains(g)).map(|u| t.quote_ident(&u.name)).collect();
+            if !members.is_empty() {
+                access(out, format!("GRANT {} TO {};", t.quote_ident(&group_role(g)), members.join(", ")));
+            }
+        }
+        // Schemas owned by veil_owner; the owner may create schemas' objects only.
+        access(
+            out,
+            format!(
+                "DO {};",
+                dollar_quote(&format!(
+                    "BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO %I', current_database(), {}); END",
+                    t.literal(OWNER_ROLE)
+                ))
+            ),
+        );
+        for schema in [&veil, &secure] {
+            out.push(
+                StatementKind::Setup,
+                None,
+                format!("CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner};"),
+            );
+            out.push(StatementKind::Setup, None, format!("ALTER SCHEMA {schema} OWNER TO {owner};"));
+            access(out, format!("REVOKE ALL ON SCHEMA {schema} FROM PUBLIC;"));
+        }
+        access(out, format!("GRANT USAGE ON SCHEMA {secure} TO {reader_role};"));
+        // Base tables: the owner reads them; nobody else veil manages does.
+        let everyone: Vec<String> = std::iter::once("PUBLIC".to_string())
+            .chain([READER_ROLE].iter().map(|r| t.quote_ident(r)))
+            .chain(users.iter().map(|u| t.quote_ident(u)))
+            .chain(group_roles.iter().map(|g| t.quote_ident(g)))
+            .collect();
+        let mut base_schemas = BTreeSet::new();
+        for s in sources {
+            if let Some(schema) = &s.schema {
+                if base_schemas.insert(schema.clone()) {
+                    access(out, format!("GRANT USAGE ON SCHEMA {} TO {owner};", t.quote_ident(schema)));
+                }
+            }
+            let base = render::base_relation(s, t);
+            access(out, format!("GRANT SELECT ON {base} TO {owner};"));
+            access(out, format!("REVOKE ALL ON {base} FROM {};", everyone.join(", ")));
+        }
+        // Drop what the last apply made: views in the secure schema, functions in veil.
+        access(
+            out,
+            format!(
+                "DO {};",
+                dollar_quote(&format!(
+                    "DECLARE r record;\nBEGIN\n\
+                     FOR r IN SELECT c.oid::regclass AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n\
+                     \x20 WHERE n.nspname = {} AND c.relkind = 'v' LOOP\n\
+                     \x20 EXECUTE format('DROP VIEW %s CASCADE', r.name);\n\
+                     END LOOP;\n\
+                     FOR r IN SELECT p.oid::regprocedure AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace\n\
+                     \x20 WHERE n.nspname = {} LOOP\n\
+                     \x20 EXECUTE format('DROP FUNCTION %s CASCADE', r.name);\n\
+                     END LOOP;\n\
+                     END",
+                    t.literal(&options.secure_schema),
+                    t.literal(FACTS_SCHEMA),
+                ))
+            ),
+        );
+        // Everything from here on is created by, and owned by, veil_owner.
+        out.push(StatementKind::Setup, None, format!("SET ROLE {owner};"));
+        for sql in owner_objects(t) {
+            out.push(StatementKind::Setup, None, sql);
+        }
+
+        for s in sources {
+            let Some(view) = bind.views.get(&s.name).cloned() else { continue };
+            let readers = entitled(engine, &s.name)?;
+            if readers.is_empty() {
+                out.push(
+                    StatementKind::Comment,
+                    Some(&s.name),
+                    format!("-- nobody may read {}.", s.name.replace(['\n', '\r'], " ")),
+                );
+                continue;
+            }
+            let list: Vec<String> = readers.iter().map(|r| t.quote_ident(r)).collect();
+            sections.grants.push(
+                StatementKind::Access,
+                Some(&s.name),
+                format!("GRANT SELECT ON {secure}.{} TO {};", t.quote_ident(&view), list.join(", ")),
+            );
+            sections.grants.push(
+                StatementKind::Access,
+                Some(&s.name),
+                format!(
+                    "GRANT EXECUTE ON FUNCTION {veil}.{}() TO {};",
+                    t.quote_ident(&format!("view_{view}")),
+                    list.join(", ")
+                ),
+            );
+        }
+        sections.after.push(StatementKind::Setup, None, "RESET ROLE;".into());
+        sections.after.extend(StatementKind::Setup, lock_trigger(t, &options.secure_schema, sources));
+        Ok(())
     }
-    out.push(StatementKind::Setup, None, "RESET ROLE;".into());
-    for sql in lock_trigger(&t, &options.secure_schema, &sources) {
-        out.push(StatementKind::Setup, None, sql);
-    }
-    Ok(out)
 }
 
 /// The `ddl_command_end` event trigger that keeps readers off what DDL makes, in the
@@ -769,7 +805,7 @@ pub fn reader_roles(engine: &Engine) -> Vec<String> {
 /// # Errors
 /// [`Error::Policy`] for an unknown source.
 pub fn base_tables(engine: &Engine, options: &BindOptions) -> Result<Vec<(String, String)>> {
-    Ok(super::warehouse::selected(engine, options)?
+    Ok(crate::pipeline::selected(engine, options)?
         .into_iter()
         .filter_map(|s| Some((s.schema.clone()?, s.identifier.clone())))
         .collect())

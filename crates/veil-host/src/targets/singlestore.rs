@@ -40,8 +40,9 @@ use veil_policy::{ColumnType, Condition, Engine, HashScope, Keep, Mask, Rounding
 
 use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::{warehouse, MaskContext, Target};
+use crate::pipeline::{Deployment, Needed, Sections};
 use crate::render::{self, ViewParts, FACTS_SCHEMA};
-use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+use crate::{BindOptions, Bindings, Error, Result, StatementKind};
 
 /// The UDFs the module exports: (SQL function name, Wasm export name).
 pub const FUNCTIONS: &[(&str, &str)] = &[
@@ -184,14 +185,36 @@ pub fn function_statements(schema: &str, modules: &Modules) -> Vec<String> {
 /// The SingleStore target.
 #[derive(Debug)]
 pub struct SingleStore {
-    used: warehouse::UsedUdfs,
     key_id: String,
+    modules: Option<Modules>,
+    account_host: String,
 }
 
 impl SingleStore {
     /// The target for a key id.
     pub fn new(key_id: &str) -> Self {
-        Self { used: warehouse::UsedUdfs::default(), key_id: key_id.to_string() }
+        Self { key_id: key_id.to_string(), modules: None, account_host: ACCOUNT_HOST.to_string() }
+    }
+
+    /// With the Wasm modules the UDFs embed, granting the views to
+    /// `'<reader>'@'<account_host>'` (usually [`ACCOUNT_HOST`]).
+    pub fn with(mut self, modules: Modules, account_host: &str) -> Self {
+        self.modules = Some(modules);
+        self.account_host = account_host.to_string();
+        self
+    }
+
+    /// The SQL name of the UDF each helper function is.
+    fn udf_name(needed: Needed) -> &'static str {
+        match needed {
+            Needed::Hash => "veil_hash",
+            Needed::HashPerReader => "veil_hash_reader",
+            Needed::FormatPreserving => "veil_fpe_encrypt",
+            Needed::Token => "veil_token_mask",
+            Needed::Sample => "veil_in_sample",
+            Needed::Regex => "veil_regex_replace",
+            Needed::Email => "veil_email_mask",
+        }
     }
 
     fn facts(&self, table: &str) -> String {
@@ -208,9 +231,8 @@ impl SingleStore {
         )
     }
 
-    /// A call of UDF `name` (recorded so [`bind`] creates it).
+    /// A call of UDF `name` (created when the plans need it: [`SingleStore::udf_name`]).
     fn udf(&self, name: &'static str, args: &[String]) -> String {
-        self.used.record(name);
         format!("{}({})", self.facts(name), args.join(", "))
     }
 
@@ -252,7 +274,32 @@ fn date_format(unit: TimeUnit, timestamp: bool) -> &'static str {
     }
 }
 
+/// SingleStore in the engine registry.
+pub const ENGINE: super::EngineEntry = super::EngineEntry {
+    name: "singlestore",
+    about: "SingleStore: secure views, grants on them, Wasm UDFs (older canonical ABI)",
+    options: &["account-host", "module"],
+    make: |_, options, o| {
+        let modules = Modules::load(o.modules.as_deref().unwrap_or(Path::new("dist/singlestore")))?;
+        let host = o.account_host.as_deref().unwrap_or(ACCOUNT_HOST);
+        Ok(Box::new(SingleStore::new(&options.key_id).with(modules, host)))
+    },
+};
+
 impl Target for SingleStore {
+    fn validate(&self, _engine: &Engine, _options: &BindOptions, _sources: &[&veil_policy::DataSource]) -> Result<()> {
+        self.check()
+    }
+
+    fn deploy(&self, bind: &Deployment<'_>, out: &mut Sections) -> Result<()> {
+        self.deploy_sections(bind, out)
+    }
+
+    /// A view is replaced by dropping it first (each view replaces the old one).
+    fn replace_view(&self, qualified: &str) -> Option<String> {
+        Some(format!("DROP VIEW IF EXISTS {qualified};"))
+    }
+
     fn name(&self) -> &'static str {
         "singlestore"
     }
@@ -502,7 +549,8 @@ fn deny_function() -> String {
 /// Generate the SingleStore bindings: facts, key table, UDFs and the refusal in
 /// database `veil`, one secure view per source in the secure database, grants on
 /// the views. `modules` are the Wasm modules the UDFs embed; grants go to
-/// `'<reader>'@'<account_host>'` (usually [`ACCOUNT_HOST`]).
+/// `'<reader>'@'<account_host>'` (usually [`ACCOUNT_HOST`]). Shorthand for
+/// [`crate::bind`] with `SingleStore::new(&options.key_id).with(modules, account_host)`.
 ///
 /// # Errors
 /// [`Error::Unsupported`] for a mask SingleStore cannot enforce faithfully
@@ -510,68 +558,63 @@ fn deny_function() -> String {
 /// names or an account host with characters other than letters, digits, `.`,
 /// `-`, `_`, `%` and `:`; [`Error::Policy`] for unknown sources.
 pub fn bind(engine: &Engine, options: &BindOptions, modules: &Modules, account_host: &str) -> Result<Bindings> {
-    if account_host.is_empty()
-        || !account_host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '%' | ':'))
-    {
-        return Err(Error::Invalid(format!(
-            "account host `{account_host}`: give a host name, an address or a pattern such as % or 10.0.%"
-        )));
-    }
-    if !matches!(options.mode, Mode::Dynamic) {
-        return Err(Error::Invalid(
-            "the singlestore target binds views for every reader; views for one reader (--user) are for duckdb".into(),
-        ));
-    }
-    let t = SingleStore::new(&options.key_id);
-    let mut out = render::bind(engine, &t, options)?;
+    crate::bind(engine, &SingleStore::new(&options.key_id).with(modules.clone(), account_host), options)
+}
 
-    // Key table, UDFs and the refusal go before the first view; each view
-    // replaces the old one by dropping it first.
-    let mut setup = vec![format!(
-        "CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR(255) {BIN} NOT NULL, key_hex TEXT NOT NULL);",
-        t.facts("keys")
-    )];
-    for name in &t.used.names() {
-        let export = FUNCTIONS.iter().find(|(n, _)| n == name).map_or(*name, |(_, e)| *e);
-        setup.push(function_statement(FACTS_SCHEMA, modules.for_function(name), name, export));
+impl SingleStore {
+    /// The account host grants name.
+    fn check(&self) -> Result<()> {
+        let host = &self.account_host;
+        if host.is_empty()
+            || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '%' | ':'))
+        {
+            return Err(Error::Invalid(format!(
+                "account host `{host}`: give a host name, an address or a pattern such as % or 10.0.%"
+            )));
+        }
+        Ok(())
     }
-    setup.push(deny_function());
-    let schema = quote_ident(&options.secure_schema);
-    let mut statements = Vec::with_capacity(out.statements.len() + setup.len() + out.views.len());
-    let mut setup = Some(setup);
-    for s in std::mem::take(&mut out.statements) {
-        if s.kind == StatementKind::View {
-            if let Some(setup) = setup.take() {
-                for sql in setup {
-                    statements.push(crate::Statement { kind: StatementKind::Setup, source: None, sql, select: None });
-                }
-            }
-            if let Some(view) = s.source.as_ref().and_then(|source| out.views.get(source)) {
-                statements.push(crate::Statement {
-                    kind: StatementKind::View,
-                    source: s.source.clone(),
-                    sql: format!("DROP VIEW IF EXISTS {schema}.{};", quote_ident(view)),
-                    select: None,
-                });
+
+    /// Key table, the UDFs the plans call, the refusal, and grants on the views.
+    fn deploy_sections(&self, bind: &Deployment<'_>, out: &mut Sections) -> Result<()> {
+        out.keys.push(
+            StatementKind::Setup,
+            None,
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR(255) {BIN} NOT NULL, key_hex TEXT NOT NULL);",
+                self.facts("keys")
+            ),
+        );
+        let names: std::collections::BTreeSet<&str> = bind.needs.iter().map(|n| Self::udf_name(*n)).collect();
+        if !names.is_empty() {
+            let modules = self.modules.as_ref().ok_or_else(|| {
+                Error::Invalid("the policies need veil's SingleStore UDFs: give the modules (dist/singlestore, built by scripts/build-wasm)".into())
+            })?;
+            for name in names {
+                let export = FUNCTIONS.iter().find(|(n, _)| *n == name).map_or(name, |(_, e)| *e);
+                out.udfs.push(
+                    StatementKind::Setup,
+                    None,
+                    function_statement(FACTS_SCHEMA, modules.for_function(name), name, export),
+                );
             }
         }
-        statements.push(s);
-    }
-    out.statements = statements;
-
-    // Grants on the views: exactly the entitled readers.
-    for source in warehouse::selected(engine, options)? {
-        let Some(view) = out.views.get(&source.name).cloned() else { continue };
-        let view = format!("{schema}.{}", quote_ident(&view));
-        for reader in warehouse::entitled(engine, &source.name)? {
-            out.push(
-                StatementKind::Access,
-                Some(&source.name),
-                format!("GRANT SELECT ON {view} TO {}@{};", literal(&reader), literal(account_host)),
-            );
+        out.udfs.push(StatementKind::Setup, None, deny_function());
+        // Grants on the views: exactly the entitled readers.
+        let schema = quote_ident(&bind.options.secure_schema);
+        for source in bind.sources {
+            let Some(view) = bind.views.get(&source.name) else { continue };
+            let view = format!("{schema}.{}", quote_ident(view));
+            for reader in warehouse::entitled(bind.engine, &source.name)? {
+                out.grants.push(
+                    StatementKind::Access,
+                    Some(&source.name),
+                    format!("GRANT SELECT ON {view} TO {}@{};", literal(&reader), literal(&self.account_host)),
+                );
+            }
         }
+        Ok(())
     }
-    Ok(out)
 }
 
 #[cfg(test)]

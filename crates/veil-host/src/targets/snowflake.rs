@@ -1,7 +1,7 @@
 //! Snowflake: masking policies, row access policies, roles and grants on the base
 //! tables, and JavaScript UDFs embedding veil's slim Wasm bundles.
 //!
-//! What [`bind`] generates (run it as the role that owns veil's objects):
+//! What a bind generates (run it as the role that owns veil's objects):
 //! - schema `veil` with the facts about readers, the key table `veil.keys`
 //!   (`key_id`, `key_hex`: filled by the operator with bound parameters, never by
 //!   this SQL; no reader role gets any privilege on it) and the secure JS UDFs
@@ -30,8 +30,9 @@ use super::attached;
 use super::dialect::{StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
+use crate::pipeline::{Deployment, Sections};
 use crate::render::{self, FACTS_SCHEMA};
-use crate::{BindOptions, Bindings, Error, Mode, Result, StatementKind};
+use crate::{BindOptions, Bindings, Error, Result, StatementKind};
 
 /// Prefix of the roles a reader activates to act under a project.
 pub const PROJECT_ROLE_PREFIX: &str = "project:";
@@ -50,8 +51,9 @@ const DIALECT: Dialect = Dialect {
 #[derive(Debug)]
 pub struct Snowflake {
     purposes: BTreeMap<String, BTreeSet<String>>,
-    used: warehouse::UsedUdfs,
     key_id: String,
+    udfs: Udfs,
+    exempt: Vec<String>,
 }
 
 impl Snowflake {
@@ -64,7 +66,15 @@ impl Snowflake {
                 purposes.entry(p.clone()).or_default().insert(project.to_string());
             }
         }
-        Self { purposes, used: warehouse::UsedUdfs::default(), key_id: key_id.to_string() }
+        Self { purposes, key_id: key_id.to_string(), udfs: Udfs::absent(), exempt: Vec::new() }
+    }
+
+    /// With the JS UDF bundles to embed, and the roles that read the tables
+    /// unmasked and unfiltered (`IS_ROLE_IN_SESSION`; e.g. the role dbt builds with).
+    pub fn with(mut self, udfs: Udfs, exempt: &[String]) -> Self {
+        self.udfs = udfs;
+        self.exempt = exempt.to_vec();
+        self
     }
 
     fn facts(&self, table: &str) -> String {
@@ -89,7 +99,6 @@ impl Snowflake {
     }
 
     fn udf(&self, family: &'static str) -> String {
-        self.used.record(family);
         self.facts(&format!("veil_{family}"))
     }
 
@@ -104,7 +113,26 @@ impl Snowflake {
     }
 }
 
+/// Snowflake in the engine registry.
+pub const ENGINE: super::EngineEntry = super::EngineEntry {
+    name: "snowflake",
+    about: "Snowflake: masking and row access policies, roles, grants, JS UDFs",
+    options: &["exempt", "udfs"],
+    make: |engine, options, o| {
+        let udfs = warehouse::Udfs::load(o.udfs.as_deref().unwrap_or(std::path::Path::new("dist/js/slim")))?;
+        Ok(Box::new(Snowflake::new(engine, &options.key_id).with(udfs, &o.exempt)))
+    },
+};
+
 impl Target for Snowflake {
+    fn attached(&self) -> Option<&dyn attached::Attached> {
+        Some(self)
+    }
+
+    fn deploy(&self, bind: &Deployment<'_>, out: &mut Sections) -> Result<()> {
+        self.deploy_sections(bind, out)
+    }
+
     fn name(&self) -> &'static str {
         "snowflake"
     }
@@ -274,7 +302,13 @@ impl Target for Snowflake {
 }
 
 impl attached::Attached for Snowflake {
-    const MASK_WHAT: &'static str = "a Snowflake masking policy";
+    fn mask_what(&self) -> &'static str {
+        "a Snowflake masking policy"
+    }
+
+    fn exempt_principals(&self) -> &[String] {
+        &self.exempt
+    }
 
     fn arg_ident(&self, column: &str) -> String {
         Snowflake::arg_ident(self, column)
@@ -329,10 +363,9 @@ impl attached::Attached for Snowflake {
 }
 
 /// The JS UDF statements for the families the policies use.
-fn udf_statements(t: &Snowflake, udfs: &Udfs) -> Result<Vec<String>> {
-    let used = t.used.names();
+fn udf_statements(t: &Snowflake, udfs: &Udfs, needs: &BTreeSet<crate::pipeline::Needed>) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for family in used {
+    for family in Udfs::families(needs) {
         let (bundle, args, returns, call, what) = match family {
             "hash" => (
                 udfs.bundle("hash")?,
@@ -379,57 +412,49 @@ fn udf_statements(t: &Snowflake, udfs: &Udfs) -> Result<Vec<String>> {
 /// subscription policies; facts, keys table and JS UDFs in schema `veil`; masking
 /// and row access policies on the base tables. Sessions holding one of the
 /// `exempt` roles (`IS_ROLE_IN_SESSION`; e.g. the role dbt builds with) read the
-/// tables unmasked and unfiltered.
+/// tables unmasked and unfiltered. Shorthand for [`crate::bind`] with
+/// `Snowflake::new(engine, &options.key_id).with(udfs, exempt)`.
 ///
 /// # Errors
 /// [`Error::Unsupported`] for a mask Snowflake cannot enforce faithfully (naming
 /// policy and column); [`Error::Invalid`] for `--user` mode or unusable names;
 /// [`Error::Policy`] for unknown sources.
 pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs, exempt: &[String]) -> Result<Bindings> {
-    if !matches!(options.mode, Mode::Dynamic) {
-        return Err(Error::Invalid(
-            "the snowflake target binds policies for every reader; views for one reader (--user) are for duckdb".into(),
-        ));
-    }
-    let t = Snowflake::new(engine, &options.key_id);
-    let directory = engine.directory();
-    let mut out = Bindings::default();
-    let veil = t.quote_ident(FACTS_SCHEMA);
-    out.push(StatementKind::Setup, None, format!("CREATE SCHEMA IF NOT EXISTS {veil};"));
+    crate::bind(engine, &Snowflake::new(engine, &options.key_id).with(udfs.clone(), exempt), options)
+}
 
-    // Roles: projects, one per reader; memberships from the directory.
-    let role = |prefix: &str, name: &str| t.quote_ident(&format!("{prefix}{name}"));
-    let access = |out: &mut Bindings, sql: String| out.push(StatementKind::Access, None, sql);
-    for (project, _) in directory.projects() {
-        access(&mut out, format!("CREATE ROLE IF NOT EXISTS {};", role(PROJECT_ROLE_PREFIX, project)));
-    }
-    for u in directory.users() {
-        let user = t.quote_ident(&u.name);
-        access(&mut out, format!("CREATE ROLE IF NOT EXISTS {};", role(READER_ROLE_PREFIX, &u.name)));
-        access(&mut out, format!("GRANT ROLE {} TO USER {user};", role(READER_ROLE_PREFIX, &u.name)));
-        for p in &u.projects {
-            access(&mut out, format!("GRANT ROLE {} TO USER {user};", role(PROJECT_ROLE_PREFIX, p)));
+impl Snowflake {
+    /// Roles from the directory, the keys table and the UDFs the plans call.
+    fn deploy_sections(&self, bind: &Deployment<'_>, out: &mut Sections) -> Result<()> {
+        let directory = bind.engine.directory();
+        out.roles.push(
+            StatementKind::Setup,
+            None,
+            format!("CREATE SCHEMA IF NOT EXISTS {};", self.quote_ident(FACTS_SCHEMA)),
+        );
+        // Roles: projects, one per reader; memberships from the directory.
+        let role = |prefix: &str, name: &str| self.quote_ident(&format!("{prefix}{name}"));
+        let mut access = |sql: String| out.roles.push(StatementKind::Access, None, sql);
+        for (project, _) in directory.projects() {
+            access(format!("CREATE ROLE IF NOT EXISTS {};", role(PROJECT_ROLE_PREFIX, project)));
         }
+        for u in directory.users() {
+            let user = self.quote_ident(&u.name);
+            access(format!("CREATE ROLE IF NOT EXISTS {};", role(READER_ROLE_PREFIX, &u.name)));
+            access(format!("GRANT ROLE {} TO USER {user};", role(READER_ROLE_PREFIX, &u.name)));
+            for p in &u.projects {
+                access(format!("GRANT ROLE {} TO USER {user};", role(PROJECT_ROLE_PREFIX, p)));
+            }
+        }
+        out.keys.push(
+            StatementKind::Setup,
+            None,
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR NOT NULL, key_hex VARCHAR NOT NULL);",
+                self.facts("keys")
+            ),
+        );
+        out.udfs.extend(StatementKind::Setup, udf_statements(self, &self.udfs, bind.needs)?);
+        Ok(())
     }
-
-    render::facts(directory, &t, &mut out);
-    out.push(
-        StatementKind::Setup,
-        None,
-        format!("CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR NOT NULL, key_hex VARCHAR NOT NULL);", t.facts("keys")),
-    );
-
-    // Policies first (they record which UDFs they call), UDFs placed before them.
-    let attached::Attachments { functions: policies, attach } = attached::attach(engine, &t, options, exempt)?;
-
-    for sql in udf_statements(&t, udfs)? {
-        out.push(StatementKind::Setup, None, sql);
-    }
-    for sql in policies.into_values() {
-        out.push(StatementKind::Setup, None, sql);
-    }
-    for (source, sql) in attach {
-        out.push(StatementKind::Access, Some(&source), sql);
-    }
-    Ok(out)
 }

@@ -9,7 +9,8 @@ use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use veil_policy::{ColumnPlan, ColumnType, DataSource, Engine, Keep, Mask, Plan, Rounding, TimeUnit};
 
 use super::{MaskContext, Reader, Target};
-use crate::{BindOptions, Error, Result};
+use crate::pipeline::Needed;
+use crate::{Error, Result};
 
 // What replaces an e-mail's local part.
 use veil_core::mask::EMAIL_LOCAL_FILL as EMAIL_FILL;
@@ -51,6 +52,30 @@ impl Udfs {
             hash_core: stub("hash-core"),
             missing: BTreeMap::new(),
         }
+    }
+
+    /// No bundle loaded: each is refused, naming `dist/js/slim`, if a plan needs it.
+    pub fn absent() -> Self {
+        let dir = Path::new("dist/js/slim");
+        let missing = ["hash", "ff1", "token", "hash-core"]
+            .into_iter()
+            .map(|f| (f, dir.join(format!("veil-{f}.inline.js"))))
+            .collect();
+        Self { hash: String::new(), ff1: String::new(), token: String::new(), hash_core: String::new(), missing }
+    }
+
+    /// The JS UDF families (`hash`, `in_sample`, `ff1`, `token`) the plans call.
+    pub fn families(needs: &BTreeSet<Needed>) -> BTreeSet<&'static str> {
+        needs
+            .iter()
+            .filter_map(|n| match n {
+                Needed::Hash | Needed::HashPerReader => Some("hash"),
+                Needed::Sample => Some("in_sample"),
+                Needed::FormatPreserving => Some("ff1"),
+                Needed::Token => Some("token"),
+                Needed::Regex | Needed::Email => None,
+            })
+            .collect()
     }
 
     /// The bundles found in a directory (usually `dist/js/slim`); absent ones are
@@ -100,25 +125,6 @@ impl Udfs {
     }
 }
 
-/// The UDFs a target's SQL calls, recorded as its masks are written, so that
-/// only those are created.
-#[derive(Debug, Default)]
-pub struct UsedUdfs(std::cell::RefCell<BTreeSet<&'static str>>);
-
-impl UsedUdfs {
-    /// Record that `name` is called.
-    pub fn record(&self, name: &'static str) {
-        if let Ok(mut used) = self.0.try_borrow_mut() {
-            used.insert(name);
-        }
-    }
-
-    /// Every name recorded, sorted.
-    pub fn names(&self) -> BTreeSet<&'static str> {
-        self.0.borrow().clone()
-    }
-}
-
 /// A short, stable name for a policy body (FNV-1a, 64 bits): the same body keeps
 /// its name across binds, so a warehouse never has to replace a policy in use.
 pub fn content_name(prefix: &str, text: &str) -> String {
@@ -128,21 +134,6 @@ pub fn content_name(prefix: &str, text: &str) -> String {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("{prefix}_{h:016x}")
-}
-
-/// The sources a bind covers.
-///
-/// # Errors
-/// [`Error::Policy`] for an unknown source.
-pub fn selected<'a>(engine: &'a Engine, options: &BindOptions) -> Result<Vec<&'a DataSource>> {
-    if options.sources.is_empty() {
-        return Ok(engine.catalog().sources().collect());
-    }
-    Ok(options
-        .sources
-        .iter()
-        .map(|s| engine.catalog().source(s).ok_or_else(|| veil_policy::Error::UnknownSource(s.clone())))
-        .collect::<std::result::Result<_, _>>()?)
 }
 
 /// Readers entitled to `source` under no project or any of their projects.
