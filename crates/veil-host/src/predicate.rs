@@ -14,7 +14,7 @@ use crate::Result;
 /// # Errors
 /// None today (every construct veil-policy admits prints on every target); the
 /// `Result` lets a target refuse one it cannot read the same way.
-pub fn print(t: &dyn Target, predicate: &Predicate) -> Result<String> {
+pub fn print<T: Target + ?Sized>(t: &T, predicate: &Predicate) -> Result<String> {
     let p = |e: &Predicate| print(t, e);
     Ok(match predicate {
         Predicate::Column(c) => t.predicate_column(c),

@@ -259,7 +259,7 @@ pub fn condition(c: &Condition, t: &dyn Target) -> String {
         return native;
     }
     let reader = t.reader();
-    let facts = |table: &str| format!("{}.{}", t.quote_ident(FACTS_SCHEMA), t.quote_ident(table));
+    let facts = |table: &str| t.facts_table(table);
     match c {
         Condition::Always => "TRUE".into(),
         Condition::Never => "FALSE".into(),
@@ -321,8 +321,8 @@ pub fn condition(c: &Condition, t: &dyn Target) -> String {
 
 /// Rows whose `value_sql` is one of the reader's values for `attribute`, read from
 /// the facts table `attributes` (hierarchically: a reader value reaches the values below it).
-pub fn match_attribute(
-    t: &dyn Target,
+pub fn match_attribute<T: Target + ?Sized>(
+    t: &T,
     attributes: &str,
     reader: &str,
     attribute: &str,
@@ -337,7 +337,7 @@ pub fn match_attribute(
 }
 
 /// Rows whose `value_sql` is one of `values` (hierarchically: or below one); none: `FALSE`.
-pub fn value_in(t: &dyn Target, values: &[String], value_sql: &str, hierarchical: bool) -> String {
+pub fn value_in<T: Target + ?Sized>(t: &T, values: &[String], value_sql: &str, hierarchical: bool) -> String {
     if values.is_empty() {
         "FALSE".into()
     } else if hierarchical {
@@ -426,7 +426,7 @@ pub fn type_name(name: &str, brackets: bool) -> Result<String> {
     Ok(name.to_owned())
 }
 
-fn list<'a>(items: impl Iterator<Item = &'a String>, t: &dyn Target) -> String {
+fn list<'a, T: Target + ?Sized>(items: impl Iterator<Item = &'a String>, t: &T) -> String {
     items.map(|i| t.literal(i)).collect::<Vec<_>>().join(", ")
 }
 

@@ -22,8 +22,6 @@ pub trait Attached: Target {
     fn exempt_principals(&self) -> &[String];
     /// A function argument naming a base-table column.
     fn arg_ident(&self, column: &str) -> String;
-    /// A table or function in veil's schema, qualified.
-    fn facts(&self, table: &str) -> String;
     /// True for `principal` (a role, user or group that reads unmasked and unfiltered).
     fn exempt(&self, principal: &str) -> String;
     /// The statement creating mask function `name`.
@@ -82,13 +80,13 @@ pub(crate) fn attach(
                 Some(e) => format!("CASE WHEN {e} THEN val ELSE {body} END"),
                 None => body,
             };
-            let name = t.facts(&warehouse::content_name("mask", &format!("{signature}|{ty}|{body}")));
+            let name = t.facts_table(&warehouse::content_name("mask", &format!("{signature}|{ty}|{body}")));
             functions.entry(name.clone()).or_insert_with(|| t.create_mask(&name, &signature, &ty, &body));
             attach.push((source.name.clone(), t.attach_mask(&base, &column.name, &name, &extra)));
         }
 
         // Row filter: an exempt principal, or a known reader, entitled, every filter holding.
-        let known = format!("EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {})", t.facts("users"), t.reader());
+        let known = format!("EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {})", t.facts_table("users"), t.reader());
         let mut keep = vec![known, render::condition(&plan.access.condition, t)];
         let mut columns: Vec<String> = Vec::new();
         for filter in &plan.row_filters {
@@ -113,7 +111,7 @@ pub(crate) fn attach(
         if let Some(e) = &exempt {
             body = format!("{e}\n  OR ({body})");
         }
-        let name = t.facts(&warehouse::content_name("rows", &format!("{signature}|{body}")));
+        let name = t.facts_table(&warehouse::content_name("rows", &format!("{signature}|{body}")));
         functions.entry(name.clone()).or_insert_with(|| t.create_rows(&name, &signature, &body));
         let on: Vec<String> = columns.iter().map(|c| t.quote_ident(c)).collect();
         for sql in t.attach_rows(&base, &name, &on) {

@@ -28,7 +28,7 @@ use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
 use crate::pipeline::{self, Deployment, Needed, Sections};
-use crate::render::{self, FACTS_SCHEMA};
+use crate::render::{self};
 use crate::{BindOptions, Bindings, Error, Result, StatementKind};
 
 /// The role granted on each view to entitled readers.
@@ -72,17 +72,17 @@ impl BigQuery {
         self
     }
 
-    fn facts(&self, table: &str) -> String {
-        format!("{}.{}", self.quote_ident(FACTS_SCHEMA), self.quote_ident(table))
-    }
-
     /// The key for the bind's key id, read through the authorized view from `veil.keys`.
     fn key(&self) -> String {
-        format!("(SELECT k.key_hex FROM {} k WHERE k.key_id = {})", self.facts("keys"), self.literal(&self.key_id))
+        format!(
+            "(SELECT k.key_hex FROM {} k WHERE k.key_id = {})",
+            self.facts_table("keys"),
+            self.literal(&self.key_id)
+        )
     }
 
     fn udf(&self, family: &'static str) -> String {
-        self.facts(&format!("veil_{family}"))
+        self.facts_table(&format!("veil_{family}"))
     }
 
     fn exact(w: f64) -> String {
@@ -186,8 +186,8 @@ impl Target for BigQuery {
         match c {
             Condition::ActingUnder { purpose } => Some(format!(
                 "EXISTS (SELECT 1 FROM {} m JOIN {} p ON p.project = m.project WHERE m.user_name = {} AND p.purpose = {})",
-                self.facts("user_projects"),
-                self.facts("project_purposes"),
+                self.facts_table("user_projects"),
+                self.facts_table("project_purposes"),
                 self.reader(),
                 self.literal(purpose)
             )),
@@ -264,42 +264,22 @@ impl Target for BigQuery {
         })
     }
 
-    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
-        let col = |name: &str| self.quote_ident(name);
-        Ok(match predicate {
-            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
-                let value = format!("CAST({} AS STRING)", col(column));
-                render::match_attribute(
-                    self,
-                    &self.facts("user_attributes"),
-                    &self.reader(),
-                    attribute,
-                    &value,
-                    *hierarchical,
-                )
-            }
-            RowPredicate::ValueIn { column, values, hierarchical } => {
-                render::value_in(self, values, &format!("CAST({} AS STRING)", col(column)), *hierarchical)
-            }
-            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
-            RowPredicate::TimeWindow { column, seconds } => format!(
-                "CAST({} AS DATETIME) >= DATETIME_SUB(CURRENT_DATETIME(), INTERVAL {seconds} SECOND)",
-                col(column)
-            ),
-            RowPredicate::Sample { percent, key } => {
-                // BigQuery has no CONCAT_WS.
-                let text = |k: &str| format!("COALESCE(CAST({} AS STRING), '')", col(k));
-                let join = |parts: &[String]| format!("CONCAT({})", parts.join(", '|', "));
-                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &join)?;
-                format!(
-                    "{}({row_key}, {}, {}, {percent:?})",
-                    self.udf("in_sample"),
-                    self.key(),
-                    self.literal(&format!("source:{}", ctx.source))
-                )
-            }
-            RowPredicate::Nothing => "FALSE".into(),
-        })
+    fn time_window(&self, column_sql: &str, seconds: u64) -> String {
+        format!("CAST({column_sql} AS DATETIME) >= DATETIME_SUB(CURRENT_DATETIME(), INTERVAL {seconds} SECOND)")
+    }
+
+    /// BigQuery has no CONCAT_WS.
+    fn sample_join(&self, parts: &[String]) -> String {
+        format!("CONCAT({})", parts.join(", '|', "))
+    }
+
+    fn in_sample(&self, row_key: &str, percent: f64, ctx: &MaskContext<'_>) -> Result<String> {
+        Ok(format!(
+            "{}({row_key}, {}, {}, {percent:?})",
+            self.udf("in_sample"),
+            self.key(),
+            self.literal(&format!("source:{}", ctx.source))
+        ))
     }
 
     fn preamble(&self) -> Vec<String> {
@@ -365,7 +345,7 @@ fn udf_statements(
         };
         let head = format!(
             "CREATE OR REPLACE FUNCTION {}({args})\nRETURNS {returns}\nDETERMINISTIC\nLANGUAGE js\n",
-            t.facts(&format!("veil_{family}"))
+            t.facts_table(&format!("veil_{family}"))
         );
         if family == "hash" {
             let body = format!("{}\nreturn {call};", udfs.bundle("hash-core")?.trim_end());
@@ -436,7 +416,7 @@ impl BigQuery {
             None,
             format!(
                 "CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);",
-                self.facts("keys")
+                self.facts_table("keys")
             ),
         );
         out.udfs.extend(StatementKind::Setup, udf_statements(self, &self.udfs, self.library.as_deref(), bind.needs)?);

@@ -20,14 +20,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask};
 
 use super::attached;
 use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect};
 use super::{MaskContext, Target};
 use crate::pipeline::{Deployment, Sections};
-use crate::render::{self, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Result, StatementKind};
 use veil_core::{Purpose, Scope};
 
@@ -73,10 +72,6 @@ impl Databricks {
         self
     }
 
-    fn facts(&self, table: &str) -> String {
-        format!("{}.{}", self.quote_ident(FACTS_SCHEMA), self.quote_ident(table))
-    }
-
     fn member(&self, group: &str) -> String {
         format!("is_account_group_member({})", self.literal(group))
     }
@@ -108,7 +103,7 @@ impl Databricks {
         };
         let master = format!(
             "(SELECT unhex(k.key_hex) FROM {} k WHERE k.key_id = {})",
-            self.facts("keys"),
+            self.facts_table("keys"),
             self.literal(&self.key_id)
         );
         format!("hmac(hmac({}, {master}), {info})", hex_literal(veil_core::HKDF_SALT))
@@ -150,7 +145,7 @@ impl Target for Databricks {
             None,
             format!(
                 "CREATE TABLE IF NOT EXISTS {} (key_id STRING NOT NULL, key_hex STRING NOT NULL);",
-                self.facts("keys")
+                self.facts_table("keys")
             ),
         );
         Ok(())
@@ -282,36 +277,26 @@ impl Target for Databricks {
         })
     }
 
-    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
-        let col = |name: &str| self.arg_ident(name);
-        Ok(match predicate {
-            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
-                let value = format!("CAST({} AS STRING)", col(column));
-                render::match_attribute(self, &self.facts("user_attributes"), &self.reader(), attribute, &value, *hierarchical)
-            }
-            RowPredicate::ValueIn { column, values, hierarchical } => {
-                render::value_in(self, values, &format!("CAST({} AS STRING)", col(column)), *hierarchical)
-            }
-            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
-            RowPredicate::TimeWindow { column, seconds } => format!(
-                "CAST({} AS TIMESTAMP_NTZ) >= TIMESTAMPADD(SECOND, -{seconds}, CAST(current_timestamp() AS TIMESTAMP_NTZ))",
-                col(column)
-            ),
-            RowPredicate::Sample { percent, key } => {
-                let text = |k: &str| format!("COALESCE(CAST({} AS STRING), '')", col(k));
-                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("concat_ws"))?;
-                if *percent >= 100.0 {
-                    return Ok("TRUE".into());
-                }
-                // As veil-core: the first 8 bytes of the HMAC, big-endian, below its threshold.
-                let threshold = veil_core::rows::sample_threshold(*percent);
-                format!(
-                    "substr(hex(hmac({}, encode({row_key}, 'UTF-8'))), 1, 16) < '{threshold:016X}'",
-                    self.derived_key(Purpose::Sample, ctx.source, false)
-                )
-            }
-            RowPredicate::Nothing => "FALSE".into(),
-        })
+    fn time_window(&self, column_sql: &str, seconds: u64) -> String {
+        format!(
+            "CAST({column_sql} AS TIMESTAMP_NTZ) >= TIMESTAMPADD(SECOND, -{seconds}, CAST(current_timestamp() AS TIMESTAMP_NTZ))"
+        )
+    }
+
+    fn sample_join(&self, parts: &[String]) -> String {
+        format!("concat_ws('|', {})", parts.join(", "))
+    }
+
+    fn in_sample(&self, row_key: &str, percent: f64, ctx: &MaskContext<'_>) -> Result<String> {
+        if percent >= 100.0 {
+            return Ok("TRUE".into());
+        }
+        // As veil-core: the first 8 bytes of the HMAC, big-endian, below its threshold.
+        let threshold = veil_core::rows::sample_threshold(percent);
+        Ok(format!(
+            "substr(hex(hmac({}, encode({row_key}, 'UTF-8'))), 1, 16) < '{threshold:016X}'",
+            self.derived_key(Purpose::Sample, ctx.source, false)
+        ))
     }
 
     fn preamble(&self) -> Vec<String> {
@@ -335,10 +320,6 @@ impl attached::Attached for Databricks {
 
     fn arg_ident(&self, column: &str) -> String {
         Databricks::arg_ident(self, column)
-    }
-
-    fn facts(&self, table: &str) -> String {
-        Databricks::facts(self, table)
     }
 
     fn exempt(&self, principal: &str) -> String {

@@ -1,10 +1,10 @@
 //! DuckDB: the veil extension's `veil_*` functions, `getvariable()` readers.
 
-use veil_policy::{ColumnType, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, HashScope, Keep, Mask, Rounding, TimeUnit};
 
 use super::dialect::TypeNames;
 use super::{MaskContext, Reader, Target};
-use crate::{render, Result};
+use crate::Result;
 
 /// The DuckDB target. `extension` is what `LOAD` names (a path or `veil`).
 #[derive(Clone, Debug)]
@@ -27,13 +27,6 @@ impl DuckDb {
             (HashScope::Project, Reader::Known { project: Some(p), .. }) => self.literal(&format!("project:{p}")),
             // No project: NULL scope, so the hash is NULL (fail closed).
             (HashScope::Project, Reader::Known { project: None, .. }) => "CAST(NULL AS VARCHAR)".into(),
-        }
-    }
-
-    fn reader_sql(&self, ctx: &MaskContext<'_>) -> String {
-        match &ctx.reader {
-            Reader::Dynamic => self.reader(),
-            Reader::Known { name, .. } => self.literal(name),
         }
     }
 }
@@ -100,7 +93,7 @@ impl Target for DuckDb {
             Mask::Hash { scope, per_reader } => {
                 let scope = self.scope(ctx, *scope);
                 if *per_reader {
-                    format!("veil_hash({}, {key}, {scope}, {})", text(c), self.reader_sql(ctx))
+                    format!("veil_hash({}, {key}, {scope}, {})", text(c), self.reader_of(ctx))
                 } else {
                     format!("veil_hash({}, {key}, {scope})", text(c))
                 }
@@ -154,34 +147,23 @@ impl Target for DuckDb {
         })
     }
 
-    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
-        let col = |name: &str| self.quote_ident(name);
-        Ok(match predicate {
-            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
-                let value = format!("CAST({} AS VARCHAR)", col(column));
-                let reader = self.reader_sql(ctx);
-                render::match_attribute(self, "veil.user_attributes", &reader, attribute, &value, *hierarchical)
-            }
-            RowPredicate::ValueIn { column, values, hierarchical } => {
-                render::value_in(self, values, &format!("CAST({} AS VARCHAR)", col(column)), *hierarchical)
-            }
-            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
-            RowPredicate::TimeWindow { column, seconds } => format!(
-                "veil_in_window(CAST({} AS TIMESTAMP), CAST(current_timestamp AS TIMESTAMP), CAST({} AS BIGINT))",
-                col(column),
-                u128::from(*seconds) * 1_000_000
-            ),
-            RowPredicate::Sample { percent, key } => {
-                let text = |k: &str| format!("coalesce(CAST({} AS VARCHAR), '')", col(k));
-                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("concat_ws"))?;
-                format!(
-                    "veil_in_sample({row_key}, {}, {}, CAST({percent:?} AS DOUBLE))",
-                    self.literal(ctx.key_id),
-                    self.literal(&format!("source:{}", ctx.source))
-                )
-            }
-            RowPredicate::Nothing => "FALSE".into(),
-        })
+    fn time_window(&self, column_sql: &str, seconds: u64) -> String {
+        format!(
+            "veil_in_window(CAST({column_sql} AS TIMESTAMP), CAST(current_timestamp AS TIMESTAMP), CAST({} AS BIGINT))",
+            u128::from(seconds) * 1_000_000
+        )
+    }
+
+    fn sample_text(&self, column_sql: &str) -> String {
+        format!("coalesce({}, '')", self.text(column_sql))
+    }
+
+    fn in_sample(&self, row_key: &str, percent: f64, ctx: &MaskContext<'_>) -> Result<String> {
+        Ok(format!(
+            "veil_in_sample({row_key}, {}, {}, CAST({percent:?} AS DOUBLE))",
+            self.literal(ctx.key_id),
+            self.literal(&format!("source:{}", ctx.source))
+        ))
     }
 
     fn preamble(&self) -> Vec<String> {

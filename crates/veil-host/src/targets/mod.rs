@@ -160,11 +160,73 @@ pub trait Target {
     /// # Errors
     /// [`crate::Error::Unsupported`] when the engine cannot enforce the mask faithfully.
     fn mask(&self, mask: &Mask, column_sql: &str, ctx: &MaskContext<'_>) -> Result<String>;
-    /// A row predicate as a boolean expression over the base table's columns.
+    /// A row predicate as a boolean expression over the base table's columns:
+    /// attribute matches and value lists over the column as text
+    /// ([`Target::row_value`]), `where:` clauses printed for the engine, and the
+    /// engine's time window and sample.
     ///
     /// # Errors
-    /// [`crate::Error::Unsupported`] when the engine cannot apply it.
-    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String>;
+    /// [`crate::Error::Unsupported`] when the engine cannot apply it;
+    /// [`crate::Error::Invalid`] for a sample percent outside 0..=100.
+    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
+        Ok(match predicate {
+            RowPredicate::MatchAttribute { column, attribute, hierarchical } => crate::render::match_attribute(
+                self,
+                &self.facts_table("user_attributes"),
+                &self.reader_of(ctx),
+                attribute,
+                &self.row_value(column, *hierarchical),
+                *hierarchical,
+            ),
+            RowPredicate::ValueIn { column, values, hierarchical } => {
+                crate::render::value_in(self, values, &self.row_value(column, *hierarchical), *hierarchical)
+            }
+            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
+            RowPredicate::TimeWindow { column, seconds } => self.time_window(&self.predicate_column(column), *seconds),
+            RowPredicate::Sample { percent, key } => {
+                let text = |k: &str| self.sample_text(&self.predicate_column(k));
+                let row_key = crate::render::sample_key(ctx.policy, *percent, key, &text, &|p| self.sample_join(p))?;
+                self.in_sample(&row_key, *percent, ctx)?
+            }
+            RowPredicate::Nothing => "FALSE".into(),
+        })
+    }
+    /// `expr` as text, as row rules compare it with reader values.
+    fn text(&self, expr: &str) -> String {
+        self.cast(expr, self.types().text)
+    }
+    /// A row rule's column as text to compare with reader values
+    /// (`hierarchical`: compared by prefix, as [`Target::tag_match`] does).
+    fn row_value(&self, column: &str, _hierarchical: bool) -> String {
+        self.text(&self.predicate_column(column))
+    }
+    /// One part of a sample's row key: the column as text, NULL as ''.
+    fn sample_text(&self, column_sql: &str) -> String {
+        format!("COALESCE({}, '')", self.text(column_sql))
+    }
+    /// A sample's row key parts joined with `|` (veil-core's row key).
+    fn sample_join(&self, parts: &[String]) -> String {
+        format!("CONCAT_WS('|', {})", parts.join(", "))
+    }
+    /// Rows whose `column_sql` lies within the last `seconds`.
+    fn time_window(&self, column_sql: &str, seconds: u64) -> String;
+    /// Rows whose `row_key` (text) falls in a `percent` sample keyed for the source.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] when the engine cannot sample.
+    fn in_sample(&self, row_key: &str, percent: f64, ctx: &MaskContext<'_>) -> Result<String>;
+    /// The reader a mask or row rule is evaluated for: the engine's expression
+    /// ([`Target::reader`]), or the one known reader as a literal.
+    fn reader_of(&self, ctx: &MaskContext<'_>) -> String {
+        match &ctx.reader {
+            Reader::Dynamic => self.reader(),
+            Reader::Known { name, .. } => self.literal(name),
+        }
+    }
+    /// A table of veil's facts schema, quoted.
+    fn facts_table(&self, table: &str) -> String {
+        format!("{}.{}", self.quote_ident(crate::render::FACTS_SCHEMA), self.quote_ident(table))
+    }
     /// The engine's own expression for a reader condition (e.g. a group as a role
     /// in the session), or `None` to look it up in the facts tables.
     fn native_condition(&self, _condition: &Condition) -> Option<String> {

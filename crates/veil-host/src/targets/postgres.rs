@@ -32,7 +32,7 @@
 
 use std::collections::BTreeSet;
 
-use veil_policy::{ColumnType, DataSource, Engine, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, DataSource, Engine, HashScope, Keep, Mask, Rounding, TimeUnit};
 
 use super::dialect::TypeNames;
 use super::{MaskContext, Reader, Target};
@@ -93,22 +93,11 @@ impl Postgres {
         }
     }
 
-    fn reader_sql(&self, ctx: &MaskContext<'_>) -> String {
-        match &ctx.reader {
-            Reader::Dynamic => self.reader(),
-            Reader::Known { name, .. } => self.literal(name),
-        }
-    }
-
     fn unsupported(&self, ctx: &MaskContext<'_>, why: &str) -> Error {
         Error::Unsupported {
             target: "postgres",
             what: format!("policy `{}`, column `{}.{}`: {why}", ctx.policy, ctx.source, ctx.column),
         }
-    }
-
-    fn facts(&self, table: &str) -> String {
-        format!("{}.{}", self.quote_ident(FACTS_SCHEMA), self.quote_ident(table))
     }
 }
 
@@ -183,7 +172,7 @@ impl Target for Postgres {
     }
 
     fn deny(&self, message_sql: &str) -> String {
-        format!("{}({message_sql})", self.facts("deny"))
+        format!("{}({message_sql})", self.facts_table("deny"))
     }
 
     fn mask(&self, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
@@ -207,10 +196,10 @@ impl Target for Postgres {
                         ))
                     }
                 };
-                let reader = if *per_reader { self.reader_sql(ctx) } else { "NULL".into() };
+                let reader = if *per_reader { self.reader_of(ctx) } else { "NULL".into() };
                 format!(
                     "{}({text}, {}, {}, {reader})",
-                    self.facts("keyed_hash"),
+                    self.facts_table("keyed_hash"),
                     self.literal(ctx.key_id),
                     self.scope(ctx, *scope)
                 )
@@ -292,46 +281,29 @@ impl Target for Postgres {
         })
     }
 
-    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
-        let col = |name: &str| self.quote_ident(name);
-        Ok(match predicate {
-            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
-                let value = format!("CAST({} AS text)", col(column));
-                render::match_attribute(
-                    self,
-                    &self.facts("user_attributes"),
-                    &self.reader_sql(ctx),
-                    attribute,
-                    &value,
-                    *hierarchical,
-                )
-            }
-            RowPredicate::ValueIn { column, values, hierarchical } => {
-                render::value_in(self, values, &format!("CAST({} AS text)", col(column)), *hierarchical)
-            }
-            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
-            RowPredicate::TimeWindow { column, seconds } => format!(
-                "CAST({} AS timestamp) >= CAST(current_timestamp AS timestamp) - interval '1 second' * {seconds}",
-                col(column)
-            ),
-            RowPredicate::Sample { percent, key } => {
-                let text = |k: &str| format!("coalesce(CAST({} AS text), '')", col(k));
-                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("concat_ws"))?;
-                if *percent >= 100.0 {
-                    return Ok("TRUE".into());
-                }
-                // veil-core keeps a row when the first 8 bytes of its HMAC, as an
-                // unsigned big-endian integer, are below this (same f64 -> u64 cast).
-                let threshold = (percent / 100.0 * 18_446_744_073_709_551_616.0) as u64;
-                format!(
-                    "{}({row_key}, {}, {}, {threshold})",
-                    self.facts("in_sample"),
-                    self.literal(ctx.key_id),
-                    self.literal(&format!("source:{}", ctx.source))
-                )
-            }
-            RowPredicate::Nothing => "FALSE".into(),
-        })
+    fn time_window(&self, column_sql: &str, seconds: u64) -> String {
+        format!(
+            "CAST({column_sql} AS timestamp) >= CAST(current_timestamp AS timestamp) - interval '1 second' * {seconds}"
+        )
+    }
+
+    fn sample_text(&self, column_sql: &str) -> String {
+        format!("coalesce({}, '')", self.text(column_sql))
+    }
+
+    fn in_sample(&self, row_key: &str, percent: f64, ctx: &MaskContext<'_>) -> Result<String> {
+        if percent >= 100.0 {
+            return Ok("TRUE".into());
+        }
+        // veil-core keeps a row when the first 8 bytes of its HMAC, as an
+        // unsigned big-endian integer, are below its threshold.
+        Ok(format!(
+            "{}({row_key}, {}, {}, {})",
+            self.facts_table("in_sample"),
+            self.literal(ctx.key_id),
+            self.literal(&format!("source:{}", ctx.source)),
+            veil_core::rows::sample_threshold(percent)
+        ))
     }
 
     fn preamble(&self) -> Vec<String> {
@@ -350,7 +322,7 @@ impl Target for Postgres {
         let function_name = format!("view_{}", parts.view);
         check_ident("view", parts.view)?;
         check_ident("function", &function_name)?;
-        let function = self.facts(&function_name);
+        let function = self.facts_table(&function_name);
         let mut returns = Vec::new();
         let mut outputs = Vec::new();
         let mut names = Vec::new();
@@ -654,17 +626,17 @@ fn lock_trigger(t: &Postgres, secure_schema: &str, sources: &[&veil_policy::Data
         format!(
             "CREATE TABLE IF NOT EXISTS {} (\n  at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),\n  \
              command_tag text NOT NULL,\n  object_type text,\n  object_identity text,\n  issued_by name NOT NULL\n);",
-            t.facts("ddl_log")
+            t.facts_table("ddl_log")
         ),
-        format!("ALTER TABLE {} OWNER TO {};", t.facts("ddl_log"), t.quote_ident(OWNER_ROLE)),
-        format!("REVOKE ALL ON {} FROM PUBLIC;", t.facts("ddl_log")),
-        format!("DROP TABLE IF EXISTS {};", t.facts("protected")),
-        format!("CREATE TABLE {} (schema_name text NOT NULL, table_name text NOT NULL);", t.facts("protected")),
-        format!("ALTER TABLE {} OWNER TO {};", t.facts("protected"), t.quote_ident(OWNER_ROLE)),
-        format!("REVOKE ALL ON {} FROM PUBLIC;", t.facts("protected")),
+        format!("ALTER TABLE {} OWNER TO {};", t.facts_table("ddl_log"), t.quote_ident(OWNER_ROLE)),
+        format!("REVOKE ALL ON {} FROM PUBLIC;", t.facts_table("ddl_log")),
+        format!("DROP TABLE IF EXISTS {};", t.facts_table("protected")),
+        format!("CREATE TABLE {} (schema_name text NOT NULL, table_name text NOT NULL);", t.facts_table("protected")),
+        format!("ALTER TABLE {} OWNER TO {};", t.facts_table("protected"), t.quote_ident(OWNER_ROLE)),
+        format!("REVOKE ALL ON {} FROM PUBLIC;", t.facts_table("protected")),
     ];
     if !protected.is_empty() {
-        out.push(format!("INSERT INTO {} VALUES {};", t.facts("protected"), protected.join(", ")));
+        out.push(format!("INSERT INTO {} VALUES {};", t.facts_table("protected"), protected.join(", ")));
     }
     let excluded =
         [FACTS_SCHEMA, secure_schema, "information_schema"].iter().map(|s| t.literal(s)).collect::<Vec<_>>().join(", ");
@@ -773,19 +745,19 @@ END"#;
     let path = format!("SET search_path = {DEFINER_PATH}");
     out.push(format!(
         "CREATE FUNCTION {}(rel oid, readers oid[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER\n{path}\nAS {};",
-        t.facts("lock_relation"),
+        t.facts_table("lock_relation"),
         dollar_quote(lock)
     ));
-    out.push(format!("REVOKE ALL ON FUNCTION {}(oid, oid[]) FROM PUBLIC;", t.facts("lock_relation")));
+    out.push(format!("REVOKE ALL ON FUNCTION {}(oid, oid[]) FROM PUBLIC;", t.facts_table("lock_relation")));
     out.push(format!(
         "CREATE FUNCTION {}() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER\n{path}\nAS {};",
-        t.facts("lock_new_relations"),
+        t.facts_table("lock_new_relations"),
         dollar_quote(&body)
     ));
-    out.push(format!("REVOKE ALL ON FUNCTION {}() FROM PUBLIC;", t.facts("lock_new_relations")));
+    out.push(format!("REVOKE ALL ON FUNCTION {}() FROM PUBLIC;", t.facts_table("lock_new_relations")));
     out.push(format!(
         "CREATE EVENT TRIGGER veil_lock_new_relations ON ddl_command_end EXECUTE FUNCTION {}();",
-        t.facts("lock_new_relations")
+        t.facts_table("lock_new_relations")
     ));
     out
 }
@@ -850,7 +822,7 @@ fn key_match(column: &str, value_sql: &str) -> String {
 /// The key table and the functions only veil_owner runs. Every name in their
 /// bodies is schema-qualified and their path is [`DEFINER_PATH`].
 fn owner_objects(t: &Postgres) -> Vec<String> {
-    let keys = t.facts("keys");
+    let keys = t.facts_table("keys");
     let lookup = |purpose: &str, id: &str, scope: &str, reader: &str| {
         [
             key_match("key_id", id),
@@ -894,22 +866,22 @@ fn owner_objects(t: &Postgres) -> Vec<String> {
         format!("REVOKE ALL ON {keys} FROM PUBLIC;"),
         format!(
             "CREATE FUNCTION {}(value text, hash_key_id text, hash_scope text, hash_reader text)\nRETURNS text LANGUAGE sql STABLE SECURITY DEFINER\n{DEFINER_SETTINGS}\nAS {};",
-            t.facts("keyed_hash"),
+            t.facts_table("keyed_hash"),
             dollar_quote(&body_hash)
         ),
-        format!("REVOKE ALL ON FUNCTION {}(text, text, text, text) FROM PUBLIC;", t.facts("keyed_hash")),
+        format!("REVOKE ALL ON FUNCTION {}(text, text, text, text) FROM PUBLIC;", t.facts_table("keyed_hash")),
         format!(
             "CREATE FUNCTION {}(row_key text, sample_key_id text, sample_scope text, threshold numeric)\nRETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER\n{DEFINER_SETTINGS}\nAS {};",
-            t.facts("in_sample"),
+            t.facts_table("in_sample"),
             dollar_quote(&body_sample)
         ),
-        format!("REVOKE ALL ON FUNCTION {}(text, text, text, numeric) FROM PUBLIC;", t.facts("in_sample")),
+        format!("REVOKE ALL ON FUNCTION {}(text, text, text, numeric) FROM PUBLIC;", t.facts_table("in_sample")),
         format!(
             "CREATE FUNCTION {}(message text) RETURNS boolean LANGUAGE plpgsql\n{DEFINER_SETTINGS}\nAS {};",
-            t.facts("deny"),
+            t.facts_table("deny"),
             dollar_quote("BEGIN RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = message; END")
         ),
-        format!("REVOKE ALL ON FUNCTION {}(text) FROM PUBLIC;", t.facts("deny")),
+        format!("REVOKE ALL ON FUNCTION {}(text) FROM PUBLIC;", t.facts_table("deny")),
     ]
 }
 

@@ -36,12 +36,12 @@
 
 use std::path::Path;
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Keep, Mask, Rounding, RowPredicate, TimeUnit};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Keep, Mask, Rounding, TimeUnit};
 
 use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::{warehouse, MaskContext, Target};
 use crate::pipeline::{Deployment, Needed, Sections};
-use crate::render::{self, ViewParts, FACTS_SCHEMA};
+use crate::render::{ViewParts, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Result, StatementKind};
 
 /// The UDFs the module exports: (SQL function name, Wasm export name).
@@ -217,40 +217,25 @@ impl SingleStore {
         }
     }
 
-    fn facts(&self, table: &str) -> String {
-        format!("{}.{}", quote_ident(FACTS_SCHEMA), quote_ident(table))
-    }
-
     /// The key for the bind's key id; `''` when missing (every keyed UDF then
     /// returns an error text, and no row is in a sample).
     fn key(&self) -> String {
         format!(
             "COALESCE((SELECT k.key_hex FROM {} k WHERE k.key_id = {}), '')",
-            self.facts("keys"),
+            self.facts_table("keys"),
             literal(&self.key_id)
         )
     }
 
     /// A call of UDF `name` (created when the plans need it: [`SingleStore::udf_name`]).
     fn udf(&self, name: &'static str, args: &[String]) -> String {
-        format!("{}({})", self.facts(name), args.join(", "))
+        format!("{}({})", self.facts_table(name), args.join(", "))
     }
 
     /// A masking UDF applied to a column: NULL stays NULL without a call (the
     /// canonical ABI has no NULL string).
     fn guarded(&self, c: &str, name: &'static str, args: &[String]) -> String {
         format!("CASE WHEN {c} IS NULL THEN NULL ELSE {} END", self.udf(name, args))
-    }
-
-    /// A column as text for comparisons with the facts: byte-exact (`BINARY`) for
-    /// equality; hierarchical matches compare bytes themselves ([`Target::tag_match`]).
-    fn exact_text(&self, column: &str, hierarchical: bool) -> String {
-        let text = format!("({} :> TEXT)", quote_ident(column));
-        if hierarchical {
-            text
-        } else {
-            format!("BINARY {text}")
-        }
     }
 }
 
@@ -356,15 +341,15 @@ impl Target for SingleStore {
     }
 
     fn deny(&self, message_sql: &str) -> String {
-        format!("{}({message_sql})", self.facts("veil_deny"))
+        format!("{}({message_sql})", self.facts_table("veil_deny"))
     }
 
     fn native_condition(&self, c: &Condition) -> Option<String> {
         match c {
             Condition::ActingUnder { purpose } => Some(format!(
                 "EXISTS (SELECT 1 FROM {} m JOIN {} p ON p.project = m.project WHERE m.user_name = {} AND p.purpose = {})",
-                self.facts("user_projects"),
-                self.facts("project_purposes"),
+                self.facts_table("user_projects"),
+                self.facts_table("project_purposes"),
                 self.reader(),
                 literal(purpose)
             )),
@@ -471,31 +456,31 @@ impl Target for SingleStore {
         })
     }
 
-    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
-        Ok(match predicate {
-            RowPredicate::MatchAttribute { column, attribute, hierarchical } => render::match_attribute(
-                self,
-                &self.facts("user_attributes"),
-                &self.reader(),
-                attribute,
-                &self.exact_text(column, *hierarchical),
-                *hierarchical,
-            ),
-            RowPredicate::ValueIn { column, values, hierarchical } => {
-                render::value_in(self, values, &self.exact_text(column, *hierarchical), *hierarchical)
-            }
-            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
-            RowPredicate::TimeWindow { column, seconds } => {
-                format!("({} :> DATETIME(6)) >= DATE_SUB(NOW(6), INTERVAL {seconds} SECOND)", quote_ident(column))
-            }
-            RowPredicate::Sample { percent, key } => {
-                let text = |k: &str| format!("COALESCE(({} :> TEXT), '')", quote_ident(k));
-                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("CONCAT_WS"))?;
-                let scope = literal(&format!("source:{}", ctx.source));
-                format!("{} = 1", self.udf("veil_in_sample", &[row_key, self.key(), scope, format!("{percent:?}")]))
-            }
-            RowPredicate::Nothing => "FALSE".into(),
-        })
+    fn text(&self, expr: &str) -> String {
+        format!("({expr} :> TEXT)")
+    }
+
+    /// Byte-exact (`BINARY`) for equality; hierarchical matches compare bytes
+    /// themselves ([`Target::tag_match`]).
+    fn row_value(&self, column: &str, hierarchical: bool) -> String {
+        let text = self.text(&quote_ident(column));
+        if hierarchical {
+            text
+        } else {
+            format!("BINARY {text}")
+        }
+    }
+
+    fn time_window(&self, column_sql: &str, seconds: u64) -> String {
+        format!("({column_sql} :> DATETIME(6)) >= DATE_SUB(NOW(6), INTERVAL {seconds} SECOND)")
+    }
+
+    fn in_sample(&self, row_key: &str, percent: f64, ctx: &MaskContext<'_>) -> Result<String> {
+        let scope = literal(&format!("source:{}", ctx.source));
+        Ok(format!(
+            "{} = 1",
+            self.udf("veil_in_sample", &[row_key.to_string(), self.key(), scope, format!("{percent:?}")])
+        ))
     }
 
     fn preamble(&self) -> Vec<String> {
@@ -542,7 +527,7 @@ fn deny_function() -> String {
     format!(
         "DELIMITER //\nCREATE OR REPLACE FUNCTION {}(message TEXT) RETURNS BOOL AS\nBEGIN\n  \
          RAISE user_exception(message);\n  RETURN FALSE;\nEND //\nDELIMITER ;",
-        SingleStore::new("").facts("veil_deny")
+        SingleStore::new("").facts_table("veil_deny")
     )
 }
 
@@ -582,7 +567,7 @@ impl SingleStore {
             None,
             format!(
                 "CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR(255) {BIN} NOT NULL, key_hex TEXT NOT NULL);",
-                self.facts("keys")
+                self.facts_table("keys")
             ),
         );
         let names: std::collections::BTreeSet<&str> = bind.needs.iter().map(|n| Self::udf_name(*n)).collect();

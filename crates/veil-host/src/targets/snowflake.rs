@@ -24,14 +24,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RowPredicate};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask};
 
 use super::attached;
 use super::dialect::{StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect, Udfs};
 use super::{MaskContext, Target};
 use crate::pipeline::{Deployment, Sections};
-use crate::render::{self, FACTS_SCHEMA};
+use crate::render::FACTS_SCHEMA;
 use crate::{BindOptions, Bindings, Error, Result, StatementKind};
 
 /// Prefix of the roles a reader activates to act under a project.
@@ -77,10 +77,6 @@ impl Snowflake {
         self
     }
 
-    fn facts(&self, table: &str) -> String {
-        format!("{}.{}", self.quote_ident(FACTS_SCHEMA), self.quote_ident(table))
-    }
-
     fn role_in_session(&self, role: &str) -> String {
         format!("IS_ROLE_IN_SESSION({})", self.literal(role))
     }
@@ -95,11 +91,15 @@ impl Snowflake {
 
     /// The key for the bind's key id, read by the policy owner from `veil.keys`.
     fn key(&self) -> String {
-        format!("(SELECT k.key_hex FROM {} k WHERE k.key_id = {})", self.facts("keys"), self.literal(&self.key_id))
+        format!(
+            "(SELECT k.key_hex FROM {} k WHERE k.key_id = {})",
+            self.facts_table("keys"),
+            self.literal(&self.key_id)
+        )
     }
 
     fn udf(&self, family: &'static str) -> String {
-        self.facts(&format!("veil_{family}"))
+        self.facts_table(&format!("veil_{family}"))
     }
 
     /// A policy argument naming a base-table column: plain names unquoted (so a
@@ -202,7 +202,7 @@ impl Target for Snowflake {
                     format!(
                         "({} AND EXISTS (SELECT 1 FROM {} m WHERE m.user_name = {} AND m.project = {}))",
                         self.role_in_session(&format!("{PROJECT_ROLE_PREFIX}{p}")),
-                        self.facts("user_projects"),
+                        self.facts_table("user_projects"),
                         self.reader(),
                         self.literal(p)
                     )
@@ -260,40 +260,23 @@ impl Target for Snowflake {
         })
     }
 
-    fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
-        let col = |name: &str| self.arg_ident(name);
-        Ok(match predicate {
-            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
-                let value = format!("TO_VARCHAR({})", col(column));
-                render::match_attribute(
-                    self,
-                    &self.facts("user_attributes"),
-                    &self.reader(),
-                    attribute,
-                    &value,
-                    *hierarchical,
-                )
-            }
-            RowPredicate::ValueIn { column, values, hierarchical } => {
-                render::value_in(self, values, &format!("TO_VARCHAR({})", col(column)), *hierarchical)
-            }
-            RowPredicate::Sql { predicate } => crate::predicate::print(self, &predicate.tree)?,
-            RowPredicate::TimeWindow { column, seconds } => format!(
-                "CAST({} AS TIMESTAMP_NTZ) >= DATEADD(second, -{seconds}, CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ))",
-                col(column)
-            ),
-            RowPredicate::Sample { percent, key } => {
-                let text = |k: &str| format!("COALESCE(TO_VARCHAR({}), '')", col(k));
-                let row_key = render::sample_key(ctx.policy, *percent, key, &text, &render::concat_ws("CONCAT_WS"))?;
-                format!(
-                    "{}({row_key}, {}, {}, {percent:?})",
-                    self.udf("in_sample"),
-                    self.key(),
-                    self.literal(&format!("source:{}", ctx.source))
-                )
-            }
-            RowPredicate::Nothing => "FALSE".into(),
-        })
+    fn text(&self, expr: &str) -> String {
+        format!("TO_VARCHAR({expr})")
+    }
+
+    fn time_window(&self, column_sql: &str, seconds: u64) -> String {
+        format!(
+            "CAST({column_sql} AS TIMESTAMP_NTZ) >= DATEADD(second, -{seconds}, CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ))"
+        )
+    }
+
+    fn in_sample(&self, row_key: &str, percent: f64, ctx: &MaskContext<'_>) -> Result<String> {
+        Ok(format!(
+            "{}({row_key}, {}, {}, {percent:?})",
+            self.udf("in_sample"),
+            self.key(),
+            self.literal(&format!("source:{}", ctx.source))
+        ))
     }
 
     fn preamble(&self) -> Vec<String> {
@@ -312,10 +295,6 @@ impl attached::Attached for Snowflake {
 
     fn arg_ident(&self, column: &str) -> String {
         Snowflake::arg_ident(self, column)
-    }
-
-    fn facts(&self, table: &str) -> String {
-        Snowflake::facts(self, table)
     }
 
     fn exempt(&self, role: &str) -> String {
@@ -402,7 +381,7 @@ fn udf_statements(t: &Snowflake, udfs: &Udfs, needs: &BTreeSet<crate::pipeline::
         out.push(format!(
             "CREATE OR REPLACE SECURE FUNCTION {}({args})\nRETURNS {returns}\nLANGUAGE JAVASCRIPT\nIMMUTABLE\n\
              COMMENT = 'veil: {what}, veil-js-slim bundle'\nAS $$\n{bundle}\nreturn {call};\n$$;",
-            t.facts(&format!("veil_{family}"))
+            t.facts_table(&format!("veil_{family}"))
         ));
     }
     Ok(out)
@@ -451,7 +430,7 @@ impl Snowflake {
             None,
             format!(
                 "CREATE TABLE IF NOT EXISTS {} (key_id VARCHAR NOT NULL, key_hex VARCHAR NOT NULL);",
-                self.facts("keys")
+                self.facts_table("keys")
             ),
         );
         out.udfs.extend(StatementKind::Setup, udf_statements(self, &self.udfs, bind.needs)?);
