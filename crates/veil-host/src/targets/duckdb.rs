@@ -3,7 +3,7 @@
 use veil_policy::{ColumnType, HashScope, Keep, Mask, Rounding, TimeUnit};
 
 use super::dialect::TypeNames;
-use super::{MaskContext, Reader, Target};
+use super::{MaskContext, Target};
 use crate::Result;
 
 /// The DuckDB target. `extension` is what `LOAD` names (a path or `veil`).
@@ -16,18 +16,6 @@ pub struct DuckDb {
 impl Default for DuckDb {
     fn default() -> Self {
         Self { extension: Some("veil".into()) }
-    }
-}
-
-impl DuckDb {
-    fn scope(&self, ctx: &MaskContext<'_>, scope: HashScope) -> String {
-        match (scope, &ctx.reader) {
-            (HashScope::Source, _) => self.literal(&format!("source:{}", ctx.source)),
-            (HashScope::Project, Reader::Dynamic) => format!("('project:' || {})", self.project()),
-            (HashScope::Project, Reader::Known { project: Some(p), .. }) => self.literal(&format!("project:{p}")),
-            // No project: NULL scope, so the hash is NULL (fail closed).
-            (HashScope::Project, Reader::Known { project: None, .. }) => "CAST(NULL AS VARCHAR)".into(),
-        }
     }
 }
 
@@ -91,7 +79,7 @@ impl Target for DuckDb {
         let ty = self.sql_type(ctx.column_type)?;
         Ok(match mask {
             Mask::Hash { scope, per_reader } => {
-                let scope = self.scope(ctx, *scope);
+                let scope = self.hash_scope(ctx, *scope);
                 if *per_reader {
                     format!("veil_hash({}, {key}, {scope}, {})", text(c), self.reader_of(ctx))
                 } else {
@@ -139,10 +127,10 @@ impl Target for DuckDb {
                 format!("veil_trunc_date({c}, '{unit}')")
             }
             Mask::Reversible { .. } => {
-                format!("veil_token({}, {key}, {})", text(c), self.scope(ctx, HashScope::Source))
+                format!("veil_token({}, {key}, {})", text(c), self.hash_scope(ctx, HashScope::Source))
             }
             Mask::FormatPreserving => {
-                format!("veil_fpe_encrypt({c}, {key}, {})", self.scope(ctx, HashScope::Source))
+                format!("veil_fpe_encrypt({c}, {key}, {})", self.hash_scope(ctx, HashScope::Source))
             }
         })
     }

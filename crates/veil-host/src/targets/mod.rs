@@ -223,6 +223,18 @@ pub trait Target {
             Reader::Known { name, .. } => self.literal(name),
         }
     }
+    /// The scope of a keyed hash as text (veil-core's `source:<name>` or
+    /// `project:<name>`); NULL for a project-scoped hash of a reader acting under
+    /// no project (the hash is then NULL: fail closed).
+    fn hash_scope(&self, ctx: &MaskContext<'_>, scope: veil_policy::HashScope) -> String {
+        use veil_policy::HashScope;
+        match (scope, &ctx.reader) {
+            (HashScope::Source, _) => self.literal(&format!("source:{}", ctx.source)),
+            (HashScope::Project, Reader::Dynamic) => format!("('project:' || {})", self.project()),
+            (HashScope::Project, Reader::Known { project: Some(p), .. }) => self.literal(&format!("project:{p}")),
+            (HashScope::Project, Reader::Known { project: None, .. }) => self.cast("NULL", self.types().text),
+        }
+    }
     /// A table of veil's facts schema, quoted.
     fn facts_table(&self, table: &str) -> String {
         format!("{}.{}", self.quote_ident(crate::render::FACTS_SCHEMA), self.quote_ident(table))

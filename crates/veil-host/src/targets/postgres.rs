@@ -32,10 +32,10 @@
 
 use std::collections::BTreeSet;
 
-use veil_policy::{ColumnType, DataSource, Engine, HashScope, Keep, Mask, Rounding, TimeUnit};
+use veil_policy::{ColumnType, DataSource, Engine, Keep, Mask, Rounding, TimeUnit};
 
 use super::dialect::TypeNames;
-use super::{MaskContext, Reader, Target};
+use super::{MaskContext, Target};
 use crate::pipeline::{Deployment, Section, Sections};
 use crate::render::{self, ViewParts, FACTS_SCHEMA};
 use crate::{BindOptions, Bindings, Error, Result, StatementKind};
@@ -81,24 +81,6 @@ pub struct KeyScope {
     pub scope: String,
     /// For per-reader hashes, the reader.
     pub reader: Option<String>,
-}
-
-impl Postgres {
-    fn scope(&self, ctx: &MaskContext<'_>, scope: HashScope) -> String {
-        match (scope, &ctx.reader) {
-            (HashScope::Source, _) => self.literal(&format!("source:{}", ctx.source)),
-            (HashScope::Project, Reader::Dynamic) => format!("('project:' || {})", self.project()),
-            (HashScope::Project, Reader::Known { project: Some(p), .. }) => self.literal(&format!("project:{p}")),
-            (HashScope::Project, Reader::Known { project: None, .. }) => "CAST(NULL AS text)".into(),
-        }
-    }
-
-    fn unsupported(&self, ctx: &MaskContext<'_>, why: &str) -> Error {
-        Error::Unsupported {
-            target: "postgres",
-            what: format!("policy `{}`, column `{}.{}`: {why}", ctx.policy, ctx.source, ctx.column),
-        }
-    }
 }
 
 fn check_ident(kind: &str, name: &str) -> Result<()> {
@@ -188,8 +170,7 @@ impl Target for Postgres {
                     | ColumnType::Date
                     | ColumnType::Timestamp => format!("CAST(CAST({c} AS {ty}) AS text)"),
                     ColumnType::Float | ColumnType::Other { .. } => {
-                        return Err(self.unsupported(
-                            ctx,
+                        return Err(super::warehouse::unsupported("postgres", ctx,
                             "a keyed hash of a floating-point or engine-specific column: PostgreSQL writes \
                              these values as text differently from veil-core and DuckDB, so hashes would not \
                              match; cast the column to text or decimal in dbt",
@@ -201,7 +182,7 @@ impl Target for Postgres {
                     "{}({text}, {}, {}, {reader})",
                     self.facts_table("keyed_hash"),
                     self.literal(ctx.key_id),
-                    self.scope(ctx, *scope)
+                    self.hash_scope(ctx, *scope)
                 )
             }
             Mask::Null => format!("CAST(NULL AS {ty})"),
@@ -210,8 +191,8 @@ impl Target for Postgres {
                 format!("CAST({literal} AS {ty})")
             }
             Mask::Regex { pattern, replacement } => {
-                let pattern = posix_pattern(pattern).map_err(|why| self.unsupported(ctx, &why))?;
-                let replacement = posix_replacement(replacement).map_err(|why| self.unsupported(ctx, &why))?;
+                let pattern = posix_pattern(pattern).map_err(|why| super::warehouse::unsupported("postgres", ctx, &why))?;
+                let replacement = super::warehouse::regex_replacement(replacement, "$", Some("\\\\")).map_err(|why| super::warehouse::unsupported("postgres", ctx, &why))?;
                 format!("regexp_replace({c}, {}, {}, 'g')", self.literal(&pattern), self.literal(&replacement))
             }
             Mask::Reveal { keep, fill } => {
@@ -235,8 +216,7 @@ impl Target for Postgres {
                     format!("CAST(round(CAST({c} AS numeric), {p}) AS {ty})")
                 }
                 _ => {
-                    return Err(self.unsupported(
-                        ctx,
+                    return Err(super::warehouse::unsupported("postgres", ctx,
                         "rounding a floating-point column: PostgreSQL rounds double precision half to even \
                          and converts it to numeric with 15 digits, so results would differ from veil-core; \
                          cast the column to decimal in dbt",
@@ -256,8 +236,7 @@ impl Target for Postgres {
                     ColumnType::Date => format!("CAST(date_trunc('{unit}', CAST({c} AS timestamp)) AS date)"),
                     ColumnType::Timestamp => format!("date_trunc('{unit}', CAST({c} AS timestamp))"),
                     _ => {
-                        return Err(self.unsupported(
-                            ctx,
+                        return Err(super::warehouse::unsupported("postgres", ctx,
                             "date truncation of a column that is not a date or timestamp (veil-core parses \
                              ISO-8601 text; PostgreSQL would not agree on every form); type the column in dbt",
                         ))
@@ -265,15 +244,13 @@ impl Target for Postgres {
                 }
             }
             Mask::Reversible { .. } => {
-                return Err(self.unsupported(
-                    ctx,
+                return Err(super::warehouse::unsupported("postgres", ctx,
                     "reversible tokens (AES-SIV) have no faithful PostgreSQL equivalent, and veil never \
                      substitutes a weaker mask; use hash or null for this target, or bind it to DuckDB",
                 ))
             }
             Mask::FormatPreserving => {
-                return Err(self.unsupported(
-                    ctx,
+                return Err(super::warehouse::unsupported("postgres", ctx,
                     "format-preserving encryption (NIST FF1) has no faithful PostgreSQL equivalent, and veil \
                      never substitutes a weaker mask; use hash or null for this target, or bind it to DuckDB",
                 ))
@@ -986,31 +963,6 @@ fn posix_char(c: char) -> String {
     }
 }
 
-/// A Rust regex replacement as a PostgreSQL one: `$$` is `$`; captures are refused.
-///
-/// # Errors
-/// A sentence when the replacement refers to a capture group.
-pub fn posix_replacement(replacement: &str) -> std::result::Result<String, String> {
-    let mut out = String::new();
-    let mut chars = replacement.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' if chars.peek() == Some(&'$') => {
-                chars.next();
-                out.push('$');
-            }
-            '$' => {
-                return Err(format!(
-                    "regex replacement `{replacement}` refers to a capture group, which the PostgreSQL target does not translate"
-                ))
-            }
-            '\\' => out.push_str("\\\\"),
-            c => out.push(c),
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1025,8 +977,8 @@ mod tests {
         for bad in ["a|b|cd", "(ab)+", "x*", r"\bword", "a+b+", "a+?", "(?m)^a", "(a)"] {
             assert!(posix_pattern(bad).is_err(), "{bad}");
         }
-        assert_eq!(posix_replacement(r"X\$$").unwrap(), r"X\\$");
-        assert!(posix_replacement("$1").is_err());
+        assert_eq!(super::super::warehouse::regex_replacement(r"X\$$", "$", Some(r"\\")).unwrap(), r"X\\$");
+        assert!(super::super::warehouse::regex_replacement("$1", "$", Some(r"\\")).is_err());
     }
 
     #[test]

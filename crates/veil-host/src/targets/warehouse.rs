@@ -266,7 +266,7 @@ pub fn common_mask(t: &dyn Target, d: &Dialect, mask: &Mask, c: &str, ctx: &Mask
         Mask::Regex { pattern, replacement } => {
             let why = |w: String| unsupported(d.target, ctx, &w);
             let pattern = regex_pattern(pattern, d.regex_char).map_err(why)?;
-            let replacement = regex_replacement(replacement, d.replacement_dollar).map_err(why)?;
+            let replacement = regex_replacement(replacement, d.replacement_dollar, None).map_err(why)?;
             format!("REGEXP_REPLACE({c}, {}, {})", t.literal(&pattern), t.literal(&replacement))
         }
         Mask::Round { rounding } => {
@@ -469,27 +469,33 @@ pub fn literal_escape(c: char) -> String {
     }
 }
 
-/// A Rust regex replacement for a warehouse: `$$` is `$` (written `dollar`);
-/// capture references and backslashes are refused.
+/// A Rust regex replacement (`$$` is a literal `$`) as an engine's: `$` written
+/// `dollar`, a backslash written `backslash` (`None`: refused, where the engine
+/// would read it as a capture reference). Capture references are refused.
 ///
 /// # Errors
 /// A sentence naming what is not translated.
-pub fn regex_replacement(replacement: &str, dollar: &str) -> std::result::Result<String, String> {
+pub fn regex_replacement(
+    replacement: &str,
+    dollar: &str,
+    backslash: Option<&str>,
+) -> std::result::Result<String, String> {
     let mut out = String::new();
     let mut chars = replacement.chars().peekable();
     while let Some(c) = chars.next() {
-        match c {
-            '$' if chars.peek() == Some(&'$') => {
+        match (c, backslash) {
+            ('$', _) if chars.peek() == Some(&'$') => {
                 chars.next();
                 out.push_str(dollar);
             }
-            '$' | '\\' => {
+            ('\\', Some(escaped)) => out.push_str(escaped),
+            ('$' | '\\', _) => {
                 return Err(format!(
                     "regex replacement `{replacement}` refers to a capture group or holds a backslash, which \
-                     warehouse targets do not translate"
+                     this target does not translate"
                 ))
             }
-            c => out.push(c),
+            (c, _) => out.push(c),
         }
     }
     Ok(out)
@@ -602,7 +608,7 @@ mod tests {
             assert!(regex_pattern(bad, hex_escape).is_err(), "{bad}");
         }
         assert!(regex_pattern("a.b", literal_escape).is_err(), "`.` holds control characters");
-        assert_eq!(regex_replacement("X$$", "\\$").unwrap(), "X\\$");
-        assert!(regex_replacement("$1", "$").is_err());
+        assert_eq!(regex_replacement("X$$", "\\$", None).unwrap(), "X\\$");
+        assert!(regex_replacement("$1", "$", None).is_err());
     }
 }
