@@ -44,9 +44,23 @@ def snowflake_sql(tmp_path_factory) -> str:
 DATABRICKS_POLICIES = ROOT / "crates/veil-host/tests/fixtures/databricks"
 
 
+def shop_tables() -> tuple:
+    """`--source` for every source of the shop that is not a dbt view (Unity Catalog
+    attaches no mask or row filter to a view: veil refuses them)."""
+    import json
+    manifest = json.loads((ROOT / "crates/veil-dbt/tests/fixtures/shop/manifest.json").read_text())
+    args = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") != "view":
+            args += ["--source", f"{node['schema']}.{node.get('alias') or node['name']}"]
+    for source in manifest["sources"].values():
+        args += ["--source", f"{source['schema']}.{source['identifier']}"]
+    return tuple(args)
+
+
 @pytest.fixture(scope="session")
 def databricks_sql(tmp_path_factory) -> str:
-    return bind("databricks", tmp_path_factory.mktemp("wh"), DATABRICKS_POLICIES)
+    return bind("databricks", tmp_path_factory.mktemp("wh"), DATABRICKS_POLICIES, extra=shop_tables())
 
 
 def snapshot(name: str) -> str:

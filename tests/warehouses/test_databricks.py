@@ -48,8 +48,8 @@ def test_every_databricks_statement_parses(databricks_sql):
 
 def test_databricks_statements_with_an_exempt_principal_parse(tmp_path):
     """--exempt dbt-sp: every mask and row filter function names the principal first."""
-    from conftest import DATABRICKS_POLICIES, bind
-    sql = bind("databricks", tmp_path, DATABRICKS_POLICIES, extra=("--exempt", "dbt-sp"))
+    from conftest import DATABRICKS_POLICIES, bind, shop_tables
+    sql = bind("databricks", tmp_path, DATABRICKS_POLICIES, extra=("--exempt", "dbt-sp", *shop_tables()))
     stmts = statements(sql, "databricks")
     for s in stmts:
         check(s)

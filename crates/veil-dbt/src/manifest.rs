@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use veil_policy::{Catalog, Column, ColumnType, DataSource};
+use veil_policy::{Catalog, Column, ColumnType, DataSource, RelationKind};
 
 use crate::error::{Error, Result};
 
@@ -500,7 +500,12 @@ fn data_source(
             })
             .collect(),
     };
-    DataSource { name: name.to_owned(), database, schema, identifier, tags, columns }
+    let kind = node
+        .config
+        .get("materialized")
+        .and_then(Value::as_str)
+        .map_or(RelationKind::Table, RelationKind::from_materialized);
+    DataSource { name: name.to_owned(), database, schema, identifier, kind, tags, columns }
 }
 
 /// The manifest's documented columns with their tags (as [`data_source`] reads them).

@@ -151,3 +151,13 @@ fn documented_tags_that_reach_no_column_are_said_and_entries_by_case_add_up() {
         dbt.warnings
     );
 }
+
+#[test]
+fn a_models_materialization_gives_its_relation_kind() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop");
+    let catalog = load(fixture).unwrap().catalog;
+    let kind = |name: &str| catalog.sources().find(|s| s.identifier == name).map(|s| s.kind);
+    assert_eq!(kind("stg_orders"), Some(veil_policy::RelationKind::View));
+    assert_eq!(kind("orders"), Some(veil_policy::RelationKind::Table));
+    assert_eq!(kind("raw_orders"), Some(veil_policy::RelationKind::Table));
+}

@@ -54,3 +54,51 @@ fn bundles_are_read_only_when_a_plan_calls_them() {
     let text = err.to_string();
     assert!(text.contains("no-such-folder/veil-") && text.contains("scripts/build-wasm"), "{text}");
 }
+
+const KINDS: &str = "sources:\n  - {name: s.t, database: db, schema: s, columns: [{name: email, type: varchar}, {name: region, type: varchar}]}\n  - {name: s.v, database: db, schema: s, kind: view, columns: [{name: email, type: varchar}, {name: region, type: varchar}]}\n  - {name: s.mv, database: db, schema: s, kind: materialized_view, columns: [{name: email, type: varchar}, {name: region, type: varchar}]}\n";
+
+/// Every statement about `relation` in `sql`.
+fn about<'a>(sql: &'a str, relation: &str) -> Vec<&'a str> {
+    sql.split(";\n").filter(|s| s.contains(relation)).collect()
+}
+
+#[test]
+fn snowflake_names_views_and_materialized_views_as_such() {
+    let e = engine(POLICIES, "users: [{name: u, groups: [Staff]}]\n", KINDS);
+    let sql = snowflake::bind(&e, &all(), &Udfs::placeholders(), &[]).unwrap().to_sql();
+    let each = |relation: &str, keyword: &str| {
+        let statements = about(&sql, relation);
+        assert!(statements.len() >= 4, "{relation}: {statements:?}");
+        for s in statements {
+            let s = s.trim_start();
+            let ok = s.starts_with(&format!("ALTER {keyword} {relation} "))
+                || s.contains(&format!(" SELECT ON {keyword} {relation} "));
+            assert!(ok, "{relation} as {keyword}: {s}");
+        }
+    };
+    each(r#""db"."s"."t""#, "TABLE");
+    each(r#""db"."s"."v""#, "VIEW");
+    each(r#""db"."s"."mv""#, "MATERIALIZED VIEW");
+}
+
+#[test]
+fn databricks_refuses_views_and_alters_materialized_views() {
+    let e = engine(POLICIES, "users: [{name: u, groups: [Staff]}]\n", KINDS);
+    let err = databricks::bind(&e, &all(), &[]).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("the view `s.v`") && text.contains("--source"), "{text}");
+    let only = BindOptions { sources: vec!["s.t".into(), "s.mv".into()], ..BindOptions::default() };
+    let sql = databricks::bind(&e, &only, &[]).unwrap().to_sql();
+    assert!(sql.contains("ALTER MATERIALIZED VIEW `db`.`s`.`mv` SET ROW FILTER"), "{sql}");
+    assert!(sql.contains("ALTER MATERIALIZED VIEW `db`.`s`.`mv` ALTER COLUMN `email` SET MASK"), "{sql}");
+    assert!(sql.contains("GRANT SELECT ON MATERIALIZED VIEW `db`.`s`.`mv` TO `u`"), "{sql}");
+    assert!(sql.contains("ALTER TABLE `db`.`s`.`t` SET ROW FILTER"), "{sql}");
+}
+
+#[test]
+fn an_unknown_relation_kind_is_refused_with_its_place() {
+    let bad = "sources:\n  - {name: s.t, schema: s, kind: vue}\n";
+    let err = veil_policy::Catalog::from_yaml_str(bad, "catalog.yaml").unwrap_err().to_string();
+    assert!(err.contains("catalog.yaml:2:") && err.contains("vue"), "{err}");
+}

@@ -261,6 +261,7 @@ impl Snapshot {
                     database: None,
                     schema: s.schema.clone(),
                     identifier: s.relation(name).to_owned(),
+                    kind: veil_policy::RelationKind::Table,
                     tags: s.tags.clone(),
                     columns: s
                         .columns

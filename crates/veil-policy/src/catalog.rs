@@ -120,6 +120,32 @@ pub struct Column {
     pub tags: Vec<String>,
 }
 
+/// What kind of relation a data source is. Engines that attach policies to
+/// relations write a different statement for each (Snowflake `ALTER VIEW`), or
+/// cannot attach to some (a Databricks view).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationKind {
+    /// A table (dbt `table`, `incremental`, `snapshot`, `seed`, a source).
+    #[default]
+    Table,
+    /// A view (dbt `view`).
+    View,
+    /// A materialized view (dbt `materialized_view`).
+    MaterializedView,
+}
+
+impl RelationKind {
+    /// The kind a dbt `materialized` config makes.
+    pub fn from_materialized(materialized: &str) -> Self {
+        match materialized {
+            "view" => RelationKind::View,
+            "materialized_view" => RelationKind::MaterializedView,
+            _ => RelationKind::Table,
+        }
+    }
+}
+
 /// A data source (table or view).
 ///
 /// Its relation is (`database`, `schema`, `identifier`) exactly as the engine
@@ -135,6 +161,8 @@ pub struct DataSource {
     pub schema: Option<String>,
     /// The relation's own name as the engine stores it (case, dots and all).
     pub identifier: String,
+    /// Table, view or materialized view.
+    pub kind: RelationKind,
     /// Table tags.
     pub tags: Vec<String>,
     /// Columns, in table order.
@@ -214,6 +242,8 @@ struct RawSource {
     schema: Option<String>,
     #[serde(default)]
     identifier: Option<String>,
+    #[serde(default)]
+    kind: RelationKind,
     #[serde(default)]
     tags: Vec<String>,
     #[serde(default)]
@@ -367,7 +397,15 @@ impl Catalog {
                 }
                 catalog.sources.insert(
                     name.clone(),
-                    DataSource { name, database: s.database, schema: s.schema, identifier, tags: s.tags, columns },
+                    DataSource {
+                        name,
+                        database: s.database,
+                        schema: s.schema,
+                        identifier,
+                        kind: s.kind,
+                        tags: s.tags,
+                        columns,
+                    },
                 );
             }
         }

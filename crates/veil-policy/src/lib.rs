@@ -69,7 +69,7 @@ pub mod sql;
 mod users;
 mod yaml;
 
-pub use catalog::{column_name_matches, Catalog, Column, ColumnType, DataSource};
+pub use catalog::{column_name_matches, Catalog, Column, ColumnType, DataSource, RelationKind};
 pub use condition::Condition;
 pub use engine::{decision_from, Engine, NEW_COLUMN_POLICY, NEW_COLUMN_TAG};
 pub use error::{Error, Location, Result};

@@ -26,14 +26,20 @@ pub trait Attached: Target {
     fn exempt(&self, principal: &str) -> String;
     /// The statement creating mask function `name`.
     fn create_mask(&self, name: &str, signature: &str, ty: &str, body: &str) -> String;
-    /// The statement attaching mask `name` to `column` of `base`, reading `extra` too.
-    fn attach_mask(&self, base: &str, column: &str, name: &str, extra: &[String]) -> String;
+    /// The keyword naming `source`'s kind of relation in `ALTER …` and `GRANT … ON …`
+    /// (`TABLE`, `VIEW`, `MATERIALIZED VIEW`).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] for a kind of relation the engine cannot attach policies to.
+    fn relation(&self, source: &DataSource) -> Result<&'static str>;
+    /// The statement attaching mask `name` to `column` of `base` (a `relation`), reading `extra` too.
+    fn attach_mask(&self, relation: &str, base: &str, column: &str, name: &str, extra: &[String]) -> String;
     /// The statement creating row filter function `name`.
     fn create_rows(&self, name: &str, signature: &str, body: &str) -> String;
-    /// The statements attaching row filter `name` to `base` over columns `on` (quoted).
-    fn attach_rows(&self, base: &str, name: &str, on: &[String]) -> Vec<String>;
-    /// GRANT (or REVOKE) SELECT on `base` to reader `user`.
-    fn grant(&self, base: &str, user: &str, allowed: bool) -> String;
+    /// The statements attaching row filter `name` to `base` (a `relation`) over columns `on` (quoted).
+    fn attach_rows(&self, relation: &str, base: &str, name: &str, on: &[String]) -> Vec<String>;
+    /// GRANT (or REVOKE) SELECT on `base` (a `relation`) to reader `user`.
+    fn grant(&self, relation: &str, base: &str, user: &str, allowed: bool) -> String;
     /// Does a row filter need at least one column argument?
     fn rows_need_a_column(&self) -> bool {
         false
@@ -71,6 +77,7 @@ pub(crate) fn attach(
     let mut attach = Vec::new();
     for (source, plan) in sources.iter().zip(plans) {
         let base = render::base_relation(source, t);
+        let relation = t.relation(source)?;
         for column in plan.columns.iter().filter(|c| !c.chain.is_empty()) {
             let warehouse::ColumnMask { body, signature, ty, extra } =
                 warehouse::column_mask(t, t.name(), t.mask_what(), source, plan, column, &options.key_id, &|c| {
@@ -82,7 +89,7 @@ pub(crate) fn attach(
             };
             let name = t.facts_table(&warehouse::content_name("mask", &format!("{signature}|{ty}|{body}")));
             functions.entry(name.clone()).or_insert_with(|| t.create_mask(&name, &signature, &ty, &body));
-            attach.push((source.name.clone(), t.attach_mask(&base, &column.name, &name, &extra)));
+            attach.push((source.name.clone(), t.attach_mask(relation, &base, &column.name, &name, &extra)));
         }
 
         // Row filter: an exempt principal, or a known reader, entitled, every filter holding.
@@ -114,14 +121,14 @@ pub(crate) fn attach(
         let name = t.facts_table(&warehouse::content_name("rows", &format!("{signature}|{body}")));
         functions.entry(name.clone()).or_insert_with(|| t.create_rows(&name, &signature, &body));
         let on: Vec<String> = columns.iter().map(|c| t.quote_ident(c)).collect();
-        for sql in t.attach_rows(&base, &name, &on) {
+        for sql in t.attach_rows(relation, &base, &name, &on) {
             attach.push((source.name.clone(), sql));
         }
 
         // Grants: exactly the entitled readers may select.
         let readers = warehouse::entitled(engine, &source.name)?;
         for u in engine.directory().users() {
-            attach.push((source.name.clone(), t.grant(&base, &u.name, readers.contains(&u.name))));
+            attach.push((source.name.clone(), t.grant(relation, &base, &u.name, readers.contains(&u.name))));
         }
     }
     Ok(Attachments { functions, attach })

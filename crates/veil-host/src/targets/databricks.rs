@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RelationKind};
 
 use super::attached;
 use super::dialect::{IdentQuote, StringEscapes, TypeNames};
@@ -330,30 +330,47 @@ impl attached::Attached for Databricks {
         format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS {ty}\nRETURN {body};")
     }
 
-    fn attach_mask(&self, base: &str, column: &str, name: &str, extra: &[String]) -> String {
+    /// Column masks and row filters attach to tables and materialized views;
+    /// a view takes neither (Unity Catalog), so a view is refused.
+    fn relation(&self, source: &veil_policy::DataSource) -> Result<&'static str> {
+        match source.kind {
+            RelationKind::Table => Ok("TABLE"),
+            RelationKind::MaterializedView => Ok("MATERIALIZED VIEW"),
+            RelationKind::View => Err(crate::Error::Unsupported {
+                target: "databricks",
+                what: format!(
+                    "the view `{}`: Unity Catalog attaches no column mask or row filter to a view; \
+                     materialize it as a table or materialized view in dbt, or leave it out (--source)",
+                    source.name
+                ),
+            }),
+        }
+    }
+
+    fn attach_mask(&self, relation: &str, base: &str, column: &str, name: &str, extra: &[String]) -> String {
         let using = if extra.is_empty() {
             String::new()
         } else {
             let cols: Vec<String> = extra.iter().map(|c| self.quote_ident(c)).collect();
             format!(" USING COLUMNS ({})", cols.join(", "))
         };
-        format!("ALTER TABLE {base} ALTER COLUMN {} SET MASK {name}{using};", self.quote_ident(column))
+        format!("ALTER {relation} {base} ALTER COLUMN {} SET MASK {name}{using};", self.quote_ident(column))
     }
 
     fn create_rows(&self, name: &str, signature: &str, body: &str) -> String {
         format!("CREATE FUNCTION IF NOT EXISTS {name}({signature})\nRETURNS BOOLEAN\nRETURN {body};")
     }
 
-    fn attach_rows(&self, base: &str, name: &str, on: &[String]) -> Vec<String> {
-        vec![format!("ALTER TABLE {base} SET ROW FILTER {name} ON ({});", on.join(", "))]
+    fn attach_rows(&self, relation: &str, base: &str, name: &str, on: &[String]) -> Vec<String> {
+        vec![format!("ALTER {relation} {base} SET ROW FILTER {name} ON ({});", on.join(", "))]
     }
 
-    fn grant(&self, base: &str, user: &str, allowed: bool) -> String {
+    fn grant(&self, relation: &str, base: &str, user: &str, allowed: bool) -> String {
         let who = self.quote_ident(user);
         if allowed {
-            format!("GRANT SELECT ON TABLE {base} TO {who};")
+            format!("GRANT SELECT ON {relation} {base} TO {who};")
         } else {
-            format!("REVOKE SELECT ON TABLE {base} FROM {who};")
+            format!("REVOKE SELECT ON {relation} {base} FROM {who};")
         }
     }
 }

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask};
+use veil_policy::{ColumnType, Condition, Engine, HashScope, Mask, RelationKind};
 
 use super::attached;
 use super::dialect::{StringEscapes, TypeNames};
@@ -305,7 +305,16 @@ impl attached::Attached for Snowflake {
         format!("CREATE MASKING POLICY IF NOT EXISTS {name} AS ({signature})\nRETURNS {ty} ->\n  {body};")
     }
 
-    fn attach_mask(&self, base: &str, column: &str, name: &str, extra: &[String]) -> String {
+    /// Policies attach to tables, views and materialized views alike, each named as such.
+    fn relation(&self, source: &veil_policy::DataSource) -> Result<&'static str> {
+        Ok(match source.kind {
+            RelationKind::Table => "TABLE",
+            RelationKind::View => "VIEW",
+            RelationKind::MaterializedView => "MATERIALIZED VIEW",
+        })
+    }
+
+    fn attach_mask(&self, relation: &str, base: &str, column: &str, name: &str, extra: &[String]) -> String {
         let using = if extra.is_empty() {
             String::new()
         } else {
@@ -313,26 +322,29 @@ impl attached::Attached for Snowflake {
                 std::iter::once(column).chain(extra.iter().map(String::as_str)).map(|c| self.quote_ident(c)).collect();
             format!(" USING ({})", cols.join(", "))
         };
-        format!("ALTER TABLE {base} MODIFY COLUMN {} SET MASKING POLICY {name}{using} FORCE;", self.quote_ident(column))
+        format!(
+            "ALTER {relation} {base} MODIFY COLUMN {} SET MASKING POLICY {name}{using} FORCE;",
+            self.quote_ident(column)
+        )
     }
 
     fn create_rows(&self, name: &str, signature: &str, body: &str) -> String {
         format!("CREATE ROW ACCESS POLICY IF NOT EXISTS {name} AS ({signature})\nRETURNS BOOLEAN ->\n  {body};")
     }
 
-    fn attach_rows(&self, base: &str, name: &str, on: &[String]) -> Vec<String> {
+    fn attach_rows(&self, relation: &str, base: &str, name: &str, on: &[String]) -> Vec<String> {
         vec![
-            format!("ALTER TABLE {base} DROP ALL ROW ACCESS POLICIES;"),
-            format!("ALTER TABLE {base} ADD ROW ACCESS POLICY {name} ON ({});", on.join(", ")),
+            format!("ALTER {relation} {base} DROP ALL ROW ACCESS POLICIES;"),
+            format!("ALTER {relation} {base} ADD ROW ACCESS POLICY {name} ON ({});", on.join(", ")),
         ]
     }
 
-    fn grant(&self, base: &str, user: &str, allowed: bool) -> String {
+    fn grant(&self, relation: &str, base: &str, user: &str, allowed: bool) -> String {
         let role = self.quote_ident(&format!("{READER_ROLE_PREFIX}{user}"));
         if allowed {
-            format!("GRANT SELECT ON TABLE {base} TO ROLE {role};")
+            format!("GRANT SELECT ON {relation} {base} TO ROLE {role};")
         } else {
-            format!("REVOKE SELECT ON TABLE {base} FROM ROLE {role};")
+            format!("REVOKE SELECT ON {relation} {base} FROM ROLE {role};")
         }
     }
 

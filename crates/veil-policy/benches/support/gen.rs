@@ -74,6 +74,7 @@ pub fn catalog(rng: &mut Rng, n: usize) -> Catalog {
             database: Some("db".into()),
             schema: Some(format!("schema{}", i % 20)),
             identifier: format!("s{i}"),
+            kind: veil_policy::RelationKind::Table,
             tags,
             columns,
         }
