@@ -102,3 +102,26 @@ fn an_unknown_relation_kind_is_refused_with_its_place() {
     let err = veil_policy::Catalog::from_yaml_str(bad, "catalog.yaml").unwrap_err().to_string();
     assert!(err.contains("catalog.yaml:2:") && err.contains("vue"), "{err}");
 }
+
+#[test]
+fn the_registry_builds_every_engine_and_modules_are_read_only_when_needed() {
+    use veil_host::targets::{engine as registered, EngineOptions, ENGINES};
+    let e = engine(POLICIES, "users: [{name: u, groups: [Staff]}]\n", CATALOG);
+    let missing = EngineOptions {
+        udfs: Some(root().join("no-such-folder")),
+        modules: Some(root().join("no-such-folder")),
+        ..EngineOptions::default()
+    };
+    // Null masks and a WHERE rule call no helper function: every engine binds
+    // without bundles or modules.
+    for entry in ENGINES {
+        let target = (entry.make)(&e, &all(), &missing).unwrap();
+        assert_eq!(target.name(), entry.name);
+        veil_host::bind(&e, target.as_ref(), &all()).unwrap();
+    }
+    // The shop's hash needs the SingleStore modules: refused naming the folder.
+    let shop = shop(&root().join("examples/shop/policies"));
+    let singlestore = (registered("singlestore").unwrap().make)(&shop, &common::options(), &missing).unwrap();
+    let err = veil_host::bind(&shop, singlestore.as_ref(), &common::options()).unwrap_err().to_string();
+    assert!(err.contains("no-such-folder") && err.contains("scripts/build-wasm"), "{err}");
+}

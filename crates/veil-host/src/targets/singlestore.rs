@@ -186,20 +186,36 @@ pub fn function_statements(schema: &str, modules: &Modules) -> Vec<String> {
 #[derive(Debug)]
 pub struct SingleStore {
     key_id: String,
-    modules: Option<Modules>,
+    modules: ModuleSource,
     account_host: String,
+}
+
+/// Where the UDFs' Wasm modules come from: read when a plan needs a UDF.
+#[derive(Debug)]
+enum ModuleSource {
+    None,
+    Loaded(Modules),
+    Folder(std::path::PathBuf),
 }
 
 impl SingleStore {
     /// The target for a key id.
     pub fn new(key_id: &str) -> Self {
-        Self { key_id: key_id.to_string(), modules: None, account_host: ACCOUNT_HOST.to_string() }
+        Self { key_id: key_id.to_string(), modules: ModuleSource::None, account_host: ACCOUNT_HOST.to_string() }
     }
 
     /// With the Wasm modules the UDFs embed, granting the views to
     /// `'<reader>'@'<account_host>'` (usually [`ACCOUNT_HOST`]).
     pub fn with(mut self, modules: Modules, account_host: &str) -> Self {
-        self.modules = Some(modules);
+        self.modules = ModuleSource::Loaded(modules);
+        self.account_host = account_host.to_string();
+        self
+    }
+
+    /// With the folder of the Wasm modules (usually `dist/singlestore`), read only
+    /// when the plans call a UDF.
+    pub fn with_folder(mut self, folder: &Path, account_host: &str) -> Self {
+        self.modules = ModuleSource::Folder(folder.to_path_buf());
         self.account_host = account_host.to_string();
         self
     }
@@ -265,9 +281,9 @@ pub const ENGINE: super::EngineEntry = super::EngineEntry {
     about: "SingleStore: secure views, grants on them, Wasm UDFs (older canonical ABI)",
     options: &["account-host", "module"],
     make: |_, options, o| {
-        let modules = Modules::load(o.modules.as_deref().unwrap_or(Path::new("dist/singlestore")))?;
+        let folder = o.modules.as_deref().unwrap_or(Path::new("dist/singlestore"));
         let host = o.account_host.as_deref().unwrap_or(ACCOUNT_HOST);
-        Ok(Box::new(SingleStore::new(&options.key_id).with(modules, host)))
+        Ok(Box::new(SingleStore::new(&options.key_id).with_folder(folder, host)))
     },
 };
 
@@ -572,9 +588,19 @@ impl SingleStore {
         );
         let names: std::collections::BTreeSet<&str> = bind.needs.iter().map(|n| Self::udf_name(*n)).collect();
         if !names.is_empty() {
-            let modules = self.modules.as_ref().ok_or_else(|| {
-                Error::Invalid("the policies need veil's SingleStore UDFs: give the modules (dist/singlestore, built by scripts/build-wasm)".into())
-            })?;
+            let read;
+            let modules = match &self.modules {
+                ModuleSource::Loaded(modules) => modules,
+                ModuleSource::Folder(folder) => {
+                    read = Modules::load(folder)?;
+                    &read
+                }
+                ModuleSource::None => {
+                    return Err(Error::Invalid(
+                        "the policies need veil's SingleStore UDFs: give the modules (dist/singlestore, built by scripts/build-wasm)".into(),
+                    ))
+                }
+            };
             for name in names {
                 let export = FUNCTIONS.iter().find(|(n, _)| *n == name).map_or(name, |(_, e)| *e);
                 out.udfs.push(
