@@ -51,12 +51,15 @@ def parse_signature(args: str, dialect: str) -> None:
     sqlglot.parse_one(f"CREATE TABLE t ({args})", read=dialect, error_level=sqlglot.ErrorLevel.RAISE)
 
 
+# The relation kinds policies attach to (dbt tables, views, materialized views).
+RELATION = r"(?:TABLE|VIEW|MATERIALIZED VIEW)"
+
 SNOWFLAKE_SHAPES = [
     (re.compile(rf"CREATE ROLE IF NOT EXISTS {IDENT}$"), None),
     (re.compile(rf"GRANT ROLE {IDENT} TO USER {IDENT}$"), None),
-    (re.compile(rf"ALTER TABLE {TNAME} DROP ALL ROW ACCESS POLICIES$"), None),
-    (re.compile(rf"ALTER TABLE {TNAME} ADD ROW ACCESS POLICY {QNAME} ON \({COLS}\)$"), None),
-    (re.compile(rf"ALTER TABLE {TNAME} MODIFY COLUMN {IDENT} SET MASKING POLICY {QNAME}(?: USING \({COLS}\))? FORCE$"), None),
+    (re.compile(rf"ALTER {RELATION} {TNAME} DROP ALL ROW ACCESS POLICIES$"), None),
+    (re.compile(rf"ALTER {RELATION} {TNAME} ADD ROW ACCESS POLICY {QNAME} ON \({COLS}\)$"), None),
+    (re.compile(rf"ALTER {RELATION} {TNAME} MODIFY COLUMN {IDENT} SET MASKING POLICY {QNAME}(?: USING \({COLS}\))? FORCE$"), None),
     (re.compile(rf"CREATE (?:MASKING|ROW ACCESS) POLICY IF NOT EXISTS {QNAME} AS \((?P<args>.*?)\)\nRETURNS (?P<ret>[A-Z0-9_(),]+) ->\n(?P<body>.*)$", re.S), "policy"),
 ]
 

@@ -289,7 +289,8 @@ pub fn run(
                 continue;
             }
             let mode = Mode::Reader { user: user.clone(), project: project.clone() };
-            let specialised = bind(engine, prober.target(), &options(mode, vec![source.clone()]))?;
+            let specialised =
+                veil_host::pipeline::views(engine, prober.target(), &options(mode, vec![source.clone()]))?;
             let Some(expected) =
                 specialised.statements.iter().find(|s| s.kind == StatementKind::View).and_then(|s| s.select.clone())
             else {

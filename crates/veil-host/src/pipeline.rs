@@ -149,15 +149,29 @@ pub fn selected<'a>(engine: &'a Engine, options: &BindOptions) -> Result<Vec<&'a
 /// for a mask the target cannot enforce (naming policy and column);
 /// [`Error::Invalid`] for names or options the target cannot use.
 pub fn bind(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Result<Bindings> {
-    check_key_id(&options.key_id)?;
-    let attached = target.attached();
     if !matches!(options.mode, Mode::Dynamic) && !target.binds_one_reader() {
-        let what = if attached.is_some() { "policies" } else { "views" };
+        let what = if target.attached().is_some() { "policies" } else { "views" };
         return Err(Error::Invalid(format!(
             "the {} target binds {what} for every reader; views for one reader (--user) are for duckdb",
             target.name()
         )));
     }
+    render(engine, target, options, true)
+}
+
+/// The views of `options.mode` on any secure-view engine, without what the engine
+/// deploys around them (roles, keys, helper functions, grants): what `veil verify`
+/// compares a reader's rows with, on engines that bind one set of views for all.
+///
+/// # Errors
+/// As [`bind`].
+pub fn views(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Result<Bindings> {
+    render(engine, target, options, false)
+}
+
+fn render(engine: &Engine, target: &dyn Target, options: &BindOptions, deploy: bool) -> Result<Bindings> {
+    check_key_id(&options.key_id)?;
+    let attached = target.attached();
     let sources = selected(engine, options)?;
     target.validate(engine, options, &sources)?;
     let secure_schema = attached.is_none().then_some(options.secure_schema.as_str());
@@ -219,8 +233,10 @@ pub fn bind(engine: &Engine, target: &dyn Target, options: &BindOptions) -> Resu
             }
         }
     }
-    let deployment = Deployment { engine, options, sources: &sources, views: &views, needs: &needs };
-    target.deploy(&deployment, &mut out)?;
+    if deploy {
+        let deployment = Deployment { engine, options, sources: &sources, views: &views, needs: &needs };
+        target.deploy(&deployment, &mut out)?;
+    }
     Ok(out.into_bindings(views))
 }
 
