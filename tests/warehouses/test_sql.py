@@ -9,7 +9,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 IDENT = r'"(?:[^"]|"")+"'
-QNAME = rf"{IDENT}\.{IDENT}"
+QNAME = rf"{IDENT}(?:\.{IDENT}){{1,2}}"
 # A base table: schema.table, or database.schema.table where the catalog names a database.
 TNAME = rf"{IDENT}(?:\.{IDENT}){{1,2}}"
 COLS = rf"{IDENT}(?:, {IDENT})*"

@@ -43,7 +43,7 @@ const text = (v) => (v !== null && typeof v === 'object' ? v.repeat.repeat(v.tim
 
 /** Snowflake JS UDFs: name -> a JS function called with the SQL arguments in order. */
 function snowflakeUdfs(sql) {
-  const re = /CREATE OR REPLACE SECURE FUNCTION "veil"\."(\w+)"\(([^)]*)\)\n[\s\S]*?LANGUAGE JAVASCRIPT[\s\S]*?AS \$\$\n([\s\S]*?)\n\$\$;/g;
+  const re = /CREATE OR REPLACE SECURE FUNCTION (?:"\w+"\.)?"veil"\."(\w+)"\(([^)]*)\)\n[\s\S]*?LANGUAGE JAVASCRIPT[\s\S]*?AS \$\$\n([\s\S]*?)\n\$\$;/g;
   const out = {};
   for (const [, name, args, body] of sql.matchAll(re)) {
     const names = args.split(',').map((a) => a.trim().split(/\s+/)[0]);
@@ -99,7 +99,7 @@ test('Snowflake JS UDFs return veil-core values on the shared vectors', () => {
 const BIGQUERY_LIBRARY = 'gs://veil-udfs/slim';
 
 function bigqueryUdfs(sql) {
-  const re = /CREATE OR REPLACE FUNCTION `veil`\.`(\w+)`\(([^)]*)\)\n[\s\S]*?LANGUAGE js\n(?:OPTIONS \(library = \['([^']+)'\]\)\n)?AS r"""\n([\s\S]*?)\n""";/g;
+  const re = /CREATE OR REPLACE FUNCTION (?:`[\w-]+`\.)?`veil`\.`(\w+)`\(([^)]*)\)\n[\s\S]*?LANGUAGE js\n(?:OPTIONS \(library = \['([^']+)'\]\)\n)?AS r"""\n([\s\S]*?)\n""";/g;
   const out = {};
   for (const [, name, args, library, body] of sql.matchAll(re)) {
     const names = args.split(',').map((a) => a.trim().split(/\s+/)[0]);

@@ -191,7 +191,7 @@ fn render(engine: &Engine, target: &dyn Target, options: &BindOptions, deploy: b
             attach(a, &sources, &plans, engine, options, &mut out)?;
         }
         None => {
-            let schema = target.quote_ident(&options.secure_schema);
+            let schema = target.schema_name(&options.secure_schema);
             out.setup.push(StatementKind::Setup, None, target.create_schema(&schema));
             let names = render::view_names(&sources, target)?;
             match &options.mode {

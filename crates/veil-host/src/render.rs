@@ -196,7 +196,7 @@ pub fn base_relation(source: &DataSource, target: &dyn Target) -> String {
 
 /// Tables of facts about readers, rebuilt on every bind.
 pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Section) {
-    let s = t.quote_ident(FACTS_SCHEMA);
+    let s = t.schema_name(FACTS_SCHEMA);
     out.push(StatementKind::Facts, None, t.create_schema(&s));
     let mut users = Vec::new();
     let mut groups = Vec::new();
@@ -487,11 +487,7 @@ pub(crate) fn dynamic_view(
     }
 
     let reader = t.reader();
-    let known = format!(
-        "EXISTS (SELECT 1 FROM {}.{} u WHERE u.user_name = {reader})",
-        t.quote_ident(FACTS_SCHEMA),
-        t.quote_ident("users")
-    );
+    let known = format!("EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {reader})", t.facts_table("users"));
     let denied = t.concat(&[
         "'veil: reader '".into(),
         format!("coalesce({reader}, '(none: SET VARIABLE veil_user)')"),

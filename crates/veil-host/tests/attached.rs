@@ -125,3 +125,27 @@ fn the_registry_builds_every_engine_and_modules_are_read_only_when_needed() {
     let err = veil_host::bind(&shop, singlestore.as_ref(), &common::options()).unwrap_err().to_string();
     assert!(err.contains("no-such-folder") && err.contains("scripts/build-wasm"), "{err}");
 }
+
+#[test]
+fn veils_own_schemas_live_in_the_sources_database_never_the_sessions() {
+    use veil_host::targets::{engine as registered, EngineOptions};
+    let one = engine(POLICIES, "users: [{name: u, groups: [Staff]}]\n", CATALOG);
+    for name in ["snowflake", "databricks", "bigquery"] {
+        let target = (registered(name).unwrap().make)(&one, &all(), &EngineOptions::default()).unwrap();
+        let sql = veil_host::bind(&one, target.as_ref(), &all()).unwrap().to_sql();
+        let q = |s: &str| target.quote_ident(s);
+        // Every mention of veil's schema is preceded by the sources' database.
+        let veil = q("veil");
+        let bare = sql.match_indices(&veil).filter(|(i, _)| !sql[..*i].ends_with(&format!("{}.", q("db")))).count();
+        assert_eq!(bare, 0, "{name}: veil's schema named without its database:\n{sql}");
+    }
+    // Sources in two databases: veil cannot guess; --database decides.
+    let two = "sources:\n  - {name: a.t, database: db1, schema: s, identifier: t, columns: [{name: email, type: varchar}]}\n  - {name: b.t, database: db2, schema: s2, identifier: t, columns: [{name: email, type: varchar}]}\n";
+    let e = engine(POLICIES, "users: [{name: u, groups: [Staff]}]\n", two);
+    let err = (registered("snowflake").unwrap().make)(&e, &all(), &EngineOptions::default()).err().unwrap();
+    assert!(err.to_string().contains("`db1`, `db2`") && err.to_string().contains("--database"), "{err}");
+    let given = EngineOptions { database: Some("GOV".into()), ..EngineOptions::default() };
+    let target = (registered("snowflake").unwrap().make)(&e, &all(), &given).unwrap();
+    let sql = veil_host::bind(&e, target.as_ref(), &all()).unwrap().to_sql();
+    assert!(sql.contains(r#"CREATE SCHEMA IF NOT EXISTS "GOV"."veil";"#), "{sql}");
+}

@@ -98,7 +98,7 @@ fn bigquery_row_access_policies() {
     let filtered =
         row_access_policies(&hostile_engine, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, &[]);
     let filtered = filtered.unwrap().join("\n\n");
-    assert!(filtered.contains("FILTER USING (EXISTS (SELECT 1 FROM `veil`.`user_attributes` a WHERE a.user_name = SESSION_USER() AND a.key = 'k\\''"), "{filtered}");
+    assert!(filtered.contains("FILTER USING (EXISTS (SELECT 1 FROM `p`.`veil`.`user_attributes` a WHERE a.user_name = SESSION_USER() AND a.key = 'k\\''"), "{filtered}");
     assert!(filtered.contains("GRANT TO ('user:o\\'brien\\\\')"), "{filtered}");
     insta::assert_snapshot!("bigquery_row_access_policies", format!("{}\n\n{filtered}", with.join("\n\n")));
 }
@@ -116,7 +116,7 @@ fn bigquery_hash_is_inline_and_the_library_only_needed_for_the_rest() {
     let sql = bigquery::bind(&e, &BindOptions { key_id: "k1".into(), ..BindOptions::default() }, &udfs(), None)
         .unwrap()
         .to_sql();
-    let udf = sql.split(";\n\n").find(|s| s.contains("FUNCTION `veil`.`veil_hash`")).unwrap();
+    let udf = sql.split(";\n\n").find(|s| s.contains("FUNCTION `p`.`veil`.`veil_hash`")).unwrap();
     assert!(!udf.contains("library") && udf.contains("/* dist/js/slim/veil-hash-core.inline.js */"), "{udf}");
     assert!(udf.ends_with("return veilHash(v, k, s, r);\n\"\"\""), "{udf}");
     // A bundle that would not fit is refused, not truncated.

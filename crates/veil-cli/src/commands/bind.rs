@@ -50,6 +50,12 @@ pub struct Args {
     /// inputs. Repeatable. Never a reader's role.
     #[arg(long, value_name = "PRINCIPAL", alias = "exempt-role", alias = "exempt-principal")]
     exempt: Vec<String>,
+    /// Snowflake, Databricks and BigQuery: the database (catalog, project) of
+    /// veil's own schemas (facts, keys, policies, secure views), so they never land
+    /// in whatever database a session uses; by default the data sources' one
+    /// (required when they are in several).
+    #[arg(long, value_name = "NAME")]
+    database: Option<String>,
     /// SingleStore: the host part of the accounts the views are granted to
     /// ('<reader>'@'<host>'), e.g. 10.0.% for one network.
     #[arg(long, value_name = "HOST", default_value = singlestore::ACCOUNT_HOST)]
@@ -75,6 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ("udf-library", args.udf_library.is_some()),
         ("row-access-policies", args.row_access_policies),
         ("rap-grantee", !args.rap_grantee.is_empty()),
+        ("database", args.database.is_some()),
     ];
     if let Some((flag, _)) = given.iter().find(|(flag, given)| *given && !entry.options.contains(flag)) {
         let takers: Vec<&str> = ENGINES.iter().filter(|e| e.options.contains(flag)).map(|e| e.name).collect();
@@ -90,6 +97,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         exempt: args.exempt,
         account_host: Some(args.account_host),
         modules: Some(args.module),
+        database: args.database,
     };
     let target = (entry.make)(&loaded.engine, &options, &engine_options)?;
     let sql = veil_host::bind(&loaded.engine, target.as_ref(), &options)?.to_sql();

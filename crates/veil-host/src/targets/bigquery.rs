@@ -49,12 +49,13 @@ pub struct BigQuery {
     udfs: Udfs,
     library: Option<String>,
     rap_grantees: Option<Vec<String>>,
+    database: Option<String>,
 }
 
 impl BigQuery {
     /// The target for a key id.
     pub fn new(key_id: &str) -> Self {
-        Self { key_id: key_id.to_string(), udfs: Udfs::absent(), library: None, rap_grantees: None }
+        Self { key_id: key_id.to_string(), udfs: Udfs::absent(), library: None, rap_grantees: None, database: None }
     }
 
     /// With the JS UDF bundles (the keyed hash is inline) and the Cloud Storage
@@ -62,6 +63,13 @@ impl BigQuery {
     pub fn with_udfs(mut self, udfs: Udfs, library: Option<&str>) -> Self {
         self.udfs = udfs;
         self.library = library.map(str::to_owned);
+        self
+    }
+
+    /// With veil's datasets (facts, secure views) in project `database` (else the
+    /// job's default project).
+    pub fn in_database(mut self, database: Option<String>) -> Self {
+        self.database = database;
         self
     }
 
@@ -94,10 +102,11 @@ impl BigQuery {
 pub const ENGINE: super::EngineEntry = super::EngineEntry {
     name: "bigquery",
     about: "BigQuery: secure views (to authorize), grants on them, JS UDFs from library files",
-    options: &["udfs", "udf-library", "row-access-policies", "rap-grantee"],
-    make: |_, options, o| {
+    options: &["udfs", "udf-library", "row-access-policies", "rap-grantee", "database"],
+    make: |engine, options, o| {
         let udfs = Udfs::load(o.udfs.as_deref().unwrap_or(std::path::Path::new("dist/js/slim")))?;
-        let t = BigQuery::new(&options.key_id).with_udfs(udfs, o.udf_library.as_deref());
+        let database = super::own_database(engine, options, o.database.as_deref())?;
+        let t = BigQuery::new(&options.key_id).with_udfs(udfs, o.udf_library.as_deref()).in_database(database);
         Ok(Box::new(match &o.row_access_policies {
             Some(grantees) => t.with_row_access_policies(grantees),
             None => t,
@@ -106,6 +115,11 @@ pub const ENGINE: super::EngineEntry = super::EngineEntry {
 };
 
 impl Target for BigQuery {
+    /// veil's schemas in veil's database ([`super::own_database`]).
+    fn schema_name(&self, schema: &str) -> String {
+        super::in_database(self, self.database.as_deref(), schema)
+    }
+
     fn validate(&self, _engine: &Engine, options: &BindOptions, sources: &[&DataSource]) -> Result<()> {
         self.check(options, sources)
     }
@@ -384,7 +398,8 @@ fn udf_statements(
 /// not a `gs://` URI or missing when needed, or unusable names;
 /// [`Error::Policy`] for unknown sources.
 pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs, library: Option<&str>) -> Result<Bindings> {
-    crate::bind(engine, &BigQuery::new(&options.key_id).with_udfs(udfs.clone(), library), options)
+    let database = super::own_database(engine, options, None)?;
+    crate::bind(engine, &BigQuery::new(&options.key_id).with_udfs(udfs.clone(), library).in_database(database), options)
 }
 
 impl BigQuery {
@@ -421,7 +436,7 @@ impl BigQuery {
         );
         out.udfs.extend(StatementKind::Setup, udf_statements(self, &self.udfs, self.library.as_deref(), bind.needs)?);
         // Grants on the views: exactly the entitled readers.
-        let schema = self.quote_ident(&bind.options.secure_schema);
+        let schema = self.schema_name(&bind.options.secure_schema);
         let role = self.quote_ident(VIEWER_ROLE);
         for source in bind.sources {
             let Some(view) = bind.views.get(&source.name) else { continue };
@@ -468,7 +483,8 @@ pub const UNFILTERED_POLICY: &str = "veil_unfiltered";
 /// granted; [`Error::Policy`] for unknown sources.
 pub fn row_access_policies(engine: &Engine, options: &BindOptions, grantees: &[String]) -> Result<Vec<String>> {
     let sources = pipeline::selected(engine, options)?;
-    access_policies(&BigQuery::new(&options.key_id), engine, options, &sources, grantees)
+    let t = BigQuery::new(&options.key_id).in_database(super::own_database(engine, options, None)?);
+    access_policies(&t, engine, options, &sources, grantees)
 }
 
 fn access_policies(

@@ -48,6 +48,7 @@ pub struct Databricks {
     purposes: BTreeMap<String, BTreeSet<String>>,
     key_id: String,
     exempt: Vec<String>,
+    database: Option<String>,
 }
 
 impl Databricks {
@@ -61,12 +62,16 @@ impl Databricks {
                 purposes.entry(p.clone()).or_default().insert(project.to_string());
             }
         }
-        Self { groups, purposes, key_id: key_id.to_string(), exempt: Vec::new() }
+        Self { groups, purposes, key_id: key_id.to_string(), exempt: Vec::new(), database: None }
     }
 
-    /// With the principals that read the tables unmasked and unfiltered (a user
-    /// or service principal by `current_user()`, or an account group; e.g. the one
-    /// dbt builds with).
+    /// With veil's own schemas in catalog `database` (else the session's current one).
+    pub fn in_database(mut self, database: Option<String>) -> Self {
+        self.database = database;
+        self
+    }
+
+    /// With the principals that read the tables unmasked and unfiltered.
     pub fn with_exempt(mut self, exempt: &[String]) -> Self {
         self.exempt = exempt.to_vec();
         self
@@ -129,11 +134,19 @@ fn hex_literal(bytes: &[u8]) -> String {
 pub const ENGINE: super::EngineEntry = super::EngineEntry {
     name: "databricks",
     about: "Databricks (Unity Catalog): SQL UDF column masks and row filters, grants",
-    options: &["exempt"],
-    make: |engine, options, o| Ok(Box::new(Databricks::new(engine, &options.key_id).with_exempt(&o.exempt))),
+    options: &["exempt", "database"],
+    make: |engine, options, o| {
+        let database = super::own_database(engine, options, o.database.as_deref())?;
+        Ok(Box::new(Databricks::new(engine, &options.key_id).with_exempt(&o.exempt).in_database(database)))
+    },
 };
 
 impl Target for Databricks {
+    /// veil's schemas in veil's database ([`super::own_database`]).
+    fn schema_name(&self, schema: &str) -> String {
+        super::in_database(self, self.database.as_deref(), schema)
+    }
+
     fn attached(&self) -> Option<&dyn attached::Attached> {
         Some(self)
     }
@@ -387,5 +400,6 @@ impl attached::Attached for Databricks {
 /// policy and column); [`crate::Error::Invalid`] for `--user` mode or unusable names;
 /// [`crate::Error::Policy`] for unknown sources.
 pub fn bind(engine: &Engine, options: &BindOptions, exempt: &[String]) -> Result<Bindings> {
-    crate::bind(engine, &Databricks::new(engine, &options.key_id).with_exempt(exempt), options)
+    let database = super::own_database(engine, options, None)?;
+    crate::bind(engine, &Databricks::new(engine, &options.key_id).with_exempt(exempt).in_database(database), options)
 }

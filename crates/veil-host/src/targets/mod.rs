@@ -31,6 +31,37 @@ pub struct EngineOptions {
     pub account_host: Option<String>,
     /// SingleStore: the folder of the Wasm modules (`dist/singlestore`).
     pub modules: Option<std::path::PathBuf>,
+    /// Warehouses: the database (catalog, project) of veil's own schemas; by
+    /// default the data sources' database.
+    pub database: Option<String>,
+}
+
+/// The database (catalog, project) veil's own schemas go in on a warehouse:
+/// `given`, else the one database every bound source is in.
+///
+/// # Errors
+/// [`crate::Error::Invalid`] when the sources are in several databases and none is given.
+pub fn own_database(engine: &Engine, options: &BindOptions, given: Option<&str>) -> Result<Option<String>> {
+    if let Some(given) = given {
+        return Ok(Some(given.to_owned()));
+    }
+    let sources = crate::pipeline::selected(engine, options)?;
+    let databases: std::collections::BTreeSet<&str> = sources.iter().filter_map(|s| s.database.as_deref()).collect();
+    match databases.len() {
+        0 | 1 => Ok(databases.into_iter().next().map(str::to_owned)),
+        _ => Err(crate::Error::Invalid(format!(
+            "the data sources are in databases {}: give --database for veil's own schemas (facts, keys, policies, secure views)",
+            databases.into_iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// `schema` quoted, in `database` when there is one.
+pub fn in_database(t: &dyn Target, database: Option<&str>, schema: &str) -> String {
+    match database {
+        Some(d) => format!("{}.{}", t.quote_ident(d), t.quote_ident(schema)),
+        None => t.quote_ident(schema),
+    }
 }
 
 /// One engine veil binds for: its name, what it makes, and how to build its target.
@@ -235,9 +266,15 @@ pub trait Target {
             (HashScope::Project, Reader::Known { project: None, .. }) => self.cast("NULL", self.types().text),
         }
     }
-    /// A table of veil's facts schema, quoted.
+    /// One of veil's own schemas (its facts, the secure views), quoted; where
+    /// the engine qualifies relations with a database, in veil's database
+    /// (the data sources' one, or `--database`), never the session's.
+    fn schema_name(&self, schema: &str) -> String {
+        self.quote_ident(schema)
+    }
+    /// A table of veil's facts schema, quoted ([`Target::schema_name`]).
     fn facts_table(&self, table: &str) -> String {
-        format!("{}.{}", self.quote_ident(crate::render::FACTS_SCHEMA), self.quote_ident(table))
+        format!("{}.{}", self.schema_name(crate::render::FACTS_SCHEMA), self.quote_ident(table))
     }
     /// The engine's own expression for a reader condition (e.g. a group as a role
     /// in the session), or `None` to look it up in the facts tables.

@@ -54,6 +54,7 @@ pub struct Snowflake {
     key_id: String,
     udfs: Udfs,
     exempt: Vec<String>,
+    database: Option<String>,
 }
 
 impl Snowflake {
@@ -66,7 +67,13 @@ impl Snowflake {
                 purposes.entry(p.clone()).or_default().insert(project.to_string());
             }
         }
-        Self { purposes, key_id: key_id.to_string(), udfs: Udfs::absent(), exempt: Vec::new() }
+        Self { purposes, key_id: key_id.to_string(), udfs: Udfs::absent(), exempt: Vec::new(), database: None }
+    }
+
+    /// With veil's own schemas in `database` (else the session's current one).
+    pub fn in_database(mut self, database: Option<String>) -> Self {
+        self.database = database;
+        self
     }
 
     /// With the JS UDF bundles to embed, and the roles that read the tables
@@ -117,14 +124,20 @@ impl Snowflake {
 pub const ENGINE: super::EngineEntry = super::EngineEntry {
     name: "snowflake",
     about: "Snowflake: masking and row access policies, roles, grants, JS UDFs",
-    options: &["exempt", "udfs"],
+    options: &["exempt", "udfs", "database"],
     make: |engine, options, o| {
         let udfs = warehouse::Udfs::load(o.udfs.as_deref().unwrap_or(std::path::Path::new("dist/js/slim")))?;
-        Ok(Box::new(Snowflake::new(engine, &options.key_id).with(udfs, &o.exempt)))
+        let database = super::own_database(engine, options, o.database.as_deref())?;
+        Ok(Box::new(Snowflake::new(engine, &options.key_id).with(udfs, &o.exempt).in_database(database)))
     },
 };
 
 impl Target for Snowflake {
+    /// veil's schemas in veil's database ([`super::own_database`]).
+    fn schema_name(&self, schema: &str) -> String {
+        super::in_database(self, self.database.as_deref(), schema)
+    }
+
     fn attached(&self) -> Option<&dyn attached::Attached> {
         Some(self)
     }
@@ -411,7 +424,9 @@ fn udf_statements(t: &Snowflake, udfs: &Udfs, needs: &BTreeSet<crate::pipeline::
 /// policy and column); [`Error::Invalid`] for `--user` mode or unusable names;
 /// [`Error::Policy`] for unknown sources.
 pub fn bind(engine: &Engine, options: &BindOptions, udfs: &Udfs, exempt: &[String]) -> Result<Bindings> {
-    crate::bind(engine, &Snowflake::new(engine, &options.key_id).with(udfs.clone(), exempt), options)
+    let database = super::own_database(engine, options, None)?;
+    let target = Snowflake::new(engine, &options.key_id).with(udfs.clone(), exempt).in_database(database);
+    crate::bind(engine, &target, options)
 }
 
 impl Snowflake {
@@ -421,7 +436,7 @@ impl Snowflake {
         out.roles.push(
             StatementKind::Setup,
             None,
-            format!("CREATE SCHEMA IF NOT EXISTS {};", self.quote_ident(FACTS_SCHEMA)),
+            format!("CREATE SCHEMA IF NOT EXISTS {};", self.schema_name(FACTS_SCHEMA)),
         );
         // Roles: projects, one per reader; memberships from the directory.
         let role = |prefix: &str, name: &str| self.quote_ident(&format!("{prefix}{name}"));
