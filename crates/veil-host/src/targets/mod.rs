@@ -256,12 +256,19 @@ pub trait Target {
     }
     /// The scope of a keyed hash as text (veil-core's `source:<name>` or
     /// `project:<name>`); NULL for a project-scoped hash of a reader acting under
-    /// no project (the hash is then NULL: fail closed).
+    /// no project, or under one they are not a member of in the facts (a reader
+    /// names the project in the session: naming another project's must not give
+    /// its hashes). The hash is then NULL: fail closed.
     fn hash_scope(&self, ctx: &MaskContext<'_>, scope: veil_policy::HashScope) -> String {
         use veil_policy::HashScope;
         match (scope, &ctx.reader) {
             (HashScope::Source, _) => self.literal(&format!("source:{}", ctx.source)),
-            (HashScope::Project, Reader::Dynamic) => format!("('project:' || {})", self.project()),
+            (HashScope::Project, Reader::Dynamic) => format!(
+                "(SELECT 'project:' || m.project FROM {} m WHERE m.user_name = {} AND m.project = {})",
+                self.facts_table("user_projects"),
+                self.reader(),
+                self.project()
+            ),
             (HashScope::Project, Reader::Known { project: Some(p), .. }) => self.literal(&format!("project:{p}")),
             (HashScope::Project, Reader::Known { project: None, .. }) => self.cast("NULL", self.types().text),
         }
