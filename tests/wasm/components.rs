@@ -130,7 +130,12 @@ fn batch_runs_agree_with_veil_core_row_by_row() {
         assert_eq!(got, &expected, "row {i}");
     }
     // The optional reader left out: the component sees `none`, as the 3-argument form.
-    let three = vec![Column::Rows(values), Column::Constant(text(&key_hex)), Column::Constant(text("shop.customers"))];
+    let three = vec![
+        Column::Rows(values),
+        Column::Constant(text(&key_hex)),
+        Column::Constant(text("shop.customers")),
+        Column::Absent,
+    ];
     let out = m.call(hash, three, rows).unwrap();
     let plain = KeyedHasher::new(&key, &Scope::parse("shop.customers")).hash_hex(b"user0@example.com");
     assert_eq!(out[0], Some(Value::Text(plain)));
@@ -140,16 +145,29 @@ fn batch_runs_agree_with_veil_core_row_by_row() {
 fn errors_inside_the_component_keep_their_kind() {
     let m = veil();
     let fpe = index(m, "fpe-encrypt");
-    let args =
-        vec![Column::Constant(text("12")), Column::Constant(text(&"0f".repeat(32))), Column::Constant(text("s"))];
+    let args = vec![
+        Column::Constant(text("12")),
+        Column::Constant(text(&"0f".repeat(32))),
+        Column::Constant(text("s")),
+        Column::Absent,
+    ];
     let err = m.call(fpe, args, 1).unwrap_err();
     assert_eq!(err.kind(), "fpe_domain", "{err}");
-    let bad_key = vec![Column::Constant(text("x")), Column::Constant(text("nothex")), Column::Constant(text("s"))];
+    let bad_key = vec![
+        Column::Constant(text("x")),
+        Column::Constant(text("nothex")),
+        Column::Constant(text("s")),
+        Column::Absent,
+    ];
     assert_eq!(m.call(index(m, "hash"), bad_key, 1).unwrap_err().kind(), "invalid_key");
     // A value that does not fit the WIT type (u32, s32) is an argument error, not a wrap.
     let places = vec![Column::Constant(Some(Value::Float(1.5))), Column::Constant(Some(Value::Int(1 << 40)))];
     let err = m.call(index(m, "round-places"), places, 1).unwrap_err();
     assert_eq!(err.kind(), "invalid_argument", "{err}");
+    // Left out: only an `option` parameter; and every parameter needs a column.
+    let wrong = vec![Column::Constant(text("x")), Column::Absent, Column::Constant(text("s")), Column::Absent];
+    assert_eq!(m.call(index(m, "hash"), wrong, 1).unwrap_err().kind(), "host");
+    assert_eq!(m.call(index(m, "hash"), vec![Column::Constant(text("x"))], 1).unwrap_err().kind(), "host");
 }
 
 fn hostile(limits: Limits) -> Module {
@@ -162,10 +180,13 @@ fn one(m: &Module, name: &str, value: Value) -> Result<Option<Value>, CallError>
 
 #[test]
 fn a_loop_runs_out_of_fuel_and_the_module_keeps_working() {
-    let m = hostile(Limits { fuel_per_row: 5_000_000, ..Limits::DEFAULT });
+    let limits = Limits { fuel_per_call: 4_000_000, fuel_per_row: 1_000_000, ..Limits::DEFAULT };
+    let m = hostile(limits);
     let started = std::time::Instant::now();
     let err = one(&m, "spin", Value::Text("x".into())).unwrap_err();
-    assert!(matches!(err, CallError::Fuel(5_000_000)), "{err}");
+    // One call of one row of one byte: 4 million, 1 million and 4096.
+    assert!(matches!(err, CallError::Fuel(5_004_096)), "{err}");
+    assert_eq!(limits.fuel(1, 1), 5_004_096);
     assert_eq!(err.kind(), "fuel");
     assert!(started.elapsed().as_secs() < 30, "the loop was stopped by fuel, not by time");
     assert_eq!(one(&m, "echo", Value::Text("still here".into())).unwrap(), text("still here"));

@@ -6,8 +6,10 @@
 //! chunk), otherwise the function once per row. A row with SQL NULL in any
 //! argument gives NULL without a call.
 //!
-//! Every call runs in a fresh fuel budget ([`Limits::fuel_per_row`] times the rows
-//! in the call) and an instance whose linear memory may not grow past
+//! Every call runs in a fresh fuel budget ([`Limits::fuel_per_call`] for set-up
+//! such as compiling a pattern, [`Limits::fuel_per_row`] for each row in the call
+//! and [`Limits::fuel_per_byte`] for each byte of its arguments, so long values
+//! may take longer) and an instance whose linear memory may not grow past
 //! [`Limits::memory_bytes`]; a trap, running out of fuel or hitting the memory
 //! limit is a [`CallError`], and the instance it happened in is thrown away.
 //! Instances are pooled: each thread calling at once gets its own.
@@ -22,16 +24,32 @@ use crate::signature::{inspect, ErrorType, Exports, Function, InspectError, Valu
 /// Limits on every call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Fuel (roughly, Wasm instructions) per row a call handles.
+    /// Fuel (roughly, Wasm instructions; about 5 billion a second here) for each
+    /// call, whatever its size: set-up such as deriving a key or compiling a pattern.
+    pub fuel_per_call: u64,
+    /// Fuel per row a call handles.
     pub fuel_per_row: u64,
+    /// Fuel per byte of the arguments (strings, bytes, lists).
+    pub fuel_per_byte: u64,
     /// The most linear memory an instance may have, in bytes.
     pub memory_bytes: usize,
 }
 
 impl Limits {
-    /// The defaults: 500 million fuel per row (a 1 MiB value through veil's
-    /// keyed hash takes about 60 million), 256 MiB of memory per instance.
-    pub const DEFAULT: Limits = Limits { fuel_per_row: 500_000_000, memory_bytes: 256 << 20 };
+    /// The defaults: 1 billion fuel per call (about 0.2 s), 10 million per row
+    /// (veil's FF1 of a card number takes 0.27 million, its keyed hash of an
+    /// e-mail address 0.1 million), 4096 per byte (a 1 MiB value: 4.3 billion; a
+    /// regex mask replacing every character of it takes 1.2 billion), 256 MiB of
+    /// memory per instance.
+    pub const DEFAULT: Limits =
+        Limits { fuel_per_call: 1_000_000_000, fuel_per_row: 10_000_000, fuel_per_byte: 4096, memory_bytes: 256 << 20 };
+
+    /// The budget of one call over `rows` rows holding `bytes` bytes of arguments.
+    pub fn fuel(&self, rows: usize, bytes: usize) -> u64 {
+        let rows = self.fuel_per_row.saturating_mul(rows as u64);
+        let bytes = self.fuel_per_byte.saturating_mul(bytes as u64);
+        self.fuel_per_call.saturating_add(rows).saturating_add(bytes)
+    }
 }
 
 impl Default for Limits {
@@ -69,13 +87,16 @@ impl Value {
     }
 }
 
-/// One argument of a call: a value per row, or one value for every row.
+/// One argument of a call: a value per row, one value for every row, or none.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Column {
     /// One value (or NULL) per row.
     Rows(Vec<Option<Value>>),
     /// The same value (or NULL) in every row.
     Constant(Option<Value>),
+    /// Left out (an `option` parameter): the component sees `none`. Unlike NULL,
+    /// it does not make the result NULL.
+    Absent,
 }
 
 impl Column {
@@ -83,13 +104,19 @@ impl Column {
         match self {
             Column::Rows(values) => values.get(row).and_then(Option::as_ref),
             Column::Constant(value) => value.as_ref(),
+            Column::Absent => None,
         }
+    }
+
+    fn is_null(&self, row: usize) -> bool {
+        !matches!(self, Column::Absent) && self.get(row).is_none()
     }
 
     fn take(&mut self, row: usize) -> Option<Value> {
         match self {
             Column::Rows(values) => values.get_mut(row).and_then(Option::take),
             Column::Constant(value) => value.clone(),
+            Column::Absent => None,
         }
     }
 }
@@ -109,8 +136,8 @@ pub enum CallError {
     /// The component trapped (e.g. `unreachable`, a stack overflow).
     #[error("the component trapped: {0}")]
     Trap(String),
-    /// The call used its whole fuel budget.
-    #[error("the component ran out of fuel ({0} per row): it runs too long or never stops")]
+    /// The call used its whole fuel budget (the budget).
+    #[error("the component ran out of fuel ({0} for the call): it runs too long or never stops")]
     Fuel(u64),
     /// The instance tried to grow its memory past the limit.
     #[error("the component needed more than {} MiB of memory", .0 >> 20)]
@@ -257,7 +284,7 @@ impl Module {
         let mut store = Store::new(&self.engine, Limiter { memory_bytes: self.limits.memory_bytes, hit: false });
         store.limiter(|limiter| limiter);
         // Instantiation runs start functions: give it a budget too.
-        store.set_fuel(self.limits.fuel_per_row).map_err(host)?;
+        store.set_fuel(self.limits.fuel(0, 0)).map_err(host)?;
         let instance = self.pre.instantiate(&mut store).map_err(host)?;
         let mut funcs = Vec::new();
         for (index, batch) in &self.indices {
@@ -274,16 +301,17 @@ impl Module {
         Ok(Slot { store, funcs })
     }
 
-    /// Run function `index` (of [`Module::functions`]) over `rows` rows. `args`
-    /// gives the first `args.len()` parameters (the rest must be optional: the
-    /// component sees `none`). Returns one value per row, `None` for NULL.
+    /// Run function `index` (of [`Module::functions`]) over `rows` rows, one
+    /// [`Column`] per parameter ([`Column::Absent`] only for `option` ones).
+    /// Returns one value per row, `None` for NULL.
     ///
     /// # Errors
     /// The first [`CallError`] of any call; no partial result.
     pub fn call(&self, index: usize, args: Vec<Column>, rows: usize) -> Result<Vec<Option<Value>>, CallError> {
         let f = self.exports.functions.get(index).ok_or_else(|| CallError::Host("no such function".into()))?;
-        if args.len() > f.params.len() || f.params.iter().skip(args.len()).any(|p| !p.optional) {
-            return Err(CallError::Host(format!("`{}` called with {} arguments", f.name, args.len())));
+        let absent_ok = args.iter().zip(&f.params).all(|(a, p)| p.optional || !matches!(a, Column::Absent));
+        if args.len() != f.params.len() || !absent_ok {
+            return Err(CallError::Host(format!("`{}` called with the wrong arguments", f.name)));
         }
         let mut slot = self.take_slot()?;
         let result = self.run(&mut slot, index, f, args, rows);
@@ -309,19 +337,19 @@ impl Module {
     ) -> Result<Vec<Option<Value>>, CallError> {
         let (func, batch) = slot.funcs.get(index).cloned().ok_or_else(|| CallError::Host("no such function".into()))?;
         let mut out: Vec<Option<Value>> = vec![None; rows];
-        let has_nulls = |args: &[Column], row: usize, from: usize| args.iter().skip(from).any(|a| a.get(row).is_none());
+        let has_nulls = |args: &[Column], row: usize, from: usize| args.iter().skip(from).any(|a| a.is_null(row));
         let Some(batch) = batch else {
             for (row, slot_out) in out.iter_mut().enumerate() {
                 if has_nulls(&args, row, 0) {
                     continue;
                 }
-                let mut params = args
+                let bytes = args.iter().filter_map(|a| a.get(row)).map(Value::size).sum();
+                let params = args
                     .iter_mut()
                     .zip(&f.params)
                     .map(|(a, p)| lower(a.take(row), p.ty, p.optional, &p.name))
                     .collect::<Result<Vec<Val>, _>>()?;
-                params.extend(left_out(f, params.len()));
-                let result = self.invoke(&mut slot.store, func, f, params, 1)?;
+                let result = self.invoke(&mut slot.store, func, f, params, self.limits.fuel(1, bytes))?;
                 *slot_out = lift_returned(result, f)?;
             }
             return Ok(out);
@@ -337,7 +365,8 @@ impl Module {
             }
             let start = row;
             let mut bytes = 0;
-            let same = |a: &Column, r: usize| matches!(a, Column::Constant(_)) || a.get(r) == a.get(start);
+            let same =
+                |a: &Column, r: usize| matches!(a, Column::Constant(_) | Column::Absent) || a.get(r) == a.get(start);
             while row < rows && (row == start || (bytes < budget && args.iter().skip(1).all(|a| same(a, row)))) {
                 bytes += args.first().and_then(|a| a.get(row)).map_or(0, Value::size);
                 row += 1;
@@ -353,11 +382,11 @@ impl Module {
                 values.push(Val::Option(value.transpose()?));
             }
             let mut params = vec![Val::List(values)];
+            let bytes = bytes + rest.iter().filter_map(|a| a.get(start)).map(Value::size).sum::<usize>();
             for (a, p) in rest.iter_mut().zip(f.params.iter().skip(1)) {
                 params.push(lower(a.take(start), p.ty, p.optional, &p.name)?);
             }
-            params.extend(left_out(f, params.len()));
-            let result = self.invoke(&mut slot.store, batch, f, params, row - start)?;
+            let result = self.invoke(&mut slot.store, batch, f, params, self.limits.fuel(row - start, bytes))?;
             let Val::List(list) = returned(result, f)? else {
                 return Err(CallError::Contract("the batch form did not return a list".into()));
             };
@@ -384,9 +413,8 @@ impl Module {
         func: Func,
         f: &Function,
         params: Vec<Val>,
-        rows: usize,
+        fuel: u64,
     ) -> Result<Val, CallError> {
-        let fuel = self.limits.fuel_per_row.saturating_mul(rows.max(1) as u64);
         store.set_fuel(fuel).map_err(|e| CallError::Host(format!("{e:#}")))?;
         store.data_mut().hit = false;
         let mut results = [Val::Bool(false)];
@@ -399,18 +427,13 @@ impl Module {
                 CallError::Memory(self.limits.memory_bytes)
             } else {
                 match e.downcast_ref::<Trap>() {
-                    Some(Trap::OutOfFuel) => CallError::Fuel(self.limits.fuel_per_row),
+                    Some(Trap::OutOfFuel) => CallError::Fuel(fuel),
                     Some(trap) => CallError::Trap(format!("{trap} in `{}`", f.name)),
                     None => CallError::Trap(format!("{e:#}")),
                 }
             }),
         }
     }
-}
-
-/// `none` for each (optional) parameter after the first `given`.
-fn left_out(f: &Function, given: usize) -> impl Iterator<Item = Val> + '_ {
-    f.params.iter().skip(given).map(|_| Val::Option(None))
 }
 
 /// A SQL value as the WIT value of type `ty` (wrapped in `option` when `optional`).

@@ -125,6 +125,44 @@ impl Function {
         format!("{prefix}_{}", self.name.replace('-', "_"))
     }
 
+    /// The SQL overloads of the function: for each, which parameters it takes.
+    /// Every parameter; then the `option` ones at the end left out one by one;
+    /// then every `option` left out. No two overloads take the same number.
+    ///
+    /// ```
+    /// # use veil_component_host::*;
+    /// let p = |name: &str, optional| Param { name: name.into(), ty: ValueType::String, optional };
+    /// let f = Function {
+    ///     interface: None,
+    ///     name: "in-sample".into(),
+    ///     params: vec![p("key", false), p("reader", true), p("percent", false), p("salt", true)],
+    ///     returns: Returns { ty: ValueType::Bool, optional: false, error: None },
+    ///     batch: None,
+    /// };
+    /// assert_eq!(
+    ///     f.overloads(),
+    ///     vec![vec![true, true, true, true], vec![true, true, true, false], vec![true, false, true, false]]
+    /// );
+    /// ```
+    pub fn overloads(&self) -> Vec<Vec<bool>> {
+        let mut out = vec![vec![true; self.params.len()]];
+        let mut given = vec![true; self.params.len()];
+        for (i, p) in self.params.iter().enumerate().rev() {
+            if !p.optional {
+                break;
+            }
+            if let Some(g) = given.get_mut(i) {
+                *g = false;
+            }
+            out.push(given.clone());
+        }
+        let required: Vec<bool> = self.params.iter().map(|p| !p.optional).collect();
+        if !out.contains(&required) {
+            out.push(required);
+        }
+        out
+    }
+
     /// The signature as WIT writes it, e.g. `func(value: string) -> result<string, error>`.
     pub fn wit(&self) -> String {
         let params: Vec<String> = self
