@@ -12,7 +12,6 @@
 Each connection is a new in-memory database, so `LOAD` reads `VEIL_COMPONENTS`
 afresh. Build first: scripts/build-wasm, then scripts/build-extension.
 """
-import hashlib
 import os
 import pathlib
 import subprocess
@@ -23,7 +22,7 @@ import textwrap
 import duckdb
 import pytest
 
-from conftest import EXTENSION, ROOT, VECTORS
+from conftest import EXTENSION, ROOT, VECTORS, case_id, check_case
 
 WASM_EXTENSION = EXTENSION.parent / "veil_wasm.duckdb_extension"
 KEY_HEX = VECTORS["key"]
@@ -112,26 +111,10 @@ NO_SQL_FORM = {"reveal_first", "reveal_last"}
 CASES = [c for c in VECTORS["cases"] if c["fn"] not in NO_SQL_FORM]
 
 
-def _id(case):
-    args = [a if not isinstance(a, dict) else f"{a['repeat'][:1]}x{a['times']}" for a in case["args"]]
-    return f"{case['fn']}{args}"[:80]
-
-
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_shared_vector_through_the_component(w, case):
     sql, params = to_sql(case["fn"], case["args"])
-    if "error" in case:
-        with pytest.raises(duckdb.Error) as info:
-            w.execute(sql, params).fetchall()
-        assert f"[{case['error']}]" in str(info.value), str(info.value)
-        assert KEY_HEX not in str(info.value)
-        return
-    (got,) = w.execute(sql, params).fetchone()
-    if "output_sha256" in case:
-        assert got is not None
-        assert hashlib.sha256(got.encode()).hexdigest() == case["output_sha256"]
-    else:
-        assert got == case["output"]
+    check_case(w, sql, params, case, secret=KEY_HEX)
 
 
 def test_every_vector_function_but_reveal_has_a_component_function(w):
