@@ -75,7 +75,8 @@ impl VScalar for ComponentFunction {
 }
 
 /// Load every component of `entries`, check that none of their names is taken,
-/// then register them all (nothing is registered when anything fails).
+/// then register them all: a component that does not load, or a name that is
+/// taken, fails before anything is registered.
 ///
 /// # Errors
 /// A message naming the components file's line and what went wrong.

@@ -29,8 +29,8 @@ mod vector;
 /// The entry point DuckDB calls on `LOAD`: registers the components' functions.
 ///
 /// # Errors
-/// When the components file or a component does not load, or a name is taken;
-/// nothing is registered then.
+/// When the components file or a component does not load, or a name is taken
+/// (found before anything is registered).
 #[duckdb_entrypoint_c_api(ext_name = "veil_wasm", min_duckdb_version = "v1.2.0")]
 pub fn extension_entrypoint(con: Connection) -> Result<(), Box<dyn Error>> {
     let entries = config::from_env()?;
