@@ -46,7 +46,7 @@ struct Lines {
 
 impl Lines {
     fn write(&mut self, last: bool) {
-        let percent = if self.total == 0 { 100 } else { self.done.saturating_mul(100) / self.total };
+        let percent = self.done.saturating_mul(100).checked_div(self.total).unwrap_or(100);
         let elapsed = self.started.elapsed().as_secs_f64();
         let when = if last { format!(" in {elapsed:.1}s") } else { format!(" after {elapsed:.1}s") };
         let line = if self.done == 0 && !last {
