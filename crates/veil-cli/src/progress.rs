@@ -112,6 +112,18 @@ impl Progress {
         }
     }
 
+    /// `done` units done in all (never fewer than before).
+    pub fn set_done(&self, done: u64) {
+        match &self.mode {
+            Mode::Bar(bar) => bar.set_position(done),
+            Mode::Lines(lines) => {
+                let delta = lines.lock().map(|l| done.saturating_sub(l.done)).unwrap_or(0);
+                self.advance(delta);
+            }
+            Mode::Off => {}
+        }
+    }
+
     /// The total changed (a step found more or less work than announced).
     pub fn set_total(&self, total: u64) {
         match &self.mode {
@@ -135,6 +147,24 @@ impl Progress {
                 }
             }
             Mode::Off => {}
+        }
+    }
+}
+
+/// A `(done, total)` callback showing the progress of `what`: it starts at the
+/// first call and finishes when `done` reaches `total`, so a library step that
+/// reports counts needs no knowledge of terminals.
+pub fn reporter(what: &str, unit: &str) -> impl FnMut(usize, usize) {
+    let (what, unit) = (what.to_string(), unit.to_string());
+    let mut current: Option<Progress> = None;
+    move |done, total| {
+        let p = current.get_or_insert_with(|| Progress::start(&what, &unit, total as u64));
+        p.set_total(total as u64);
+        p.set_done(done as u64);
+        if done >= total {
+            if let Some(p) = current.take() {
+                p.finish();
+            }
         }
     }
 }
