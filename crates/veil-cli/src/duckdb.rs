@@ -370,9 +370,30 @@ impl Session {
     /// [`Error::Engine`] naming the statement that failed (its `about`, or its
     /// first line) and DuckDB's message.
     pub fn transaction(&mut self, steps: &[Step]) -> Result<()> {
+        self.transaction_in_parts(steps, steps.len().max(1), &mut |_, _| {})
+    }
+
+    /// As [`Session::transaction`], sending `per_request` statements at a time
+    /// and reporting `(done, total)` statements to `progress` between them; the
+    /// transaction is one all the same.
+    ///
+    /// # Errors
+    /// As [`Session::transaction`].
+    pub fn transaction_in_parts(
+        &mut self,
+        steps: &[Step],
+        per_request: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<()> {
         self.expect_ok(&json!({"op": "begin"}), &[])?;
-        let statements: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
-        self.expect_ok(&json!({"op": "execute", "statements": statements}), steps)?;
+        progress(0, steps.len());
+        let mut done = 0;
+        for part in steps.chunks(per_request.max(1)) {
+            let statements: Vec<&str> = part.iter().map(|s| s.sql.as_str()).collect();
+            self.expect_ok(&json!({"op": "execute", "statements": statements}), part)?;
+            done += part.len();
+            progress(done, steps.len());
+        }
         self.expect_ok(&json!({"op": "commit"}), &[])
     }
 

@@ -67,6 +67,10 @@ def plain(value):
     return str(value)
 
 
+# Types whose Python values are already what JSON says (no NaN, no Decimal, no dates).
+AS_JSON = {"VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+
+
 def locked(error):
     text = str(error).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
@@ -176,7 +180,9 @@ class Session:
                     con.execute(setup)
                 cursor = con.execute(query["sql"])
                 columns = [d[0] for d in cursor.description] if cursor.description else []
-                rows = [[plain(v) for v in row] for row in cursor.fetchall()] if columns else []
+                rows = cursor.fetchall() if columns else []
+                if not all(str(d[1]) in AS_JSON for d in cursor.description or []):
+                    rows = [[plain(v) for v in row] for row in rows]
                 answers.append({"ok": True, "columns": columns, "rows": rows})
             except duckdb.Error as e:
                 if self.in_transaction:
