@@ -35,25 +35,32 @@ pub struct AccessRow {
     pub restricted: Vec<String>,
 }
 
-/// Every source, every reader (acting under no project).
+/// Every source, every reader (acting under no project). Who may read what comes
+/// from the entitlement matrix over reader sets (each distinct condition
+/// evaluated once); each source's plan is built once for its readers.
 ///
 /// # Errors
 /// When a reader or source cannot be planned.
 pub fn access_matrix(engine: &Engine) -> Result<Vec<AccessRow>> {
+    let subjects: Vec<veil_policy::Subject> = engine
+        .directory()
+        .users()
+        .map(|u| engine.directory().subject(&u.name, None))
+        .collect::<std::result::Result<_, _>>()?;
+    let readers = veil_policy::Readers::new(&subjects);
     let mut rows = Vec::new();
-    for source in engine.catalog().sources() {
-        let mut row =
-            AccessRow { source: source.name.clone(), allowed: Vec::new(), denied: Vec::new(), restricted: Vec::new() };
-        for user in engine.directory().users() {
-            let subject = engine.directory().subject(&user.name, None)?;
-            let plan = engine.plan_for(&subject, &source.name)?;
-            if plan.allowed {
-                row.allowed.push(user.name.clone());
-                if !plan.row_filters.is_empty() || plan.columns.iter().any(|c| !c.chain.is_empty()) {
-                    row.restricted.push(user.name.clone());
-                }
-            } else {
-                row.denied.push(user.name.clone());
+    for (source, may_read) in engine.entitlements(&readers) {
+        let plan = engine.plan(&source)?;
+        let mut row = AccessRow { source, allowed: Vec::new(), denied: Vec::new(), restricted: Vec::new() };
+        for (i, subject) in subjects.iter().enumerate() {
+            if !may_read.contains(i) {
+                row.denied.push(subject.name.clone());
+                continue;
+            }
+            row.allowed.push(subject.name.clone());
+            let filtered = plan.row_filters.iter().any(|f| f.applies_to.eval(subject));
+            if filtered || plan.columns.iter().any(|c| !c.chain_for(subject).is_empty()) {
+                row.restricted.push(subject.name.clone());
             }
         }
         rows.push(row);
