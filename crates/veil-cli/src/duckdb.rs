@@ -33,6 +33,9 @@ const RUNNER: &str = include_str!("duckdb_runner.py");
 /// How long a session waits for another process to release the database by default.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Queries per request when progress is shown between requests.
+const QUERIES_PER_REQUEST: usize = 50;
+
 /// A DuckDB database and how to reach it.
 #[derive(Clone, Debug)]
 pub struct DuckDb {
@@ -291,6 +294,23 @@ impl DuckDb {
     /// As [`DuckDb::open`], and when the runner stops answering.
     pub fn query(&self, queries: &[Query]) -> Result<Vec<Answer>> {
         self.open(Access::Read)?.query(queries)
+    }
+
+    /// As [`DuckDb::query`] in one session, sending the queries in parts and
+    /// showing progress of `what` (e.g. `discover`) over `unit`s between them.
+    ///
+    /// # Errors
+    /// As [`DuckDb::query`].
+    pub fn query_with_progress(&self, queries: &[Query], what: &str, unit: &str) -> Result<Vec<Answer>> {
+        let mut session = self.open(Access::Read)?;
+        let progress = crate::progress::Progress::start(what, unit, queries.len() as u64);
+        let mut answers = Vec::with_capacity(queries.len());
+        for part in queries.chunks(QUERIES_PER_REQUEST) {
+            answers.extend(session.query(part)?);
+            progress.advance(part.len() as u64);
+        }
+        progress.finish();
+        Ok(answers)
     }
 
     /// Run statements in one transaction: all of them or none.

@@ -414,7 +414,7 @@ fn run_in(session: &mut Session, inputs: &Inputs, declared: &Declared, options: 
             .push(format!("DELETE FROM {REQUESTS_TABLE} WHERE requested_at <= CAST({} AS TIMESTAMP)", quote(&until)));
     }
     let steps: Vec<Step> = statements.into_iter().map(Step::plain).collect();
-    session.transaction(&steps)?;
+    session.transaction_in_parts(&steps, 500, &mut crate::progress::reporter("monitor", "statements"))?;
     report.statements = steps.len();
     report.rebound = bound;
     report.changes = std::mem::take(&mut run.diff);
