@@ -168,7 +168,7 @@ pub fn duckdb(
         .collect();
     let missing: Vec<String> = probed
         .iter()
-        .zip(session.query(&probes)?)
+        .zip(if probes.is_empty() { Vec::new() } else { session.query(&probes)? })
         .filter(|(_, answer)| !answer.ok)
         .map(|(name, answer)| format!("  `{name}`: {}", first_line(answer.error.as_deref().unwrap_or_default())))
         .collect();
