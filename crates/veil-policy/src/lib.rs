@@ -63,6 +63,7 @@ mod explain;
 mod framework;
 mod lint;
 mod mask;
+mod matrix;
 mod plan;
 mod policy;
 pub mod sql;
@@ -76,6 +77,7 @@ pub use error::{Error, Location, Result};
 pub use explain::describe_mask;
 pub use framework::{Derived, Framework, CATEGORY_TAG, ENTITY_TAG, SENSITIVITY_TAG};
 pub use mask::{HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
+pub use matrix::{ReaderSet, Readers};
 pub use plan::{
     Access, ColumnPlan, Decision, Explanation, MaskCase, Plan, ReaderColumn, ReaderMask, ReaderPlan, Reason, RowFilter,
     RowPredicate, Warning,

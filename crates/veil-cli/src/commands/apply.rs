@@ -46,10 +46,13 @@ fn duckdb(args: &Args) -> Result<()> {
         &args.binding.options(),
         &engine.runner(),
         args.engine.create,
+        &mut veil_cli::progress::reporter("apply", "statements"),
     )?;
     println!(
-        "applied: {} secure views in schema `{}` for {} data sources, in one transaction of {} statements",
+        "applied: {} secure views ({} created or replaced, the others already as bound) in schema `{}` for {} data \
+         sources, in one transaction of {} statements",
         applied.views,
+        applied.changed_views,
         args.binding.schema,
         loaded.engine.catalog().len(),
         applied.statements

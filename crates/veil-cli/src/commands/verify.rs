@@ -38,12 +38,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let Args { project, engine, key_id, schema, sources, format } = args;
     let loaded = project.load()?;
-    let progress = |done, total| {
-        eprint!("\rverifying: {done}/{total} reader x source probes");
-        if done == total {
-            eprintln!();
-        }
-    };
+    let progress = veil_cli::progress::reporter("verify", "probes");
     let report = match &engine.postgres {
         Some(url) => {
             let mut verifier = pg::Verifier::connect(url)?;

@@ -165,7 +165,7 @@ impl<T> PerText<T> {
 /// an unmapped page — a microcode assist that made a per-row cache check cost
 /// ~90 ns (found with perf; it was 75% of `veil_trunc_date`).
 #[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && (a.is_empty() || a == b)
 }
 
