@@ -39,8 +39,10 @@ abstract class KeyedUdf extends GenericUDF {
         }
         for (int i = 0; i < arity; i++) {
             PrimitiveCategory want = i == 1 ? PrimitiveCategory.BINARY : PrimitiveCategory.STRING;
-            if (!(arguments[i] instanceof PrimitiveObjectInspector)
-                || ((PrimitiveObjectInspector) arguments[i]).getPrimitiveCategory() != want) {
+            // VOID: a NULL literal, refused when evaluated (a missing key never shows the value).
+            PrimitiveCategory got = arguments[i] instanceof PrimitiveObjectInspector
+                ? ((PrimitiveObjectInspector) arguments[i]).getPrimitiveCategory() : null;
+            if (got != want && !(i > 0 && got == PrimitiveCategory.VOID)) {
                 throw new UDFArgumentException(name() + ": argument " + (i + 1) + " must be " + want);
             }
         }
