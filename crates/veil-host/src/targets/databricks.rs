@@ -190,6 +190,19 @@ pub(crate) fn time_window(column_sql: &str, seconds: u64) -> String {
     )
 }
 
+/// The Databricks family's (Spark SQL's) names for the column types veil writes.
+pub(crate) const TYPES: TypeNames = TypeNames {
+    text: "STRING",
+    integer: "BIGINT",
+    float: "DOUBLE",
+    decimal: "DECIMAL",
+    decimal_space: false,
+    boolean: "BOOLEAN",
+    date: "DATE",
+    timestamp: "TIMESTAMP_NTZ",
+    brackets: false,
+};
+
 fn hex_literal(bytes: &[u8]) -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
     format!("X'{hex}'")
@@ -234,17 +247,7 @@ impl Target for Databricks {
     }
 
     fn types(&self) -> TypeNames {
-        TypeNames {
-            text: "STRING",
-            integer: "BIGINT",
-            float: "DOUBLE",
-            decimal: "DECIMAL",
-            decimal_space: false,
-            boolean: "BOOLEAN",
-            date: "DATE",
-            timestamp: "TIMESTAMP_NTZ",
-            brackets: false,
-        }
+        TYPES
     }
 
     fn ident_quote(&self) -> IdentQuote {

@@ -25,7 +25,7 @@
 
 use veil_policy::{ColumnType, Engine, HashScope, Mask};
 
-use super::databricks::{hash_text, in_sample, keyed_hash, time_window, trunc};
+use super::databricks::{hash_text, in_sample, keyed_hash, time_window, trunc, TYPES};
 use super::dialect::{IdentQuote, StringEscapes, TypeNames};
 use super::warehouse::{self, Dialect};
 use super::{MaskContext, Target};
@@ -120,17 +120,7 @@ impl Target for Spark {
     }
 
     fn types(&self) -> TypeNames {
-        TypeNames {
-            text: "STRING",
-            integer: "BIGINT",
-            float: "DOUBLE",
-            decimal: "DECIMAL",
-            decimal_space: false,
-            boolean: "BOOLEAN",
-            date: "DATE",
-            timestamp: "TIMESTAMP_NTZ",
-            brackets: false,
-        }
+        TYPES
     }
 
     fn ident_quote(&self) -> IdentQuote {
