@@ -9,6 +9,7 @@ pub mod load;
 pub mod monitor;
 pub mod pg;
 pub mod progress;
+pub mod spark;
 pub mod verify;
 
 /// Why a command failed. Each message names the file, reader, source or column.

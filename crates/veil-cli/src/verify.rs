@@ -189,6 +189,11 @@ pub struct Outcome {
 pub trait Prober {
     /// The target whose SQL the specialised views and quoted names are written in.
     fn target(&self) -> &dyn Target;
+    /// Can a reader act under a project there? When not, readers are probed under
+    /// no project only.
+    fn projects(&self) -> bool {
+        true
+    }
     /// Answer every probe, in order, calling `done(n)` as `n` more are answered.
     ///
     /// # Errors
@@ -450,6 +455,7 @@ pub fn run(
         .flat_map(|u| {
             std::iter::once((u.name.clone(), None)).chain(u.projects.iter().map(|p| (u.name.clone(), Some(p.clone()))))
         })
+        .filter(|(_, project)| project.is_none() || prober.projects())
         .collect();
     let mut report = Report::default();
 

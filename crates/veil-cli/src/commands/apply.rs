@@ -25,10 +25,21 @@ pub struct Args {
     /// refusing the database.
     #[arg(long, requires = "postgres")]
     revoke_public_create: bool,
+    /// Spark: the UDF jar (scripts/build-spark) as the Thrift server reads it, for
+    /// FF1 and tokens.
+    #[arg(long, value_name = "URI", default_value = veil_host::targets::spark::UDF_JAR)]
+    udf_jar: String,
+    /// Spark: a folder the Thrift server and its executors can read, for the derived
+    /// keys' file (readable by veil's user only, removed after the apply).
+    #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
+    key_dir: std::path::PathBuf,
 }
 
 /// Run `veil apply`.
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(spark) = args.engine.spark()? {
+        return spark_apply(&args, &spark);
+    }
     match &args.engine.postgres {
         Some(url) => postgres(&args, url)?,
         None => duckdb(&args)?,
@@ -61,6 +72,29 @@ fn duckdb(args: &Args) -> Result<()> {
         println!("recorded: catalog snapshot of {n} sources in {}", veil_cli::monitor::SNAPSHOT_TABLE);
     }
     Ok(())
+}
+
+fn spark_apply(args: &Args, spark: &veil_cli::spark::Spark) -> Result<ExitCode> {
+    let loaded = args.project.load()?;
+    let options = args.binding.options();
+    let jar = udf_jar_uri(&args.udf_jar);
+    eprintln!("applying to Spark {}:{} as {} ...", spark.host, spark.port, spark.user);
+    let applied = veil_cli::spark::apply(&loaded.engine, &options, spark, &args.engine.keyring, &jar, &args.key_dir)?;
+    println!(
+        "applied: {} secure views in schema `{}`, {} derived keys, facts generation {}, in {} statements",
+        applied.views, args.binding.schema, applied.keys, applied.generation, applied.statements
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A local path as a `file://` URI (absolute), anything with a scheme as given.
+fn udf_jar_uri(jar: &str) -> String {
+    if jar.contains("://") {
+        return jar.to_string();
+    }
+    let path = std::path::Path::new(jar);
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    format!("file://{}", absolute.display())
 }
 
 fn postgres(args: &Args, url: &str) -> Result<()> {

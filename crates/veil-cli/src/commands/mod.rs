@@ -154,12 +154,22 @@ impl Engine {
 #[derive(Args, Clone)]
 pub struct ApplyEngine {
     /// The DuckDB database file.
-    #[arg(long, value_name = "FILE", required_unless_present = "postgres")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["postgres", "spark"])]
     pub duckdb: Option<PathBuf>,
     /// A PostgreSQL connection URL (postgresql://user@host:port/db) of a superuser or
     /// a role that may create roles; applies in one transaction.
     #[arg(long, value_name = "URL", conflicts_with = "duckdb")]
     pub postgres: Option<String>,
+    /// A Spark Thrift server (jdbc:hive2://HOST:PORT[/DATABASE]) running veil's
+    /// guard; veil logs in as --spark-user (see docs/targets.md).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["duckdb", "postgres"])]
+    pub spark: Option<String>,
+    /// Spark: the user veil logs in as, an admin of the guard (spark.veil.admins).
+    #[arg(long, default_value = "veil_admin", value_name = "USER")]
+    pub spark_user: String,
+    /// Spark: that user's password, when the server authenticates (CUSTOM or LDAP).
+    #[arg(long, env = "VEIL_SPARK_PASSWORD", hide_env_values = true, value_name = "PASSWORD")]
+    pub spark_password: Option<String>,
     /// The veil DuckDB extension.
     #[arg(long, default_value = "dist/veil.duckdb_extension", value_name = "FILE")]
     pub extension: PathBuf,
@@ -179,10 +189,21 @@ pub struct ApplyEngine {
 }
 
 impl ApplyEngine {
+    /// The Spark server of these arguments, if `--spark` was given.
+    pub fn spark(&self) -> Result<Option<veil_cli::spark::Spark>> {
+        let Some(url) = &self.spark else { return Ok(None) };
+        let mut spark = veil_cli::spark::Spark::new(url, &self.spark_user, self.spark_password.clone())?;
+        spark.python = self.python.clone();
+        Ok(Some(spark))
+    }
+
     /// The DuckDB side of these arguments (an error without `--duckdb`).
     pub fn duckdb(&self) -> Result<Engine> {
         Ok(Engine {
-            duckdb: self.duckdb.clone().ok_or_else(|| Error::Usage("give --duckdb FILE or --postgres URL".into()))?,
+            duckdb: self
+                .duckdb
+                .clone()
+                .ok_or_else(|| Error::Usage("give --duckdb FILE, --postgres URL or --spark URL".into()))?,
             extension: self.extension.clone(),
             keyring: self.keyring.clone(),
             python: self.python.clone(),

@@ -32,14 +32,25 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Spark: readers' passwords (`user:password` lines), when the server authenticates.
+    #[arg(long, value_name = "FILE")]
+    spark_credentials: Option<std::path::PathBuf>,
 }
 
 /// Run `veil verify`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let Args { project, engine, key_id, schema, sources, format } = args;
+    let Args { project, engine, key_id, schema, sources, format, spark_credentials } = args;
     let loaded = project.load()?;
     let progress = veil_cli::progress::reporter("verify", "probes");
     let report = match &engine.postgres {
+        None if engine.spark.is_some() => {
+            let mut spark = engine.spark()?.ok_or_else(|| Error::Usage("--spark URL".into()))?;
+            if let Some(path) = &spark_credentials {
+                spark = spark.with_credentials(path)?;
+            }
+            let mut verifier = veil_cli::spark::Verifier::new(spark, &key_id)?;
+            verify(&loaded.engine, &mut verifier, &key_id, &schema, &sources, progress)?
+        }
         Some(url) => {
             let mut verifier = pg::Verifier::connect(url)?;
             let mut report = verify(&loaded.engine, &mut verifier, &key_id, &schema, &sources, progress)?;

@@ -8,6 +8,7 @@ mod duckdb;
 pub mod postgres;
 pub mod singlestore;
 pub mod snowflake;
+pub mod spark;
 pub mod warehouse;
 
 pub use duckdb::DuckDb;
@@ -34,6 +35,8 @@ pub struct EngineOptions {
     /// Warehouses: the database (catalog, project) of veil's own schemas; by
     /// default the data sources' database.
     pub database: Option<String>,
+    /// Spark: the UDF jar (`dist/spark/veil-spark-udf.jar`) as the Thrift server reads it.
+    pub udf_jar: Option<String>,
 }
 
 /// The database (catalog, project) veil's own schemas go in on a warehouse:
@@ -79,8 +82,15 @@ pub struct EngineEntry {
 
 /// Every engine, in the order `--help` lists them. Adding an engine is one file
 /// in this folder and one line here.
-pub const ENGINES: &[EngineEntry] =
-    &[duckdb::ENGINE, postgres::ENGINE, snowflake::ENGINE, databricks::ENGINE, bigquery::ENGINE, singlestore::ENGINE];
+pub const ENGINES: &[EngineEntry] = &[
+    duckdb::ENGINE,
+    postgres::ENGINE,
+    snowflake::ENGINE,
+    databricks::ENGINE,
+    bigquery::ENGINE,
+    singlestore::ENGINE,
+    spark::ENGINE,
+];
 
 /// The engine named `name`.
 pub fn engine(name: &str) -> Option<&'static EngineEntry> {
@@ -320,6 +330,16 @@ pub trait Target {
     /// Statements that (re)create table `name` (quoted) with `columns`, empty.
     fn replace_table(&self, name: &str, columns: &str) -> Vec<String> {
         vec![format!("CREATE OR REPLACE TABLE {name} ({columns});")]
+    }
+    /// Statements that (re)create the facts relation `name` (quoted) with `columns`
+    /// (`name TYPE, …`) holding `rows` (each `(…)` of literals): by default
+    /// [`Target::replace_table`] and one `INSERT`.
+    fn facts_relation(&self, name: &str, columns: &str, rows: &[String]) -> Vec<String> {
+        let mut out = self.replace_table(name, columns);
+        if !rows.is_empty() {
+            out.push(format!("INSERT INTO {name} VALUES\n  {};", rows.join(",\n  ")));
+        }
+        out
     }
     /// The SQL creating one secure view, and the query it stands for; `None`
     /// for a plain `CREATE OR REPLACE VIEW` ([`crate::render::plain_view`]).
