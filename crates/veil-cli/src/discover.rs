@@ -47,7 +47,7 @@ pub struct Evidence {
 impl From<&Finding> for Evidence {
     fn from(f: &Finding) -> Self {
         Evidence {
-            entity: f.entity.name().to_owned(),
+            entity: f.entity.clone(),
             confidence: f.confidence,
             share: f.share,
             name_hint: f.name_hint,
@@ -151,12 +151,12 @@ pub fn discover_duckdb(
             per_column.push((column, found));
         }
         let table_entities: Vec<String> =
-            per_column.iter().flat_map(|(_, f)| f.iter().map(|f| f.entity.name().to_owned())).collect();
+            per_column.iter().flat_map(|(_, f)| f.iter().map(|f| f.entity.clone())).collect();
         for (column, found) in per_column {
             if found.is_empty() {
                 continue;
             }
-            let entities: Vec<String> = found.iter().map(|f| f.entity.name().to_owned()).collect();
+            let entities: Vec<String> = found.iter().map(|f| f.entity.clone()).collect();
             report.findings.push(ColumnFinding {
                 source: source.name.clone(),
                 column: column.name.clone(),
