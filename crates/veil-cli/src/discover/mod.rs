@@ -7,6 +7,7 @@
 //! tags (`--tags`), with the evidence kept for review, and optionally a patch
 //! for the dbt project's properties files (`--write-dbt`).
 
+pub mod autotag;
 pub mod dbt;
 mod duckdb;
 mod postgres;
