@@ -256,8 +256,9 @@ fn phone(value: &str) -> bool {
     let digits = value.bytes().filter(u8::is_ascii_digit).count();
     let plus = value.starts_with('+');
     let separated = value.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'/'));
-    // A bare digit string is a phone number only by name (order ids look alike).
-    (8..=15).contains(&digits) && (plus || separated) && !is_date_like(value)
+    // A bare digit string is a phone number only by name (order ids look alike);
+    // dates and dotted IPv4 addresses are not phone numbers.
+    (8..=15).contains(&digits) && (plus || separated) && !is_date_like(value) && value.parse::<Ipv4Addr>().is_err()
 }
 
 fn is_date_like(value: &str) -> bool {
@@ -314,6 +315,20 @@ pub fn classify_value(value: &str) -> Entities {
     out
 }
 
+/// The first entity (in [`Entity::ALL`] order) that `value` matches on its
+/// own, if any: what the DuckDB extension's `veil_classify(value)` returns.
+/// Entities that need a column's name (dates of birth, postal codes, person
+/// names) are never found from a value alone.
+///
+/// ```
+/// use veil_core::classify::{value_entity, Entity};
+/// assert_eq!(value_entity(" jane@example.com "), Some(Entity::EmailAddress));
+/// assert_eq!(value_entity("4111 1111 1111 1112"), None, "Luhn fails");
+/// ```
+pub fn value_entity(value: &str) -> Option<Entity> {
+    classify_value(value).iter().next()
+}
+
 /// How a column's type bears on discovery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueKind {
@@ -358,6 +373,8 @@ mod tests {
         assert!(!ssn("000-12-3456") && !ssn("666-12-3456") && !ssn("900-12-3456") && ssn("123-45-6789"));
         assert!(phone("+49 30 1234567") && phone("(555) 201-3344") && !phone("5552013344"));
         assert!(!phone("2024-01-31"));
+        assert!(!phone("192.168.10.1"), "an IPv4 address");
+        assert_eq!(value_entity("192.168.10.1"), Some(Entity::IpAddress));
     }
 
     #[test]
