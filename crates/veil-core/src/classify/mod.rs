@@ -249,7 +249,26 @@ fn ssn(value: &str) -> bool {
     area != "000" && area != "666" && !area.starts_with('9') && group != "00" && serial != "0000"
 }
 
+/// `value` without a trailing extension (`x123`, `ext. 123`, `extension 123`).
+fn without_extension(value: &str) -> &str {
+    let lower = value.to_ascii_lowercase();
+    let digits_from = lower.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits_from == lower.len() || lower.len() - digits_from > 6 {
+        return value;
+    }
+    let head = lower.get(..digits_from).unwrap_or_default().trim_end();
+    for mark in ["extension", "ext.", "ext", "x"] {
+        if let Some(rest) = head.strip_suffix(mark) {
+            if rest.ends_with(|c: char| c.is_ascii_digit() || c == ' ' || c == ')') {
+                return value.get(..rest.trim_end().len()).unwrap_or(value);
+            }
+        }
+    }
+    value
+}
+
 fn phone(value: &str) -> bool {
+    let value = without_extension(value);
     if !matches(&patterns().phone, value) {
         return false;
     }
@@ -374,6 +393,8 @@ mod tests {
         assert!(phone("+49 30 1234567") && phone("(555) 201-3344") && !phone("5552013344"));
         assert!(!phone("2024-01-31"));
         assert!(!phone("192.168.10.1"), "an IPv4 address");
+        assert!(phone("(510)814-1561x735") && phone("001-711-925-3287 ext. 12") && phone("+1 212 555 0100 x9"));
+        assert!(!phone("555-201-3344x") && !phone("x1234567") && !phone("555-201-3344x1234567"));
         assert_eq!(value_entity("192.168.10.1"), Some(Entity::IpAddress));
     }
 
