@@ -209,7 +209,7 @@ fn card(value: &str) -> bool {
     }
     // A known issuer prefix (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro).
     let prefix = |n: usize| digits.iter().take(n).fold(0u32, |acc, d| acc * 10 + u32::from(*d));
-    let (p1, p2, p4) = (prefix(1), prefix(2), prefix(4));
+    let (p1, p2, p3, p4) = (prefix(1), prefix(2), prefix(3), prefix(4));
     p1 == 4
         || (51..=55).contains(&p2)
         || (2221..=2720).contains(&p4)
@@ -218,9 +218,11 @@ fn card(value: &str) -> bool {
         || p4 == 6011
         || p2 == 65
         || p2 == 35
-        || p2 == 36
+        || matches!(p4, 2131 | 1800)
+        || matches!(p2, 36 | 38 | 39)
+        || (300..=305).contains(&p3)
         || p2 == 62
-        || matches!(p2, 50 | 56..=58)
+        || matches!(p2, 50 | 56..=58 | 63 | 67)
 }
 
 fn iban(value: &str) -> bool {
@@ -387,6 +389,10 @@ mod tests {
         assert!(luhn(&[4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]));
         assert!(!card("4111 1111 1111 1112"), "Luhn fails");
         assert!(!card("9999 9999 9999 9995"), "no issuer starts with 9");
+        assert!(
+            card("30569309025904") && card("213100000000001") && card("180000000000002"),
+            "Diners 30x, JCB 2131/1800"
+        );
         assert!(iban("GB82 WEST 1234 5698 7654 32"));
         assert!(!iban("GB82 WEST 1234 5698 7654 33"));
         assert!(!ssn("000-12-3456") && !ssn("666-12-3456") && !ssn("900-12-3456") && ssn("123-45-6789"));
