@@ -56,12 +56,7 @@ impl Databricks {
     pub fn new(engine: &Engine, key_id: &str) -> Self {
         let directory = engine.directory();
         let groups = directory.users().flat_map(|u| u.groups.iter().cloned()).collect();
-        let mut purposes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (project, ps) in directory.projects() {
-            for p in ps {
-                purposes.entry(p.clone()).or_default().insert(project.to_string());
-            }
-        }
+        let purposes = warehouse::projects_by_purpose(engine);
         Self { groups, purposes, key_id: key_id.to_string(), exempt: Vec::new(), database: None }
     }
 

@@ -545,7 +545,7 @@ impl Postgres {
 
         for s in sources {
             let Some(view) = bind.views.get(&s.name).cloned() else { continue };
-            let readers = entitled(engine, &s.name)?;
+            let readers = super::warehouse::entitled(engine, &s.name)?;
             if readers.is_empty() {
                 out.push(
                     StatementKind::Comment,
@@ -753,27 +753,6 @@ pub fn base_tables(engine: &Engine, options: &BindOptions) -> Result<Vec<(String
         .into_iter()
         .filter_map(|s| Some((s.schema.clone()?, s.identifier.clone())))
         .collect())
-}
-
-/// Readers entitled to `source` under no project or any of their projects.
-fn entitled(engine: &Engine, source: &str) -> Result<Vec<String>> {
-    let directory = engine.directory();
-    let mut readers = Vec::new();
-    for user in directory.users() {
-        let projects = std::iter::once(None).chain(user.projects.iter().map(|p| Some(p.as_str())));
-        let mut allowed = false;
-        for project in projects {
-            let Ok(subject) = directory.subject(&user.name, project) else { continue };
-            if engine.plan_for(&subject, source)?.allowed {
-                allowed = true;
-                break;
-            }
-        }
-        if allowed {
-            readers.push(user.name.clone());
-        }
-    }
-    Ok(readers)
 }
 
 /// HMAC-SHA-256 of the UTF-8 bytes of `message_sql` under the key whose pads are the
