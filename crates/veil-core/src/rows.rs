@@ -30,6 +30,29 @@ pub fn tag_matches(user_value: &str, data_tag: &str) -> bool {
     }
 }
 
+/// Every user value that reaches `data_tag` under [`tag_matches`]: the prefixes
+/// of `data_tag` that end just before a separator, and `data_tag` itself; none
+/// empty. `tag_matches(u, t)` holds exactly when `u` is in `tag_reached_by(t)`,
+/// so an engine can test a reader's values against a literal tag by set
+/// membership.
+///
+/// ```
+/// use veil_core::rows::tag_reached_by;
+/// assert_eq!(tag_reached_by("Sports.Football.QB"), ["Sports", "Sports.Football", "Sports.Football.QB"]);
+/// assert!(tag_reached_by("").is_empty());
+/// ```
+pub fn tag_reached_by(data_tag: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = data_tag
+        .char_indices()
+        .filter(|&(i, c)| c == TAG_SEPARATOR && i > 0)
+        .filter_map(|(i, _)| data_tag.get(..i))
+        .collect();
+    if !data_tag.is_empty() {
+        out.push(data_tag);
+    }
+    out
+}
+
 /// Does any of the user's values reach any of the data tags?
 ///
 /// ```

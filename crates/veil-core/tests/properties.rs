@@ -151,6 +151,18 @@ proptest! {
         prop_assert!(rows::tag_matches(&user, &user));
     }
 
+    /// The values reaching a tag are exactly the user values that match it, for
+    /// tags and values over a small alphabet with separators anywhere (leading,
+    /// doubled, trailing), so set membership in an engine equals `tag_matches`.
+    #[test]
+    fn tag_reached_by_is_exactly_tag_matches(tag in "[ab.]{0,8}", user in "[ab.]{0,8}") {
+        let reached = rows::tag_reached_by(&tag);
+        prop_assert_eq!(reached.contains(&user.as_str()), rows::tag_matches(&user, &tag), "{:?} {:?}", reached, user);
+        for r in &reached {
+            prop_assert!(rows::tag_matches(r, &tag));
+        }
+    }
+
     /// Rounding twice is rounding once.
     #[test]
     fn rounding_is_idempotent(

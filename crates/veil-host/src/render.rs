@@ -249,6 +249,41 @@ pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Section) {
     }
 }
 
+/// What a dynamic view reads about its reader: the attribute keys its
+/// conditions and row rules consult (engines that look the reader up once per
+/// query fetch these; see [`Target::view`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReaderFacts {
+    /// Attribute keys, sorted.
+    pub attributes: BTreeSet<String>,
+}
+
+/// The reader facts `plan`'s dynamic view reads.
+pub fn reader_facts(plan: &Plan) -> ReaderFacts {
+    fn walk(c: &Condition, out: &mut BTreeSet<String>) {
+        match c {
+            Condition::HasAttribute { key, .. } | Condition::AttributeReaches { key, .. } => {
+                out.insert(key.clone());
+            }
+            Condition::Not { of } => walk(of, out),
+            Condition::All { of } | Condition::Any { of } => of.iter().for_each(|c| walk(c, out)),
+            _ => {}
+        }
+    }
+    let mut attributes = BTreeSet::new();
+    walk(&plan.access.condition, &mut attributes);
+    for case in plan.columns.iter().flat_map(|c| &c.chain) {
+        walk(&case.applies(), &mut attributes);
+    }
+    for filter in &plan.row_filters {
+        walk(&filter.applies_to, &mut attributes);
+        if let veil_policy::RowPredicate::MatchAttribute { attribute, .. } = &filter.keep {
+            attributes.insert(attribute.clone());
+        }
+    }
+    ReaderFacts { attributes }
+}
+
 /// A reader condition as SQL over the facts tables (dynamic mode).
 pub fn condition(c: &Condition, t: &dyn Target) -> String {
     if let Some(native) = t.native_condition(c) {
@@ -483,7 +518,6 @@ pub(crate) fn dynamic_view(
     }
 
     let reader = t.reader();
-    let known = format!("EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {reader})", t.facts_table("users"));
     let denied = t.concat(&[
         "'veil: reader '".into(),
         format!("coalesce({reader}, '(none: SET VARIABLE veil_user)')"),
@@ -493,15 +527,19 @@ pub(crate) fn dynamic_view(
     // The refusal depends on the reader only: an uncorrelated scalar subquery is
     // evaluated once per query, before any row, so an unknown or unentitled reader
     // gets the error even when another filter, or an empty table, keeps no row.
-    let mut filters = vec![format!(
-        "(SELECT CASE WHEN {known} AND {} THEN TRUE ELSE {} END)",
-        condition(&plan.access.condition, t),
-        t.deny(&denied)
-    )];
+    let mut filters = vec![t.access_check(&condition(&plan.access.condition, t), &t.deny(&denied))];
     for filter in &plan.row_filters {
         filters.push(row_filter(t, &source.name, &options.key_id, filter)?);
     }
-    let parts = ViewParts { schema, view, columns: &columns, from: base_relation(source, t), filters: &filters };
+    let facts = reader_facts(plan);
+    let parts = ViewParts {
+        schema,
+        view,
+        columns: &columns,
+        from: base_relation(source, t),
+        filters: &filters,
+        reader_facts: Some(&facts),
+    };
     Ok(match t.view(&parts)? {
         Some(sql) => sql,
         None => plain_view(&parts, t),
@@ -556,7 +594,14 @@ pub(crate) fn reader_view(
         reader,
     };
     let filters = plan.row_filters.iter().map(|p| t.row_predicate(p, &ctx)).collect::<Result<Vec<String>>>()?;
-    let parts = ViewParts { schema, view, columns: &columns, from: base_relation(source, t), filters: &filters };
+    let parts = ViewParts {
+        schema,
+        view,
+        columns: &columns,
+        from: base_relation(source, t),
+        filters: &filters,
+        reader_facts: None,
+    };
     Ok(match t.view(&parts)? {
         Some(sql) => sql,
         None => plain_view(&parts, t),
@@ -587,14 +632,23 @@ pub struct ViewParts<'a> {
     pub from: String,
     /// Row filters (AND).
     pub filters: &'a [String],
+    /// What a dynamic view reads about its reader; `None` for a view bound to
+    /// one known reader.
+    pub reader_facts: Option<&'a ReaderFacts>,
 }
 
 impl ViewParts<'_> {
     /// The query the view stands for, columns aliased to their names.
     pub fn select(&self, t: &dyn Target) -> String {
+        self.select_from(t, &self.from)
+    }
+
+    /// [`ViewParts::select`] over `from` (the base relation and what the
+    /// target joins to it).
+    pub fn select_from(&self, t: &dyn Target, from: &str) -> String {
         let columns: Vec<String> =
             self.columns.iter().map(|c| format!("  {} AS {}", c.expr, t.quote_ident(&c.name))).collect();
-        let mut select = format!("SELECT\n{}\nFROM {}", columns.join(",\n"), self.from);
+        let mut select = format!("SELECT\n{}\nFROM {from}", columns.join(",\n"));
         if !self.filters.is_empty() {
             select.push_str(&format!("\nWHERE {}", self.filters.join("\n  AND ")));
         }

@@ -1,10 +1,30 @@
 //! DuckDB: the veil extension's `veil_*` functions, `getvariable()` readers.
 
-use veil_policy::{ColumnType, HashScope, Keep, Mask, Rounding, TimeUnit};
+use veil_policy::{ColumnType, Condition, DataSource, Engine, HashScope, Keep, Mask, Rounding, TimeUnit};
 
 use super::dialect::TypeNames;
-use super::{MaskContext, Target};
-use crate::Result;
+use super::{MaskContext, Reader, Target};
+use crate::render::{ReaderFacts, ViewParts};
+use crate::{BindOptions, Error, Mode, Result};
+
+/// The one-row relation a dynamic view reads its reader from: every fact the
+/// view's conditions consult, looked up once per query (a materialized CTE
+/// joined to the base relation) instead of one subquery per condition.
+/// Names carry a `:` so they cannot be a dbt model's column; sources whose
+/// names take the prefix are refused ([`Target::validate`]).
+const READER: &str = "veil:reader";
+const KNOWN: &str = "veil:known";
+const GROUPS: &str = "veil:groups";
+const PURPOSES: &str = "veil:purposes";
+/// Reserved prefix of the reader relation's names (compared case-insensitively).
+const RESERVED: &str = "veil:";
+
+/// The reader relation's column holding the reader's values of `key` (hex, so
+/// keys differing in case stay apart: DuckDB folds identifiers).
+fn attribute_column(key: &str) -> String {
+    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("veil:attribute:{hex}")
+}
 
 /// The DuckDB target. `extension` is what `LOAD` names (a path or `veil`).
 #[derive(Clone, Debug)]
@@ -154,7 +174,139 @@ impl Target for DuckDb {
         ))
     }
 
+    fn validate(&self, _engine: &Engine, options: &BindOptions, sources: &[&DataSource]) -> Result<()> {
+        if !matches!(options.mode, Mode::Dynamic) {
+            return Ok(());
+        }
+        let reserved = |n: &str| n.to_lowercase().starts_with(RESERVED);
+        for source in sources {
+            let clash = std::iter::once(source.identifier.as_str())
+                .chain(source.columns.iter().map(|c| c.name.as_str()))
+                .find(|n| reserved(n));
+            if let Some(name) = clash {
+                return Err(Error::Invalid(format!(
+                    "data source `{}`: the name `{name}` starts with `{RESERVED}`, which DuckDB's secure views reserve for the reader's facts; rename it in the model",
+                    source.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn native_condition(&self, condition: &Condition) -> Option<String> {
+        let column = |name: &str| format!("{}.{}", self.quote_ident(READER), self.quote_ident(name));
+        let reaching = |tag: &str| {
+            let values: Vec<String> =
+                veil_core::rows::tag_reached_by(tag).into_iter().map(|v| self.literal(v)).collect();
+            format!("CAST([{}] AS VARCHAR[])", values.join(", "))
+        };
+        Some(match condition {
+            Condition::InGroup { group } => format!("list_contains({}, {})", column(GROUPS), self.literal(group)),
+            Condition::GroupReaches { tag } => format!("list_has_any({}, {})", column(GROUPS), reaching(tag)),
+            Condition::HasAttribute { key, value } => {
+                format!("list_contains({}, {})", column(&attribute_column(key)), self.literal(value))
+            }
+            Condition::AttributeReaches { key, tag } => {
+                format!("list_has_any({}, {})", column(&attribute_column(key)), reaching(tag))
+            }
+            Condition::ActingUnder { purpose } => {
+                format!("list_contains({}, {})", column(PURPOSES), self.literal(purpose))
+            }
+            _ => return None,
+        })
+    }
+
+    fn reader_attribute_match(
+        &self,
+        attribute: &str,
+        value_sql: &str,
+        hierarchical: bool,
+        ctx: &MaskContext<'_>,
+    ) -> String {
+        if hierarchical || !matches!(ctx.reader, Reader::Dynamic) {
+            let facts = self.facts_table("user_attributes");
+            return crate::render::match_attribute(
+                self,
+                &facts,
+                &self.reader_of(ctx),
+                attribute,
+                value_sql,
+                hierarchical,
+            );
+        }
+        format!(
+            "list_contains({}.{}, {value_sql})",
+            self.quote_ident(READER),
+            self.quote_ident(&attribute_column(attribute))
+        )
+    }
+
+    fn access_check(&self, condition: &str, deny: &str) -> String {
+        let reader = self.quote_ident(READER);
+        format!(
+            "(SELECT CASE WHEN {reader}.{} AND {condition} THEN TRUE ELSE {deny} END FROM {reader})",
+            self.quote_ident(KNOWN)
+        )
+    }
+
+    fn view(&self, parts: &ViewParts<'_>) -> Result<Option<(String, String)>> {
+        let Some(facts) = parts.reader_facts else { return Ok(None) };
+        let select = format!(
+            "WITH {} AS MATERIALIZED (\n{}\n)\n{}",
+            self.quote_ident(READER),
+            self.reader_relation(facts),
+            parts.select_from(self, &format!("{}, {}", parts.from, self.quote_ident(READER)))
+        );
+        Ok(Some((
+            format!("CREATE OR REPLACE VIEW {}.{} AS\n{select};", parts.schema, self.quote_ident(parts.view)),
+            select,
+        )))
+    }
+
     fn preamble(&self) -> Vec<String> {
         self.extension.iter().map(|e| format!("LOAD {};", self.literal(e))).collect()
+    }
+}
+
+impl DuckDb {
+    /// The one-row query behind [`READER`]: whether the reader is known, their
+    /// groups, the purposes of the project they act under (when a member), and
+    /// their values of each attribute in `facts`; lists never NULL.
+    fn reader_relation(&self, facts: &ReaderFacts) -> String {
+        let reader = self.reader();
+        let list = |sql: String, name: &str| {
+            format!("  coalesce(({sql}), CAST([] AS VARCHAR[])) AS {}", self.quote_ident(name))
+        };
+        let mut columns = vec![
+            format!(
+                "  EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {reader}) AS {}",
+                self.facts_table("users"),
+                self.quote_ident(KNOWN)
+            ),
+            list(
+                format!("SELECT list(f.group_name) FROM {} f WHERE f.user_name = {reader}", self.facts_table("user_groups")),
+                GROUPS,
+            ),
+            list(
+                format!(
+                    "SELECT list(p.purpose) FROM {} m JOIN {} p ON p.project = m.project WHERE m.user_name = {reader} AND m.project = {}",
+                    self.facts_table("user_projects"),
+                    self.facts_table("project_purposes"),
+                    self.project()
+                ),
+                PURPOSES,
+            ),
+        ];
+        for key in &facts.attributes {
+            columns.push(list(
+                format!(
+                    "SELECT list(f.value) FROM {} f WHERE f.user_name = {reader} AND f.key = {}",
+                    self.facts_table("user_attributes"),
+                    self.literal(key)
+                ),
+                &attribute_column(key),
+            ));
+        }
+        format!("SELECT\n{}", columns.join(",\n"))
     }
 }

@@ -211,14 +211,9 @@ pub trait Target {
     /// [`crate::Error::Invalid`] for a sample percent outside 0..=100.
     fn row_predicate(&self, predicate: &RowPredicate, ctx: &MaskContext<'_>) -> Result<String> {
         Ok(match predicate {
-            RowPredicate::MatchAttribute { column, attribute, hierarchical } => crate::render::match_attribute(
-                self,
-                &self.facts_table("user_attributes"),
-                &self.reader_of(ctx),
-                attribute,
-                &self.row_value(column, *hierarchical),
-                *hierarchical,
-            ),
+            RowPredicate::MatchAttribute { column, attribute, hierarchical } => {
+                self.reader_attribute_match(attribute, &self.row_value(column, *hierarchical), *hierarchical, ctx)
+            }
             RowPredicate::ValueIn { column, values, hierarchical } => {
                 crate::render::value_in(self, values, &self.row_value(column, *hierarchical), *hierarchical)
             }
@@ -231,6 +226,34 @@ pub trait Target {
             }
             RowPredicate::Nothing => "FALSE".into(),
         })
+    }
+    /// Rows whose `value_sql` is one of the reader's values for `attribute`
+    /// (`hierarchical`: or below one), read from the facts.
+    fn reader_attribute_match(
+        &self,
+        attribute: &str,
+        value_sql: &str,
+        hierarchical: bool,
+        ctx: &MaskContext<'_>,
+    ) -> String {
+        crate::render::match_attribute(
+            self,
+            &self.facts_table("user_attributes"),
+            &self.reader_of(ctx),
+            attribute,
+            value_sql,
+            hierarchical,
+        )
+    }
+    /// A dynamic view's refusal, evaluated once per query before any row: TRUE
+    /// for a known reader meeting `condition`, else `deny` (an error). It must
+    /// stay an uncorrelated scalar subquery, so an empty table refuses too.
+    fn access_check(&self, condition: &str, deny: &str) -> String {
+        format!(
+            "(SELECT CASE WHEN EXISTS (SELECT 1 FROM {} u WHERE u.user_name = {}) AND {condition} THEN TRUE ELSE {deny} END)",
+            self.facts_table("users"),
+            self.reader()
+        )
     }
     /// `expr` as text, as row rules compare it with reader values.
     fn text(&self, expr: &str) -> String {
