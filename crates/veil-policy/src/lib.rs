@@ -65,8 +65,10 @@ mod lint;
 mod mask;
 mod plan;
 mod policy;
+mod scim;
 pub mod sql;
 mod users;
+mod users_csv;
 mod yaml;
 
 pub use catalog::{column_name_matches, Catalog, Column, ColumnType, DataSource, RelationKind};
