@@ -75,7 +75,7 @@ pub use catalog::{column_name_matches, Catalog, Column, ColumnType, DataSource, 
 pub use condition::Condition;
 pub use engine::{decision_from, Engine, NEW_COLUMN_POLICY, NEW_COLUMN_TAG};
 pub use error::{Error, Location, Result};
-pub use explain::describe_mask;
+pub use explain::{describe_mask, describe_rows};
 pub use framework::{Derived, Framework, CATEGORY_TAG, ENTITY_TAG, SENSITIVITY_TAG};
 pub use mask::{HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
 pub use plan::{

@@ -25,15 +25,15 @@ pub struct Args {
     /// A catalog YAML file, instead of dbt.
     #[arg(long, value_name = "FILE", conflicts_with = "dbt_target")]
     catalog: Option<PathBuf>,
-    /// The DuckDB database file.
+    /// The DuckDB database file [default: veil.yml's, else the dbt profile's DuckDB path].
     #[arg(long, value_name = "FILE")]
-    duckdb: PathBuf,
-    /// The veil DuckDB extension.
-    #[arg(long, default_value = "dist/veil.duckdb_extension", value_name = "FILE")]
-    extension: PathBuf,
-    /// Python interpreter with the `duckdb` package (the one dbt-duckdb uses).
-    #[arg(long, default_value = "python3", value_name = "PATH")]
-    python: String,
+    duckdb: Option<PathBuf>,
+    /// The veil DuckDB extension [default: as for veil apply].
+    #[arg(long, value_name = "FILE")]
+    extension: Option<PathBuf>,
+    /// Python interpreter with the `duckdb` package [default: as for veil apply].
+    #[arg(long, value_name = "PATH")]
+    python: Option<String>,
     /// Rows sampled per data source, at most.
     #[arg(long, default_value_t = 200, value_name = "ROWS")]
     sample: usize,
@@ -54,11 +54,19 @@ pub struct Args {
 /// Run `veil discover`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let Args { dbt_target, catalog, duckdb, extension, python, sample, sources, framework, output, format } = args;
+    let config = super::config()?;
+    let (dbt_target, catalog) = match (dbt_target, catalog) {
+        (None, None) if config.catalog.is_some() => (None, config.catalog.clone()),
+        (None, None) => (config.dbt_target_dir()?, None),
+        given => given,
+    };
     let catalog = match (dbt_target, catalog) {
         (Some(target), None) => veil_dbt::load(target)?.catalog,
         (None, Some(path)) => Catalog::load(path)?,
         _ => return Err(Error::Usage("give --dbt-target <dbt project>/target or --catalog <catalog.yaml>".into())),
     };
+    let duckdb = super::duckdb_file(duckdb.as_deref(), None)?;
+    let (extension, python) = super::extension_and_python(extension.as_deref(), python.as_deref())?;
     let framework = match framework {
         Some(path) => {
             let text = std::fs::read_to_string(&path)
