@@ -80,7 +80,7 @@ struct RawTest {
     source: Spanned<String>,
     access: Access,
     #[serde(default)]
-    columns: BTreeMap<String, Spanned<String>>,
+    columns: BTreeMap<String, Spanned<Option<String>>>,
     #[serde(default)]
     rows: Option<Rows>,
 }
@@ -129,13 +129,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Expectation>> {
         }
         let mut columns = BTreeMap::new();
         for (column, want) in test.columns {
-            let v = want.value.trim().to_ascii_lowercase();
+            // `null` unquoted is YAML's null: the mask type all the same.
+            let written = want.value.clone().unwrap_or_else(|| "null".into());
+            let v = written.trim().to_ascii_lowercase();
             if !(v == "shown" || v == "masked" || MASK_TYPES.contains(&v.as_str())) {
                 return Err(invalid(
                     at(want.referenced.line(), want.referenced.column()),
                     format!(
-                        "column `{column}`: `{}` is not `shown`, `masked` or a mask type ({})",
-                        want.value,
+                        "column `{column}`: `{written}` is not `shown`, `masked` or a mask type ({})",
                         MASK_TYPES.join(", ")
                     ),
                 ));
@@ -374,11 +375,12 @@ mod tests {
 
     #[test]
     fn files_parse_with_locations() {
-        let text = "tests:\n  - reader: ann\n    source: s\n    access: allowed\n    columns: {email: Shown, ssn: hash}\n  - readers: [bob, cy]\n    source: s\n    access: denied\n";
+        let text = "tests:\n  - reader: ann\n    source: s\n    access: allowed\n    columns: {email: Shown, ssn: hash, card: null}\n  - readers: [bob, cy]\n    source: s\n    access: denied\n";
         let e = parse(text, Path::new("t.yaml")).unwrap();
         assert_eq!(e.len(), 3);
         assert_eq!(e[0].location.to_string(), "t.yaml:2:13");
         assert_eq!(e[0].columns["email"], "shown");
+        assert_eq!(e[0].columns["card"], "null");
         assert_eq!((e[2].reader.as_str(), e[2].access), ("cy", Access::Denied));
     }
 
