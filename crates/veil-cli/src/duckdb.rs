@@ -29,6 +29,11 @@ const RUNNER: &str = include_str!("duckdb_runner.py");
 /// How long a session waits for another process to release the database by default.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What to do about the Python that drives DuckDB, for messages.
+const PYTHON_HELP: &str =
+    "name the Python that has the `duckdb` package (the one dbt-duckdb runs under) with --python, \
+     VEIL_PYTHON or `engines: {duckdb: {python: PATH}}` in veil.yml";
+
 /// A DuckDB database and how to reach it.
 #[derive(Clone, Debug)]
 pub struct DuckDb {
@@ -157,7 +162,9 @@ impl DuckDb {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::Engine(format!("cannot run `{}` (needed to drive DuckDB): {e}", self.python)))?;
+            .map_err(|e| {
+                Error::Engine(format!("cannot run `{}` (needed to drive DuckDB): {e}; {PYTHON_HELP}", self.python))
+            })?;
         let stderr = child.stderr.take().map(|mut pipe| {
             std::thread::spawn(move || {
                 let mut text = String::new();
@@ -198,7 +205,7 @@ impl DuckDb {
             )),
             Some("load") => Error::Input(format!(
                 "the veil extension `{}` does not load into DuckDB: {error}; rebuild it with scripts/build-extension \
-                 for the duckdb package `{}` runs",
+                 for the duckdb package `{}` runs (or name another Python with --python)",
                 self.extension.display(),
                 self.python
             )),
@@ -253,8 +260,13 @@ impl Session {
             Some(Ok(reply)) => Ok(reply),
             _ => {
                 let said = self.finish();
+                let help = if said.contains("No module named 'duckdb'") {
+                    format!("; `{}` has no duckdb package: {PYTHON_HELP}", self.python)
+                } else {
+                    String::new()
+                };
                 Err(Error::Engine(format!(
-                    "`{}` stopped answering while using DuckDB `{}`; it said: {}",
+                    "`{}` stopped answering while using DuckDB `{}`; it said: {}{help}",
                     self.python,
                     self.database.display(),
                     said.trim()

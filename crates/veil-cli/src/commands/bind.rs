@@ -7,7 +7,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use veil_cli::{locate, Error, Result};
 use veil_host::targets::{singlestore, EngineOptions, ENGINES};
 
-use super::{write_or_print, Binding, Project, Selector};
+use super::{pretty_json, write_or_print, Binding, Format, Project, Selector};
 
 /// Generate the SQL that enforces the policies (secure views, reader facts).
 #[derive(clap::Args)]
@@ -27,6 +27,9 @@ pub struct Args {
     /// What `LOAD` names in the SQL (a path to the extension, or `veil` if installed).
     #[arg(long, default_value = "veil")]
     load: String,
+    /// Output format: the SQL (table), or its statements as JSON (kind, source, sql).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
     /// Write the SQL here instead of printing it.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -113,7 +116,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
         database: args.database,
     };
     let target = (entry.make)(&loaded.engine, &options, &engine_options)?;
-    let sql = veil_host::bind(&loaded.engine, target.as_ref(), &options)?.to_sql();
-    write_or_print(args.output.as_deref(), &sql)?;
+    let bindings = veil_host::bind(&loaded.engine, target.as_ref(), &options)?;
+    let text = match args.format {
+        Format::Table => bindings.to_sql(),
+        Format::Json => {
+            let statements: Vec<serde_json::Value> = bindings
+                .statements
+                .iter()
+                .map(|s| {
+                    serde_json::json!({"kind": format!("{:?}", s.kind).to_lowercase(), "source": s.source, "sql": s.sql})
+                })
+                .collect();
+            pretty_json(&serde_json::json!({"engine": entry.name, "views": bindings.views, "statements": statements}))
+                + "\n"
+        }
+    };
+    write_or_print(args.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)
 }
