@@ -198,6 +198,7 @@ impl DuckDb {
         let db = self.database.display();
         Err(match reply.stage.as_deref() {
             Some("missing") => missing_database(&self.database, access),
+            Some("python") => Error::Engine(format!("`{}` has no duckdb package: {PYTHON_HELP}", self.python)),
             Some("lock") => Error::Engine(format!(
                 "DuckDB `{db}` stayed in use by another process for {}s (DuckDB allows one writer or many \
                  readers, never both): {error}; try again when it is done, or raise --lock-timeout",
