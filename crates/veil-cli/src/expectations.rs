@@ -25,7 +25,7 @@
 //! when one of its rules is.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -170,35 +170,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Expectation>> {
 /// # Errors
 /// As [`parse`]; [`Error::Usage`] when the path cannot be read.
 pub fn load(path: &Path) -> Result<Vec<Expectation>> {
-    let mut files = Vec::new();
-    collect(path, &mut files)?;
-    files.sort();
+    let files = veil_policy::read_files_with(path, &["yaml", "yml"]).map_err(|e| Error::Usage(e.to_string()))?;
     let mut out = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| Error::Usage(format!("cannot read test file `{}`: {e}", file.display())))?;
+    for (file, text) in files {
         out.extend(parse(&text, &file)?);
     }
     Ok(out)
-}
-
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let io = |e: std::io::Error| Error::Usage(format!("cannot read tests `{}`: {e}", path.display()));
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(io)? {
-            let p = entry.map_err(io)?.path();
-            if p.is_dir() {
-                collect(&p, out)?;
-            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-                out.push(p);
-            }
-        }
-        Ok(())
-    } else {
-        std::fs::metadata(path).map_err(io)?;
-        out.push(path.to_path_buf());
-        Ok(())
-    }
 }
 
 /// A failed expectation.

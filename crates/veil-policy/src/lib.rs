@@ -87,3 +87,4 @@ pub use policy::{
     Subscribers,
 };
 pub use users::{Approval, Directory, Subject, User};
+pub use yaml::read_files_with;

@@ -153,8 +153,12 @@ pub(crate) fn read_files(path: &Path) -> Result<Vec<(PathBuf, String)>> {
     read_files_with(path, &["yaml", "yml", "json"])
 }
 
-/// As [`read_files`], taking from a folder the files with these extensions.
-pub(crate) fn read_files_with(path: &Path, extensions: &[&str]) -> Result<Vec<(PathBuf, String)>> {
+/// A file, or every file below a folder with one of these extensions (sorted
+/// by path), each with its text.
+///
+/// # Errors
+/// [`Error::Io`] naming the file or folder that cannot be read.
+pub fn read_files_with(path: &Path, extensions: &[&str]) -> Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
     collect(path, extensions, &mut files)?;
     files.sort();
