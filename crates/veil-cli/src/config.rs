@@ -13,7 +13,7 @@
 //! policies: policies            # a policy file or a folder of them
 //! users: users.yaml             # YAML, SCIM 2.0 JSON, CSV, or a folder of them
 //! tests: tests                  # access tests (veil test); default: tests/
-//! keyring: keyring.txt          # default: VEIL_KEYRING
+//! keyring: keyring.txt          # VEIL_KEYRING or --keyring win over it
 //! dbt:                          # default: the dbt project in this folder
 //!   project-dir: .
 //!   target-path: target         # default: dbt_project.yml's target-path
