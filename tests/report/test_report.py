@@ -203,6 +203,11 @@ def test_source_detail_and_explain_on_click(browser, page):
     assert "guardrail `contractors-sales-only`" in text and "-> met" in text
     items = browser.js("return [...document.querySelectorAll('#e-columns li')].map(l => l.textContent)")
     assert "ssn: shown" in items
+    # A group's members only: how HR sees customers.
+    browser.open(page, f"#group=HR&source={customers}")
+    rows = browser.js("return [...document.querySelectorAll('#d-table tbody tr')].map(r => r.firstChild.textContent)")
+    assert rows == ["bob"]
+    browser.open(page, "#")
     # A click on a denied cell of the overview: why dave is refused.
     browser.click(f"#matrix tbody tr[data-source='{customers}'] td[data-reader='3']")
     assert browser.js("return document.getElementById('e-title').textContent") == "dave reading main.customers: DENIED"
