@@ -83,8 +83,12 @@ fn best_ns<F: FnMut() -> usize>(values: usize, repeats: usize, mut f: F) -> f64 
     best
 }
 
+/// How many groups [`run_all`] measures (calls to its `progress`).
+pub const GROUPS: usize = 8;
+
 /// Measure every veil-core function on `n` generated values (plain SHA-256 first,
-/// as the baseline every ratio refers to). `progress` is called before each.
+/// as the baseline every ratio refers to). `progress` is called before each
+/// group of functions ([`GROUPS`] times).
 pub fn run_all(n: usize, repeats: usize, mut progress: impl FnMut(&str)) -> Vec<Measurement> {
     use sha2::{Digest, Sha256};
     use veil_core::mask::{self, DateUnit, FloatBucket, FormatPreserving, Keep, KeyedHasher, RegexMask, Tokenizer};

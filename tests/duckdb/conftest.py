@@ -5,6 +5,7 @@ The extension is `dist/veil.duckdb_extension` (built by scripts/build-extension)
 the file named by VEIL_DUCKDB_EXTENSION. The keyring is written here and named by
 VEIL_KEYRING before the extension is first used: veil reads it once per process.
 """
+import hashlib
 import json
 import os
 import pathlib
@@ -50,3 +51,26 @@ def con():
 @pytest.fixture(scope="session")
 def vectors():
     return VECTORS
+
+
+def case_id(case):
+    """A short test id for a shared-vector case."""
+    args = [a if not isinstance(a, dict) else f"{a['repeat'][:1]}x{a['times']}" for a in case["args"]]
+    return f"{case['fn']}{args}"[:80]
+
+
+def check_case(con, sql, params, case, secret=None):
+    """Run one shared-vector case: its output, or a DuckDB error naming its kind
+    (and never `secret`)."""
+    if "error" in case:
+        with pytest.raises(duckdb.Error) as info:
+            con.execute(sql, params).fetchall()
+        assert f"[{case['error']}]" in str(info.value), str(info.value)
+        assert secret is None or secret not in str(info.value)
+        return
+    (got,) = con.execute(sql, params).fetchone()
+    if "output_sha256" in case:
+        assert got is not None
+        assert hashlib.sha256(got.encode()).hexdigest() == case["output_sha256"]
+    else:
+        assert got == case["output"]

@@ -1,11 +1,9 @@
 """The shared vectors (tests/vectors/core.json) through SQL: every case must give
 veil-core's output, or a DuckDB error naming the same error kind."""
-import hashlib
-
 import duckdb
 import pytest
 
-from conftest import VECTORS
+from conftest import VECTORS, case_id, check_case
 
 K = VECTORS["key_id"]
 
@@ -67,25 +65,10 @@ def to_sql(fn, args):
 CASES = VECTORS["cases"]
 
 
-def _id(case):
-    args = [a if not isinstance(a, dict) else f"{a['repeat'][:1]}x{a['times']}" for a in case["args"]]
-    return f"{case['fn']}{args}"[:80]
-
-
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_shared_vector(con, case):
     sql, params = to_sql(case["fn"], case["args"])
-    if "error" in case:
-        with pytest.raises(duckdb.Error) as info:
-            con.execute(sql, params).fetchall()
-        assert f"[{case['error']}]" in str(info.value), str(info.value)
-        return
-    (got,) = con.execute(sql, params).fetchone()
-    if "output_sha256" in case:
-        assert got is not None
-        assert hashlib.sha256(got.encode()).hexdigest() == case["output_sha256"]
-    else:
-        assert got == case["output"]
+    check_case(con, sql, params, case)
 
 
 def test_every_function_in_the_vectors_is_covered():

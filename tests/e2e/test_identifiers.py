@@ -97,7 +97,8 @@ def base_references(sql, dialect, facts=("veil", "secure")):
             for j, tok in enumerate(toks):
                 if tok.text.upper() == "TABLE" and j + 1 < len(toks):
                     found.append(chain_after(toks, j + 1))
-    return [f for f in found if f and f[0] not in facts and (len(f) < 2 or f[-2] not in facts)]
+    # veil's own: a schema of its (`veil`, `db.veil`) or a relation in one.
+    return [f for f in found if f and f[0] not in facts and not set(f[-2:]) & set(facts)]
 
 
 def bigquery_can_name(rel):
@@ -107,8 +108,10 @@ def bigquery_can_name(rel):
 
 def bind(args, tmp_path, target):
     out = tmp_path / f"{target}.sql"
+    # The sources span many databases: veil's own schemas go in the one named.
+    database = [] if target == "singlestore" else ["--database", "GOV"]
     result = veil("bind", *args, "--target", target, "--udfs", ROOT / "dist/js/slim",
-                  "--module", ROOT / "dist/singlestore", "-o", out, check=False)
+                  "--module", ROOT / "dist/singlestore", *database, "-o", out, check=False)
     return result, out
 
 

@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import duckdb
 import duckdb.sqltypes
@@ -145,6 +146,19 @@ def rows(con, reader, sql, project):
     return Counter(tuple(sorted((k, text(v)) for k, v in r.items())) for r in got)
 
 
+def shop_tables(args) -> list:
+    """`--source` for every data source of the dbt project that is not a dbt view."""
+    import json
+    manifest = json.loads((Path(args[args.index("--dbt-target") + 1]) / "manifest.json").read_text())
+    out = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") != "view":
+            out += ["--source", f"{node['schema']}.{node.get('alias') or node['name']}"]
+    for source in manifest["sources"].values():
+        out += ["--source", f"{source['schema']}.{source['identifier']}"]
+    return out
+
+
 def policy_views(target: str, policies, tmp_path, con) -> tuple[dict[str, str], dict[str, set[str]]]:
     """Per table (by relation name): a DuckDB query applying its column masks and
     row policy (Snowflake's or Databricks'); and the readers granted SELECT on it."""
@@ -157,31 +171,34 @@ def policy_views(target: str, policies, tmp_path, con) -> tuple[dict[str, str], 
     from test_sql import statements
 
     out = tmp_path / f"{target}.sql"
-    veil("bind", "--target", target, *policies, "--udfs", ROOT / "dist" / "js" / "slim", "-o", out)
+    # Unity Catalog attaches nothing to a view (veil refuses them): Databricks binds the tables.
+    tables = shop_tables(policies) if target == "databricks" else []
+    veil("bind", "--target", target, *policies, *tables, "--udfs", ROOT / "dist" / "js" / "slim", "-o", out)
+    RELATION = "(?:TABLE|VIEW|MATERIALIZED VIEW)"
     if target == "snowflake":
         q, reader_call = '"', "CURRENT_USER()"
         ident = r'"(?:[^"]|"")+"'
         policy = re.compile(
-            rf"CREATE (?:MASKING|ROW ACCESS) POLICY IF NOT EXISTS ({ident}\.{ident}) AS \((.*?)\)\n"
+            rf"CREATE (?:MASKING|ROW ACCESS) POLICY IF NOT EXISTS ((?:{ident}\.)?{ident}\.{ident}) AS \((.*?)\)\n"
             r"RETURNS [A-Z0-9_(),]+ ->\n(.*)$",
             re.S,
         )
         mask = re.compile(
-            rf"ALTER TABLE (?:{ident}\.)?({ident})\.({ident}) MODIFY COLUMN ({ident}) SET MASKING POLICY ({ident}\.{ident})"
+            rf"ALTER {RELATION} (?:{ident}\.)?({ident})\.({ident}) MODIFY COLUMN ({ident}) SET MASKING POLICY ((?:{ident}\.)?{ident}\.{ident})"
             r"(?: USING \((.*)\))? FORCE$"
         )
-        rows = re.compile(rf"ALTER TABLE (?:{ident}\.)?({ident})\.({ident}) ADD ROW ACCESS POLICY ({ident}\.{ident}) ON \((.*)\)$")
-        grant = re.compile(rf'GRANT SELECT ON TABLE (?:{ident}\.)?({ident})\.({ident}) TO ROLE "reader:(.*)"$')
+        rows = re.compile(rf"ALTER {RELATION} (?:{ident}\.)?({ident})\.({ident}) ADD ROW ACCESS POLICY ((?:{ident}\.)?{ident}\.{ident}) ON \((.*)\)$")
+        grant = re.compile(rf'GRANT SELECT ON {RELATION} (?:{ident}\.)?({ident})\.({ident}) TO ROLE "reader:(.*)"$')
     else:
         q, reader_call = "`", "current_user()"
         ident = r"`(?:[^`]|``)+`"
-        policy = re.compile(rf"CREATE FUNCTION IF NOT EXISTS ({ident}\.{ident})\((.*?)\)\nRETURNS [A-Z0-9_(),]+\nRETURN (.*)$", re.S)
+        policy = re.compile(rf"CREATE FUNCTION IF NOT EXISTS ((?:{ident}\.)?{ident}\.{ident})\((.*?)\)\nRETURNS [A-Z0-9_(),]+\nRETURN (.*)$", re.S)
         mask = re.compile(
-            rf"ALTER TABLE (?:{ident}\.)?({ident})\.({ident}) ALTER COLUMN ({ident}) SET MASK ({ident}\.{ident})"
+            rf"ALTER {RELATION} (?:{ident}\.)?({ident})\.({ident}) ALTER COLUMN ({ident}) SET MASK ((?:{ident}\.)?{ident}\.{ident})"
             rf"(?: USING COLUMNS \((.*)\))?()$"
         )
-        rows = re.compile(rf"ALTER TABLE (?:{ident}\.)?({ident})\.({ident}) SET ROW FILTER ({ident}\.{ident}) ON \((.*)\)$")
-        grant = re.compile(rf"GRANT SELECT ON TABLE (?:{ident}\.)?({ident})\.({ident}) TO `(.*)`$")
+        rows = re.compile(rf"ALTER {RELATION} (?:{ident}\.)?({ident})\.({ident}) SET ROW FILTER ((?:{ident}\.)?{ident}\.{ident}) ON \((.*)\)$")
+        grant = re.compile(rf"GRANT SELECT ON {RELATION} (?:{ident}\.)?({ident})\.({ident}) TO `(.*)`$")
 
     def unquote(name: str) -> str:
         return name[1:-1].replace(q + q, q) if name.startswith(q) else name

@@ -22,11 +22,22 @@ use crate::duckdb::{Access, DuckDb, Query, Session, Step};
 use crate::load::Inputs;
 use crate::{keyring, monitor, Error, Result};
 
+/// The table recording each secure view veil made: the statement that made it
+/// (its SHA-256) and DuckDB's fingerprint of the view it stored (md5 of its SQL).
+/// An apply skips a view whose statement and stored view both still match.
+pub const APPLIED_TABLE: &str = "veil.applied_views";
+
+/// Statements sent to the runner per request inside the transaction (progress
+/// is reported between them).
+const STATEMENTS_PER_REQUEST: usize = 500;
+
 /// What an apply did.
 #[derive(Clone, Debug, Default)]
 pub struct Applied {
-    /// Secure views created or replaced.
+    /// Secure views the bindings have.
     pub views: usize,
+    /// Of those, views created or replaced (the others were already as bound).
+    pub changed_views: usize,
     /// Statements run in the transaction.
     pub statements: usize,
     /// Sources in the catalog snapshot stored with the views (a dynamic apply of
@@ -34,17 +45,114 @@ pub struct Applied {
     pub snapshot_sources: Option<usize>,
 }
 
-/// Apply the bindings of `engine` to the DuckDB database `db`.
+/// What the database holds, read in one round trip before anything changes.
+struct Present {
+    /// Tables (not views) of the current database, as lowercase (schema, name).
+    tables: BTreeSet<(String, String)>,
+    /// Tables and views of the current database, as lowercase (schema, name):
+    /// the md5 of their column names and types in order.
+    columns: BTreeMap<(String, String), String>,
+    /// Views in the secure schema: name -> md5 of the SQL DuckDB stored.
+    views: BTreeMap<String, String>,
+    /// What [`APPLIED_TABLE`] says of those views: name -> (statement sha, engine md5).
+    applied: BTreeMap<String, (String, String)>,
+    /// The access the last apply into this schema recorded ([`access::ACCESS_TABLE`]),
+    /// as JSON text; none before a first apply.
+    access: Option<String>,
+}
+
+fn text_at(row: &[serde_json::Value], i: usize) -> String {
+    match row.get(i) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn present(session: &mut Session, schema: &str) -> Result<Present> {
+    let t = DuckDbTarget { extension: None };
+    let schema_literal = t.literal(schema);
+    let answers = session.query(&[
+        Query {
+            setup: Vec::new(),
+            sql: "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()".into(),
+        },
+        Query {
+            setup: Vec::new(),
+            sql: "SELECT schema_name, table_name, md5(string_agg(column_name || ' ' || data_type, ', ' \
+                  ORDER BY column_index)) FROM duckdb_columns() WHERE database_name = current_database() GROUP BY ALL"
+                .into(),
+        },
+        Query {
+            setup: Vec::new(),
+            sql: format!(
+                "SELECT view_name, md5(sql) FROM duckdb_views() \
+                 WHERE NOT internal AND database_name = current_database() AND schema_name = {schema_literal}"
+            ),
+        },
+        Query {
+            setup: Vec::new(),
+            sql: format!(
+                "SELECT view_name, statement, engine FROM {APPLIED_TABLE} WHERE schema_name = {schema_literal}"
+            ),
+        },
+        Query {
+            setup: Vec::new(),
+            sql: format!("SELECT access FROM {} WHERE secure_schema = {schema_literal}", access::ACCESS_TABLE),
+        },
+    ])?;
+    let rows = |i: usize| answers.get(i).filter(|a| a.ok).map(|a| a.rows.as_slice()).unwrap_or_default();
+    Ok(Present {
+        tables: rows(0).iter().map(|r| (text_at(r, 0).to_lowercase(), text_at(r, 1).to_lowercase())).collect(),
+        columns: rows(1)
+            .iter()
+            .map(|r| ((text_at(r, 0).to_lowercase(), text_at(r, 1).to_lowercase()), text_at(r, 2)))
+            .collect(),
+        views: rows(2).iter().map(|r| (text_at(r, 0), text_at(r, 1))).collect(),
+        applied: rows(3).iter().map(|r| (text_at(r, 0), (text_at(r, 1), text_at(r, 2)))).collect(),
+        access: rows(4).first().map(|r| text_at(r, 0)),
+    })
+}
+
+/// The SHA-256 of a view's statement and of its base relation's columns (a
+/// view over a relation whose columns changed is made again, so DuckDB binds
+/// it to the new types), hex.
+fn statement_sha(sql: &str, base_columns: Option<&String>) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(sql.as_bytes());
+    hasher.update([0]);
+    hasher.update(base_columns.map(String::as_bytes).unwrap_or_default());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A source's base relation as the catalog query names it: lowercase (schema, name).
+fn relation_key(source: &veil_policy::DataSource) -> (String, String) {
+    (source.schema.as_deref().unwrap_or("main").to_lowercase(), source.identifier.to_lowercase())
+}
+
+/// Apply the bindings of `engine` to the DuckDB database `db`, reporting
+/// `(done, total)` statements to `progress` while the transaction runs.
+///
+/// Views already as bound (same statement as the last apply recorded, and the
+/// view DuckDB holds unchanged since) are left alone, so a re-apply costs what
+/// changed; everything else is checked and written as on a first apply.
 ///
 /// # Errors
 /// [`Error::Input`] when the keyring, database, extension or a base relation is
 /// missing or malformed (nothing changed); [`Error::Engine`] naming the data
 /// source whose statement DuckDB refused (the transaction rolled back).
-pub fn duckdb(inputs: &Inputs, engine: &Engine, options: &BindOptions, db: &DuckDb, create: bool) -> Result<Applied> {
+pub fn duckdb(
+    inputs: &Inputs,
+    engine: &Engine,
+    options: &BindOptions,
+    db: &DuckDb,
+    create: bool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Applied> {
     keyring::read(&db.keyring, &options.key_id)?;
     let mut session = db.open(Access::Write { create })?;
     let (steps, mut applied, _) = prepare(inputs, engine, options, db, &mut session)?;
-    session.transaction(&steps)?;
+    session.transaction_in_parts(&steps, STATEMENTS_PER_REQUEST, progress)?;
     applied.statements = steps.len();
     Ok(applied)
 }
@@ -55,7 +163,7 @@ pub fn duckdb(inputs: &Inputs, engine: &Engine, options: &BindOptions, db: &Duck
 pub struct DryRun {
     /// The statements the apply would run, in order.
     pub statements: Vec<String>,
-    /// Secure views it would create or replace.
+    /// Secure views it would create or replace (views already as bound are left alone).
     pub views: usize,
     /// Whether the database holds a record of the last apply to compare with
     /// (without one, every reader's access counts as new).
@@ -88,22 +196,15 @@ pub fn duckdb_dry_run(inputs: &Inputs, engine: &Engine, options: &BindOptions, d
     };
     Ok(DryRun {
         statements: steps.into_iter().map(|s| s.sql).collect(),
-        views: applied.views,
+        views: applied.changed_views,
         recorded: record.is_some(),
         changes,
     })
 }
 
-/// The access recorded by the last apply into `schema`, if any.
-fn recorded(session: &mut Session, schema: &str) -> Result<Option<AccessMap>> {
-    let target = DuckDbTarget { extension: None };
-    let sql = format!("SELECT access FROM {} WHERE secure_schema = {}", access::ACCESS_TABLE, target.literal(schema));
-    let answers = session.query(&[Query { setup: Vec::new(), sql }])?;
-    // No table: nothing recorded yet (a first apply, or one by an older veil).
-    let Some(answer) = answers.into_iter().next().filter(|a| a.ok) else { return Ok(None) };
-    let Some(serde_json::Value::String(text)) = answer.rows.first().and_then(|r| r.first()) else {
-        return Ok(None);
-    };
+/// The access the last apply into the secure schema recorded ([`Present::access`]), if any.
+fn recorded(present: &Present) -> Result<Option<AccessMap>> {
+    let Some(text) = &present.access else { return Ok(None) };
     serde_json::from_str(text).map(Some).map_err(|e| {
         Error::Input(format!(
             "the access recorded in {} is not readable ({e}); a full `veil apply` records it again",
@@ -139,11 +240,21 @@ fn prepare(
 ) -> Result<(Vec<Step>, Applied, Option<AccessMap>)> {
     let target = DuckDbTarget { extension: None };
     let bindings = bind(engine, &target, options)?;
+    let present = present(session, &options.secure_schema)?;
+
+    // Every base relation must be there. Tables the catalog lists are; anything
+    // else (a view, another database) is probed by reading it.
     let probed: Vec<&str> = bindings
         .statements
         .iter()
         .filter(|s| s.kind == StatementKind::View && s.select.is_some())
         .filter_map(|s| s.source.as_deref())
+        .filter(|name| {
+            engine
+                .catalog()
+                .source(name)
+                .is_none_or(|s| s.database.is_some() || !present.tables.contains(&relation_key(s)))
+        })
         .collect();
     let probes: Vec<Query> = probed
         .iter()
@@ -155,7 +266,7 @@ fn prepare(
         .collect();
     let missing: Vec<String> = probed
         .iter()
-        .zip(session.query(&probes)?)
+        .zip(if probes.is_empty() { Vec::new() } else { session.query(&probes)? })
         .filter(|(_, answer)| !answer.ok)
         .map(|(name, answer)| format!("  `{name}`: {}", first_line(answer.error.as_deref().unwrap_or_default())))
         .collect();
@@ -169,33 +280,62 @@ fn prepare(
         )));
     }
 
-    let mut steps: Vec<Step> = bindings
-        .statements
-        .iter()
-        .filter(|s| s.kind != StatementKind::Comment)
-        .map(|s| Step {
+    let mut steps: Vec<Step> = Vec::new();
+    // Views written by this apply, with their statement's sha.
+    let mut written: Vec<(String, String)> = Vec::new();
+    for s in bindings.statements.iter().filter(|s| s.kind != StatementKind::Comment) {
+        let view = match (s.kind, &s.source) {
+            (StatementKind::View, Some(source)) => bindings.views.get(source),
+            _ => None,
+        };
+        if let Some(view) = view {
+            let base = s.source.as_deref().and_then(|n| engine.catalog().source(n));
+            let sha = statement_sha(&s.sql, base.and_then(|b| present.columns.get(&relation_key(b))));
+            let unchanged = present.applied.get(view).zip(present.views.get(view)).is_some_and(
+                |((applied_sha, applied_engine), engine_now)| *applied_sha == sha && applied_engine == engine_now,
+            );
+            if unchanged {
+                continue;
+            }
+            written.push((view.clone(), sha));
+        }
+        steps.push(Step {
             sql: s.sql.clone(),
             about: match (s.kind, &s.source) {
                 (StatementKind::View, Some(source)) => Some(format!("the secure view of data source `{source}`")),
                 (StatementKind::Facts, _) => Some("the facts about readers (schema veil)".into()),
                 _ => None,
             },
-        })
-        .collect();
+        });
+    }
+    let mut dropped: Vec<String> = Vec::new();
     if options.sources.is_empty() {
         // Views an earlier apply made that this policy no longer has (a source
         // renamed, dropped, or now named apart) would keep the old policy.
-        let stale = stale_views(session, &options.secure_schema, &bindings.views)?;
-        steps.extend(stale.into_iter().map(|sql| Step { sql, about: Some("a view no source has now".into()) }));
+        let current: BTreeSet<String> = bindings.views.values().map(|v| v.to_lowercase()).collect();
+        for view in present.views.keys().filter(|v| !current.contains(&v.to_lowercase())) {
+            let sql = format!(
+                "DROP VIEW IF EXISTS {}.{};",
+                target.quote_ident(&options.secure_schema),
+                target.quote_ident(view)
+            );
+            steps.push(Step { sql, about: Some("a view no source has now".into()) });
+            dropped.push(view.clone());
+        }
     }
-    let mut applied = Applied { views: bindings.views.len(), ..Applied::default() };
+    steps.extend(
+        record_applied(&options.secure_schema, &written, &dropped)
+            .into_iter()
+            .map(|sql| Step { sql, about: Some(format!("the record of applied views ({APPLIED_TABLE})")) }),
+    );
+    let mut applied = Applied { views: bindings.views.len(), changed_views: written.len(), ..Applied::default() };
     if matches!(options.mode, Mode::Dynamic) && options.sources.is_empty() {
         let (store, sources) = monitor::baseline(inputs, session, &options.secure_schema, &bindings.views)?;
         let about = format!("the catalog snapshot ({})", monitor::SNAPSHOT_TABLE);
         steps.extend(store.into_iter().map(|sql| Step { sql, about: Some(about.clone()) }));
         applied.snapshot_sources = Some(sources);
     }
-    let record = recorded(session, &options.secure_schema)?;
+    let record = recorded(&present)?;
     if matches!(options.mode, Mode::Dynamic) {
         let map =
             access::merged(record.clone(), access::access_map(engine, &options.sources)?, !options.sources.is_empty());
@@ -209,22 +349,36 @@ fn prepare(
     Ok((steps, applied, record))
 }
 
-/// `DROP VIEW` for the views in `schema` that are not among `views`.
-fn stale_views(session: &mut Session, schema: &str, views: &BTreeMap<String, String>) -> Result<Vec<String>> {
-    let target = DuckDbTarget { extension: None };
-    let sql =
-        format!("SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = {}", target.literal(schema));
-    let current: BTreeSet<String> = views.values().map(|v| v.to_lowercase()).collect();
-    let mut out = Vec::new();
-    for answer in session.query(&[Query { setup: Vec::new(), sql }])?.into_iter().filter(|a| a.ok) {
-        for row in answer.rows {
-            let Some(serde_json::Value::String(view)) = row.first() else { continue };
-            if !current.contains(&view.to_lowercase()) {
-                out.push(format!("DROP VIEW IF EXISTS {}.{};", target.quote_ident(schema), target.quote_ident(view)));
-            }
-        }
+/// Statements that record the views just written (and forget those dropped or
+/// about to be replaced), in the apply's transaction, after the views.
+fn record_applied(schema: &str, written: &[(String, String)], dropped: &[String]) -> Vec<String> {
+    let t = DuckDbTarget { extension: None };
+    let schema_literal = t.literal(schema);
+    let mut out = vec![
+        "CREATE SCHEMA IF NOT EXISTS veil".to_string(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {APPLIED_TABLE} \
+             (schema_name VARCHAR NOT NULL, view_name VARCHAR NOT NULL, statement VARCHAR NOT NULL, engine VARCHAR)"
+        ),
+    ];
+    let forget: Vec<String> = written.iter().map(|(v, _)| v).chain(dropped).map(|v| t.literal(v)).collect();
+    if !forget.is_empty() {
+        out.push(format!(
+            "DELETE FROM {APPLIED_TABLE} WHERE schema_name = {schema_literal} AND view_name IN ({})",
+            forget.join(", ")
+        ));
     }
-    Ok(out)
+    if !written.is_empty() {
+        let rows: Vec<String> =
+            written.iter().map(|(v, sha)| format!("({}, {})", t.literal(v), t.literal(sha))).collect();
+        out.push(format!(
+            "INSERT INTO {APPLIED_TABLE} SELECT v.schema_name, v.view_name, w.statement, md5(v.sql) \
+             FROM duckdb_views() v JOIN (VALUES {}) w(view_name, statement) ON v.view_name = w.view_name \
+             WHERE NOT v.internal AND v.database_name = current_database() AND v.schema_name = {schema_literal}",
+            rows.join(", ")
+        ));
+    }
+    out
 }
 
 fn first_line(text: &str) -> &str {

@@ -5,9 +5,12 @@
 //! extension is loaded with `allow_unsigned_extensions`; the keyring file is
 //! handed to it through `VEIL_KEYRING`.
 //!
-//! A [`Session`] is one runner process holding the database open, read-only or
-//! read-write. DuckDB lets one process write a file or many read it, never both
-//! at once, so a session waits up to [`DuckDb::lock_timeout`] for the file; a
+//! A [`Session`] is the database held open, read-only or read-write, by a runner
+//! process. One runner serves a whole command: a session ends by closing the
+//! database (so other processes may have it) and the next session of the command
+//! reuses the runner, so Python and duckdb start once. DuckDB lets one process
+//! write a file or many read it, never both at once, so a session waits up to
+//! [`DuckDb::lock_timeout`] for the file; a
 //! writer announces itself first (`<database>.veil-lock`) so that readers
 //! arriving later wait for it instead of starving it. Writes run in one
 //! transaction ([`Session::transaction`]): a failure, or the process being
@@ -16,6 +19,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,6 +37,9 @@ pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 const PYTHON_HELP: &str =
     "name the Python that has the `duckdb` package (the one dbt-duckdb runs under) with --python, \
      VEIL_PYTHON or `engines: {duckdb: {python: PATH}}` in veil.yml";
+
+/// Queries per request when progress is shown between requests.
+const QUERIES_PER_REQUEST: usize = 50;
 
 /// A DuckDB database and how to reach it.
 #[derive(Clone, Debug)]
@@ -114,15 +121,103 @@ struct Reply {
     index: Option<usize>,
     #[serde(default)]
     answers: Vec<Answer>,
+    #[serde(default)]
+    groups: Vec<Vec<Answer>>,
 }
 
-/// An open database: one runner process, closed when dropped (an unfinished
-/// transaction is then rolled back).
-pub struct Session {
+/// One runner process: Python with the duckdb package, answering requests.
+struct Worker {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     stderr: Option<JoinHandle<String>>,
+    /// What it was started with (interpreter, keyring): a worker serves only
+    /// sessions that would start it the same way.
+    started_as: (String, PathBuf),
+}
+
+impl Worker {
+    fn spawn(python: &str, keyring: &std::path::Path) -> Result<Self> {
+        let mut child = Command::new(python)
+            .arg("-c")
+            .arg(RUNNER)
+            .env("VEIL_KEYRING", keyring)
+            .env("VEIL_PARENT_PID", std::process::id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                Error::Engine(format!("cannot run `{python}` (needed to drive DuckDB): {e}; {PYTHON_HELP}"))
+            })?;
+        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stderr = child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        });
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(Error::Engine(format!("cannot talk to `{python}`")));
+        };
+        Ok(Self {
+            child,
+            stdin: Some(stdin),
+            stdout: BufReader::new(stdout),
+            stderr,
+            started_as: (python.to_string(), keyring.to_path_buf()),
+        })
+    }
+
+    /// The reply to `request`, `None` when the runner stopped answering.
+    fn request(&mut self, request: &Value) -> Option<Reply> {
+        let sent = match self.stdin.as_mut() {
+            Some(stdin) => writeln!(stdin, "{request}").and_then(|()| stdin.flush()).is_ok(),
+            None => false,
+        };
+        let mut line = String::new();
+        let read = sent && self.stdout.read_line(&mut line).is_ok_and(|n| n > 0);
+        read.then(|| serde_json::from_str::<Reply>(&line).ok()).flatten()
+    }
+
+    /// End the runner and return what it wrote to stderr.
+    fn finish(&mut self) -> String {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+        self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The runner no session is using, kept for the next session of the command.
+static IDLE: Mutex<Option<Worker>> = Mutex::new(None);
+
+/// A runner started as `python` with `keyring`: the idle one when it fits, else a new one.
+fn worker(python: &str, keyring: &std::path::Path) -> Result<Worker> {
+    let idle = IDLE.lock().ok().and_then(|mut idle| idle.take());
+    match idle {
+        Some(w) if w.started_as.0 == python && w.started_as.1 == keyring => Ok(w),
+        _ => Worker::spawn(python, keyring),
+    }
+}
+
+/// How many runner processes this command started (for tests and benchmarks).
+pub fn runners_started() -> usize {
+    STARTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An open database, closed when dropped (an unfinished transaction is then
+/// rolled back); its runner then serves the command's next session.
+pub struct Session {
+    worker: Option<Worker>,
     python: String,
     database: PathBuf,
     writable: bool,
@@ -143,6 +238,16 @@ impl DuckDb {
     /// load, each with the fix; [`Error::Engine`] when Python cannot be run or
     /// another process holds the database longer than the lock timeout.
     pub fn open(&self, access: Access) -> Result<Session> {
+        self.open_tuned(access, &[])
+    }
+
+    /// Open the database and run veil's own `settings` statements first (e.g.
+    /// `SET disabled_optimizers = …`), before a read-only session locks its
+    /// configuration.
+    ///
+    /// # Errors
+    /// As [`DuckDb::open`].
+    pub fn open_tuned(&self, access: Access, settings: &[&str]) -> Result<Session> {
         if !self.extension.is_file() {
             return Err(Error::Input(format!(
                 "the veil DuckDB extension `{}` does not exist; build it with scripts/build-extension or name it with --extension",
@@ -153,43 +258,20 @@ impl DuckDb {
         if !create && !self.database.is_file() {
             return Err(missing_database(&self.database, access));
         }
-        let mut child = Command::new(&self.python)
-            .arg("-c")
-            .arg(RUNNER)
-            .env("VEIL_KEYRING", &self.keyring)
-            .env("VEIL_PARENT_PID", std::process::id().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                Error::Engine(format!("cannot run `{}` (needed to drive DuckDB): {e}; {PYTHON_HELP}", self.python))
-            })?;
-        let stderr = child.stderr.take().map(|mut pipe| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
-            })
-        });
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err(Error::Engine(format!("cannot talk to `{}`", self.python)));
-        };
         let mut session = Session {
-            child,
-            stdin: Some(stdin),
-            stdout: BufReader::new(stdout),
-            stderr,
+            worker: Some(worker(&self.python, &self.keyring)?),
             python: self.python.clone(),
             database: self.database.clone(),
             writable: access != Access::Read,
         };
         let reply = session.request(&json!({
+            "op": "open",
             "database": self.database,
             "extension": self.extension,
             "mode": if access == Access::Read { "read" } else { "write" },
             "create": create,
             "lock_timeout": self.lock_timeout.as_secs_f64(),
+            "settings": settings,
         }))?;
         if reply.ok {
             return Ok(session);
@@ -222,6 +304,23 @@ impl DuckDb {
         self.open(Access::Read)?.query(queries)
     }
 
+    /// As [`DuckDb::query`] in one session, sending the queries in parts and
+    /// showing progress of `what` (e.g. `discover`) over `unit`s between them.
+    ///
+    /// # Errors
+    /// As [`DuckDb::query`].
+    pub fn query_with_progress(&self, queries: &[Query], what: &str, unit: &str) -> Result<Vec<Answer>> {
+        let mut session = self.open(Access::Read)?;
+        let progress = crate::progress::Progress::start(what, unit, queries.len() as u64);
+        let mut answers = Vec::with_capacity(queries.len());
+        for part in queries.chunks(QUERIES_PER_REQUEST) {
+            answers.extend(session.query(part)?);
+            progress.advance(part.len() as u64);
+        }
+        progress.finish();
+        Ok(answers)
+    }
+
     /// Run statements in one transaction: all of them or none.
     ///
     /// # Errors
@@ -251,36 +350,21 @@ impl Session {
     }
 
     fn request(&mut self, request: &Value) -> Result<Reply> {
-        let sent = match self.stdin.as_mut() {
-            Some(stdin) => writeln!(stdin, "{request}").and_then(|()| stdin.flush()).is_ok(),
-            None => false,
-        };
-        let mut line = String::new();
-        let read = sent && self.stdout.read_line(&mut line).is_ok_and(|n| n > 0);
-        match read.then(|| serde_json::from_str::<Reply>(&line)) {
-            Some(Ok(reply)) => Ok(reply),
-            _ => {
-                let said = self.finish();
-                let help = if said.contains("No module named 'duckdb'") {
-                    format!("; `{}` has no duckdb package: {PYTHON_HELP}", self.python)
-                } else {
-                    String::new()
-                };
-                Err(Error::Engine(format!(
-                    "`{}` stopped answering while using DuckDB `{}`; it said: {}{help}",
-                    self.python,
-                    self.database.display(),
-                    said.trim()
-                )))
-            }
+        if let Some(reply) = self.worker.as_mut().and_then(|w| w.request(request)) {
+            return Ok(reply);
         }
-    }
-
-    /// End the session and return what the runner wrote to stderr.
-    fn finish(&mut self) -> String {
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-        self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default()
+        let said = self.worker.take().map(|mut w| w.finish()).unwrap_or_default();
+        let help = if said.contains("No module named 'duckdb'") {
+            format!("; `{}` has no duckdb package: {PYTHON_HELP}", self.python)
+        } else {
+            String::new()
+        };
+        Err(Error::Engine(format!(
+            "`{}` stopped answering while using DuckDB `{}`; it said: {}{help}",
+            self.python,
+            self.database.display(),
+            said.trim()
+        )))
     }
 
     /// Run queries, each after its own setup; failures are answers, not errors.
@@ -296,6 +380,22 @@ impl Session {
         Ok(reply.answers)
     }
 
+    /// Run independent lists of queries, each on a connection of its own (its
+    /// own variables), several at a time; failures are answers, not errors.
+    /// Outside a transaction only.
+    ///
+    /// # Errors
+    /// [`Error::Engine`] when the runner stops answering.
+    pub fn query_groups(&mut self, groups: &[Vec<Query>]) -> Result<Vec<Vec<Answer>>> {
+        let list: Vec<Vec<Value>> =
+            groups.iter().map(|g| g.iter().map(|q| json!({"setup": q.setup, "sql": q.sql})).collect()).collect();
+        let reply = self.request(&json!({"op": "groups", "groups": list}))?;
+        if !reply.ok || reply.groups.len() != groups.len() {
+            return Err(Error::Engine(format!("DuckDB: {}", reply.error.unwrap_or_else(|| "answers missing".into()))));
+        }
+        Ok(reply.groups)
+    }
+
     /// Run `steps` in one transaction. When one fails, DuckDB rolls back and
     /// nothing of the transaction remains.
     ///
@@ -303,9 +403,30 @@ impl Session {
     /// [`Error::Engine`] naming the statement that failed (its `about`, or its
     /// first line) and DuckDB's message.
     pub fn transaction(&mut self, steps: &[Step]) -> Result<()> {
+        self.transaction_in_parts(steps, steps.len().max(1), &mut |_, _| {})
+    }
+
+    /// As [`Session::transaction`], sending `per_request` statements at a time
+    /// and reporting `(done, total)` statements to `progress` between them; the
+    /// transaction is one all the same.
+    ///
+    /// # Errors
+    /// As [`Session::transaction`].
+    pub fn transaction_in_parts(
+        &mut self,
+        steps: &[Step],
+        per_request: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<()> {
         self.expect_ok(&json!({"op": "begin"}), &[])?;
-        let statements: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
-        self.expect_ok(&json!({"op": "execute", "statements": statements}), steps)?;
+        progress(0, steps.len());
+        let mut done = 0;
+        for part in steps.chunks(per_request.max(1)) {
+            let statements: Vec<&str> = part.iter().map(|s| s.sql.as_str()).collect();
+            self.expect_ok(&json!({"op": "execute", "statements": statements}), part)?;
+            done += part.len();
+            progress(done, steps.len());
+        }
         self.expect_ok(&json!({"op": "commit"}), &[])
     }
 
@@ -328,7 +449,16 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.finish();
+        // Close the database (rolling back what is unfinished); a runner that
+        // closed it cleanly waits for the command's next session.
+        let Some(mut worker) = self.worker.take() else { return };
+        if worker.request(&json!({"op": "close"})).is_some_and(|r| r.ok) {
+            if let Ok(mut idle) = IDLE.lock() {
+                if idle.is_none() {
+                    *idle = Some(worker);
+                }
+            }
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 # Runs SQL for veil in DuckDB through its Python package (the one dbt-duckdb uses).
 #
-# One session per process. The first line on stdin opens the database; every
-# further line is one request, answered by one line on stdout. End of input ends
-# the session: a transaction still open is then rolled back, as it is when the
+# One worker per veil command: every line on stdin is one request, answered by one
+# line on stdout. `open` opens a database (read-only or read-write), `close` closes
+# it and lets other processes have it, and the same worker may open again (so a
+# command pays for starting Python and importing duckdb once). End of input ends
+# the worker: a transaction still open is then rolled back, as it is when the
 # process is killed (DuckDB writes a transaction to its WAL only at COMMIT).
 #
 # DuckDB lets one process write a database file, or many read it, never both.
@@ -10,6 +12,7 @@
 # writer first takes `<database>.veil-lock` exclusively: readers pass through that
 # lock before opening, so a writer waiting for readers to finish is not starved
 # by new ones.
+import concurrent.futures
 import ctypes
 import datetime
 import decimal
@@ -18,6 +21,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 
 try:
@@ -61,6 +65,10 @@ def plain(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+# Types whose Python values are already what JSON says (no NaN, no Decimal, no dates).
+AS_JSON = {"VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 
 
 def locked(error):
@@ -115,27 +123,66 @@ class Session:
         timeout = float(request.get("lock_timeout", 30))
         deadline = time.monotonic() + timeout
         self.intent = intent(self.database, not self.read_only, deadline, timeout)
-        self.con = connect(self.database, self.read_only, deadline)
+        self.con = None
         try:
-            self.con.execute("LOAD '%s'" % request["extension"].replace("'", "''"))
-        except duckdb.Error as e:
-            raise Refused("load", str(e))
-        if self.read_only:
-            # Readers run what they are given: no files, no ATTACH, no INSTALL/LOAD,
-            # and no way to turn that back on.
-            self.con.execute("SET enable_external_access = false")
-            self.con.execute("SET lock_configuration = true")
+            self.con = connect(self.database, self.read_only, deadline)
+            try:
+                self.con.execute("LOAD '%s'" % request["extension"].replace("'", "''"))
+            except duckdb.Error as e:
+                raise Refused("load", str(e))
+            for setting in request.get("settings", []):
+                # veil's own tuning (e.g. optimizers for verify), never a reader's input.
+                self.con.execute(setting)
+            if self.read_only:
+                # Readers run what they are given: no files, no ATTACH, no INSTALL/LOAD,
+                # and no way to turn that back on.
+                self.con.execute("SET enable_external_access = false")
+                self.con.execute("SET lock_configuration = true")
+        except BaseException:
+            # The worker lives on: let go of the file and the lock it took.
+            self.release()
+            raise
         self.in_transaction = False
 
     def query(self, request):
+        return self.run_queries(self.con, request.get("queries", []))
+
+    def groups(self, request):
+        """Independent lists of queries (e.g. one reader's probes each), run on
+        their own connections (each with its own variables) side by side:
+        DuckDB plans and runs them without holding Python's lock."""
+        groups = request.get("groups", [])
+        if self.in_transaction or len(groups) < 2:
+            return {"ok": True, "groups": [self.run_queries(self.con, g)["answers"] for g in groups]}
+        local = threading.local()
+        cursors = []
+
+        def run(group):
+            if not hasattr(local, "cursor"):
+                local.cursor = self.con.cursor()
+                cursors.append(local.cursor)
+            return self.run_queries(local.cursor, group)["answers"]
+
+        workers = max(1, min(len(groups), os.cpu_count() or 1, 4))
+        try:
+            with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+                answers = list(pool.map(run, groups))
+        finally:
+            for cursor in cursors:
+                cursor.close()  # a cursor left open would keep the database file open
+        return {"ok": True, "groups": answers}
+
+    def run_queries(self, con, queries):
         answers = []
-        for query in request.get("queries", []):
+        for query in queries:
             try:
                 for setup in query.get("setup", []):
-                    self.con.execute(setup)
-                cursor = self.con.execute(query["sql"])
+                    con.execute(setup)
+                cursor = con.execute(query["sql"])
                 columns = [d[0] for d in cursor.description] if cursor.description else []
-                rows = [[plain(v) for v in row] for row in cursor.fetchall()] if columns else []
+                rows = cursor.fetchall() if columns else []
+                if not all(str(d[1]) in AS_JSON for d in cursor.description or []):
+                    rows = [[plain(v) for v in row] for row in rows]
                 answers.append({"ok": True, "columns": columns, "rows": rows})
             except duckdb.Error as e:
                 if self.in_transaction:
@@ -179,9 +226,15 @@ class Session:
     def close(self):
         if self.in_transaction:
             self.rollback()
-        self.con.close()
+        self.release()
+
+    def release(self):
+        if self.con is not None:
+            self.con.close()
+            self.con = None
         if self.intent is not None:
             os.close(self.intent)
+            self.intent = None
 
 
 def send(reply):
@@ -191,22 +244,47 @@ def send(reply):
 
 def main():
     die_with_parent()
-    first = sys.stdin.readline()
-    try:
-        session = Session(json.loads(first))
-    except Refused as e:
-        send({"ok": False, "stage": e.stage, "error": str(e)})
-        return
-    except (ValueError, KeyError) as e:
-        send({"ok": False, "stage": "open", "error": "bad request: %s" % e})
-        return
-    send({"ok": True})
-    operations = {"query": session.query, "begin": session.begin, "execute": session.execute, "commit": session.commit}
+    session = None
     for line in sys.stdin:
-        request = json.loads(line)
-        operation = operations.get(request.get("op"))
-        send(operation(request) if operation else {"ok": False, "error": "unknown request"})
-    session.close()
+        try:
+            request = json.loads(line)
+        except ValueError as e:
+            send({"ok": False, "stage": "open", "error": "bad request: %s" % e})
+            continue
+        op = request.get("op", "open")
+        if op == "open":
+            if session is not None:
+                session.close()
+                session = None
+            try:
+                session = Session(request)
+            except Refused as e:
+                send({"ok": False, "stage": e.stage, "error": str(e)})
+                continue
+            except (ValueError, KeyError) as e:
+                send({"ok": False, "stage": "open", "error": "bad request: %s" % e})
+                continue
+            except Exception as e:  # noqa: BLE001 - told to veil, which names the database
+                send({"ok": False, "stage": "open", "error": str(e)})
+                continue
+            send({"ok": True})
+            continue
+        if op == "close":
+            if session is not None:
+                session.close()
+                session = None
+            send({"ok": True})
+            continue
+        operation = session and {
+            "query": session.query,
+            "groups": session.groups,
+            "begin": session.begin,
+            "execute": session.execute,
+            "commit": session.commit,
+        }.get(op)
+        send(operation(request) if operation else {"ok": False, "error": "unknown request or no database open"})
+    if session is not None:
+        session.close()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ pub mod load;
 pub mod locate;
 pub mod monitor;
 pub mod pg;
+pub mod progress;
 pub mod report;
+pub mod spark;
 pub mod verify;
 
 /// Why a command failed. Each message names the file, reader, source or column.

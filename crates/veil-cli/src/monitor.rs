@@ -13,9 +13,11 @@ use serde::Serialize;
 use serde_json::Value;
 use veil_host::targets::{DuckDb as DuckDbTarget, Target};
 use veil_host::{bind, BindOptions, Mode, StatementKind};
-use veil_monitor::{reconcile, Diff, Kind, LiveColumn, Snapshot};
+use veil_monitor::{keep_tags, reconcile, Diff, Kind, LiveColumn, Snapshot};
 use veil_policy::{Catalog, DataSource, Directory, Engine, PolicySet};
 
+use crate::discover::autotag::{autotag, AutoTags};
+use crate::discover::Discovery;
 use crate::duckdb::{Access, DuckDb, Query, Session, Step};
 use crate::load::Inputs;
 use crate::{Error, Result};
@@ -40,16 +42,28 @@ pub struct Declared {
 /// # Errors
 /// Unreadable or invalid dbt artifacts or catalog file.
 pub fn declared(inputs: &Inputs) -> Result<Declared> {
+    // Tag files (--tags) count as declared: a source bound again keeps their masks.
+    let add_tags = |catalog: &mut Catalog| -> Result<()> {
+        for file in &inputs.tags {
+            catalog.add_tags(file)?;
+        }
+        Ok(())
+    };
     match (&inputs.dbt_target, &inputs.catalog) {
         (Some(target), None) => {
-            let artifacts = veil_dbt::load(target)?;
+            let mut artifacts = veil_dbt::load(target)?;
+            add_tags(&mut artifacts.catalog)?;
             let snapshot = Snapshot::from_dbt(&artifacts, &format!("dbt:{}", target.display()));
             Ok(Declared { snapshot, projects: artifacts.projects })
         }
-        (None, Some(path)) => Ok(Declared {
-            snapshot: Snapshot::from_catalog(&Catalog::load(path)?, &format!("catalog:{}", path.display())),
-            projects: Vec::new(),
-        }),
+        (None, Some(path)) => {
+            let mut catalog = Catalog::load(path)?;
+            add_tags(&mut catalog)?;
+            Ok(Declared {
+                snapshot: Snapshot::from_catalog(&catalog, &format!("catalog:{}", path.display())),
+                projects: Vec::new(),
+            })
+        }
         _ => Err(Error::Usage("give either --dbt-target <dbt project>/target or --catalog <catalog.yaml>".into())),
     }
 }
@@ -58,18 +72,21 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// Every column of every table and view outside `exclude`, with the view's SQL
+/// fingerprint. From `duckdb_columns()` and `duckdb_views()` (what
+/// information_schema is made of, without its joins: about 4x faster at 10,000
+/// tables; same names, types and order).
 fn live_query(exclude: &[&str]) -> String {
     let excluded: Vec<String> = OWN_SCHEMAS.iter().chain(exclude).map(|s| quote(s)).collect();
     format!(
-        "SELECT c.table_schema, c.table_name, t.table_type, v.fingerprint, c.column_name, c.data_type \
-         FROM information_schema.columns c \
-         JOIN information_schema.tables t ON t.table_catalog = c.table_catalog \
-           AND t.table_schema = c.table_schema AND t.table_name = c.table_name \
+        "SELECT c.schema_name, c.table_name, CASE WHEN v.view_name IS NULL THEN 'BASE TABLE' ELSE 'VIEW' END, \
+                v.fingerprint, c.column_name, c.data_type \
+         FROM duckdb_columns() c \
          LEFT JOIN (SELECT database_name, schema_name, view_name, 'sql:' || md5(sql) AS fingerprint \
                     FROM duckdb_views() WHERE NOT internal) v \
-           ON v.database_name = c.table_catalog AND v.schema_name = c.table_schema AND v.view_name = c.table_name \
-         WHERE c.table_catalog = current_database() AND c.table_schema NOT IN ({}) \
-         ORDER BY c.table_schema, c.table_name, c.ordinal_position",
+           ON v.database_name = c.database_name AND v.schema_name = c.schema_name AND v.view_name = c.table_name \
+         WHERE NOT c.internal AND c.database_name = current_database() AND c.schema_name NOT IN ({}) \
+         ORDER BY c.schema_name, c.table_name, c.column_index",
         excluded.join(", ")
     )
 }
@@ -193,6 +210,9 @@ pub struct Options {
     pub secure_schema: String,
     /// Key id masks use.
     pub key_id: String,
+    /// Discovery on new columns before they leave the lockdown (none: they
+    /// wait for tags from the catalog).
+    pub discovery: Option<Discovery>,
 }
 
 /// What one monitoring run found and did.
@@ -210,6 +230,8 @@ pub struct Report {
     pub locked_columns: Vec<String>,
     /// Sources and columns whose `New` tag was lifted.
     pub released: Vec<String>,
+    /// What discovery did with new columns.
+    pub discovery: AutoTags,
     /// Sources in the database the declared catalog does not know.
     pub undeclared: Vec<String>,
     /// Sources that could not be bound (and so have no view), with why.
@@ -237,6 +259,25 @@ impl Report {
         }
         for c in &self.locked_columns {
             out.push_str(&format!("locked   {c}: tagged New, NULL for everyone until it is tagged\n"));
+        }
+        for f in &self.discovery.tagged {
+            let found: Vec<String> = f.entities.iter().map(crate::discover::Evidence::describe).collect();
+            out.push_str(&format!(
+                "tagged   {}.{} by discovery: {}; tags {}\n",
+                f.source,
+                f.column,
+                found.join("; "),
+                f.tags.join(", ")
+            ));
+        }
+        for (f, why) in &self.discovery.held {
+            let found: Vec<&str> = f.entities.iter().map(|e| e.entity.as_str()).collect();
+            out.push_str(&format!(
+                "held     {}.{}: discovery found {}, but {why}; it stays locked until tagged\n",
+                f.source,
+                f.column,
+                found.join(", ")
+            ));
         }
         for r in &self.released {
             out.push_str(&format!("released {r}: tagged, New lifted, its policies apply\n"));
@@ -327,7 +368,21 @@ fn run_in(session: &mut Session, inputs: &Inputs, declared: &Declared, options: 
         _ => (0, None),
     };
 
-    let mut run = reconcile(&previous, &live, &declared.snapshot);
+    // Tags discovery gave in earlier runs are in no declared catalog: carry them.
+    let mut declared_now = declared.snapshot.clone();
+    keep_tags(&mut declared_now, &previous, DISCOVERED_PREFIX);
+    let mut run = reconcile(&previous, &live, &declared_now);
+    let mut discovered = AutoTags::default();
+    if let (Some(discovery), false) = (&options.discovery, run.locked_columns.is_empty()) {
+        let policies = |sources| engine(inputs, &declared.projects, sources);
+        discovered = autotag(session, &run, discovery, policies)?;
+        if !discovered.tagged.is_empty() {
+            for f in &discovered.tagged {
+                declared_now.tag_column(&f.source, &f.column, &f.tags);
+            }
+            run = reconcile(&previous, &live, &declared_now);
+        }
+    }
     let target = DuckDbTarget { extension: None };
     let schema = target.quote_ident(&options.secure_schema);
     let mut report = Report {
@@ -336,6 +391,7 @@ fn run_in(session: &mut Session, inputs: &Inputs, declared: &Declared, options: 
         released: run.released.clone(),
         undeclared: run.undeclared.clone(),
         requests,
+        discovery: discovered,
         ..Report::default()
     };
     if run.diff.is_empty() && run.rebind.is_empty() && run.unbind.is_empty() && requests == 0 {
@@ -411,12 +467,15 @@ fn run_in(session: &mut Session, inputs: &Inputs, declared: &Declared, options: 
             .push(format!("DELETE FROM {REQUESTS_TABLE} WHERE requested_at <= CAST({} AS TIMESTAMP)", quote(&until)));
     }
     let steps: Vec<Step> = statements.into_iter().map(Step::plain).collect();
-    session.transaction(&steps)?;
+    session.transaction_in_parts(&steps, 500, &mut crate::progress::reporter("monitor", "statements"))?;
     report.statements = steps.len();
     report.rebound = bound;
     report.changes = std::mem::take(&mut run.diff);
     Ok(Some(report))
 }
+
+/// Tags under this prefix are discovery's: carried from run to run.
+const DISCOVERED_PREFIX: &str = "Discovered.";
 
 /// Is a monitoring run asked for (a row in `veil.monitor_requests`)?
 ///

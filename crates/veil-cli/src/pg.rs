@@ -449,17 +449,21 @@ impl Prober for Verifier {
         &Postgres
     }
 
-    fn probe(&mut self, probes: &[Probe]) -> Result<Vec<Outcome>> {
+    fn probe(&mut self, probes: &[Probe], done: &mut dyn FnMut(usize)) -> Result<Vec<Outcome>> {
         Ok(probes
             .iter()
-            .map(|p| match self.one(p) {
-                Ok(n) => Outcome { count: Some(n), error: None, refused: false },
-                Err(e) => Outcome {
-                    count: None,
-                    // A denied privilege on the view (no grant) or veil's own refusal.
-                    refused: e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
-                    error: Some(message(&e)),
-                },
+            .map(|p| {
+                let outcome = match self.one(p) {
+                    Ok(n) => Outcome { count: Some(n), error: None, refused: false },
+                    Err(e) => Outcome {
+                        count: None,
+                        // A denied privilege on the view (no grant) or veil's own refusal.
+                        refused: e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+                        error: Some(message(&e)),
+                    },
+                };
+                done(1);
+                outcome
             })
             .collect())
     }

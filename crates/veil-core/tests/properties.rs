@@ -280,3 +280,28 @@ proptest! {
         prop_assert_eq!(mask::round_int(number, width).unwrap() == number, number % width == 0);
     }
 }
+
+proptest! {
+    /// The buffer-reusing regex mask gives the text `apply` gives, for literal and
+    /// capture-expanding replacements alike, and says whether anything matched.
+    #[test]
+    fn regex_apply_into_equals_apply(
+        pattern in proptest::sample::select(vec![r"\d+$", r"\d", "^", "$", "a*", r"(\w+)@(\w+)", "(?i)é+", r"\b", "x|", r"[^a-z]{2,}"]),
+        replacement in proptest::sample::select(vec!["XXX", "", "$2 at $1", "$$", "<${1}>", "é"]),
+        values in proptest::collection::vec("[a-zé0-9@. ]{0,16}", 1..8),
+    ) {
+        let m = mask::RegexMask::new(pattern, replacement).unwrap();
+        let mut out = String::from("left over");
+        for v in &values {
+            let matched = m.apply_into(v, &mut out);
+            let expected = m.apply(v);
+            if matched {
+                prop_assert_eq!(out.as_str(), expected.as_ref());
+            } else {
+                prop_assert!(out.is_empty());
+                prop_assert!(matches!(expected, std::borrow::Cow::Borrowed(_)), "apply changed {:?} though nothing matched", v);
+                prop_assert_eq!(expected.as_ref(), v.as_str());
+            }
+        }
+    }
+}

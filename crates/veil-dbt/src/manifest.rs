@@ -92,6 +92,15 @@ pub struct Relation {
     /// Columns documented in the manifest, with their tags, whether or not
     /// catalog.json has them yet (it lags behind a changed model).
     pub documented_columns: Vec<(String, Vec<String>)>,
+    /// The node's name, as its properties file (`schema.yml`) names it.
+    pub name: String,
+    /// The dbt package (project) the node belongs to.
+    pub package: Option<String>,
+    /// Its properties file, relative to the package root (dbt's `patch_path`
+    /// without the `package://` prefix), when it has one.
+    pub properties_file: Option<String>,
+    /// The node's own file, relative to the package root.
+    pub original_file_path: String,
 }
 
 #[derive(Deserialize)]
@@ -145,6 +154,8 @@ struct RawNode {
     depends_on: Value,
     #[serde(default)]
     source_name: Option<String>,
+    #[serde(default)]
+    patch_path: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -375,6 +386,13 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
             checksum: node.checksum.get("checksum").and_then(Value::as_str).map(str::to_owned),
             column_types: column_types.cloned().unwrap_or_default(),
             documented_columns: documented_columns(&node),
+            name: node.name.clone(),
+            package: Some(node.package_name.clone()).filter(|p| !p.is_empty()),
+            properties_file: node
+                .patch_path
+                .as_deref()
+                .map(|p| p.split_once("://").map_or(p, |(_, path)| path).to_owned()),
+            original_file_path: node.original_file_path.clone(),
         };
         if let Some(&at) = by_relation.get(&relation_key) {
             let Some((existing, first_id)) = sources.get_mut(at) else { continue };

@@ -161,3 +161,18 @@ fn a_models_materialization_gives_its_relation_kind() {
     assert_eq!(kind("orders"), Some(veil_policy::RelationKind::Table));
     assert_eq!(kind("raw_orders"), Some(veil_policy::RelationKind::Table));
 }
+
+#[test]
+fn relations_name_their_properties_file() {
+    let mut model = seed("main", "customers", Some("VARCHAR"));
+    model["resource_type"] = json!("model");
+    model["original_file_path"] = json!("models/marts/customers.sql");
+    model["package_name"] = json!("shop");
+    model["patch_path"] = json!("shop://models/marts/schema.yml");
+    let dir = project("properties", json!({"model.shop.customers": model}), json!({}), None);
+    let dbt = load(&dir).unwrap();
+    let r = &dbt.relations["main.customers"];
+    assert_eq!((r.name.as_str(), r.package.as_deref()), ("customers", Some("shop")));
+    assert_eq!(r.properties_file.as_deref(), Some("models/marts/schema.yml"));
+    assert_eq!(r.original_file_path, "models/marts/customers.sql");
+}

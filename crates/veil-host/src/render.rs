@@ -243,12 +243,8 @@ pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Section) {
         ),
     ];
     for (table, columns, rows) in tables {
-        let name = format!("{s}.{}", t.quote_ident(table));
-        for sql in t.replace_table(&name, columns) {
+        for sql in t.facts_relation(&t.facts_table(table), columns, &rows) {
             out.push(StatementKind::Facts, None, sql);
-        }
-        if !rows.is_empty() {
-            out.push(StatementKind::Facts, None, format!("INSERT INTO {name} VALUES\n  {};", rows.join(",\n  ")));
         }
     }
 }

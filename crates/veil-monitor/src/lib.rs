@@ -18,5 +18,5 @@ mod snapshot;
 
 pub use diff::{diff, Change, Diff};
 pub use error::{Error, Result};
-pub use reconcile::{baseline, reconcile, Reconciled, AUTOMATIC_TAG_PREFIXES};
+pub use reconcile::{baseline, keep_tags, reconcile, Reconciled, AUTOMATIC_TAG_PREFIXES};
 pub use snapshot::{same_type, ColumnSnapshot, Kind, LiveColumn, Snapshot, SourceSnapshot, FORMAT_VERSION};

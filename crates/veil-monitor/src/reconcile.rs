@@ -182,6 +182,33 @@ pub fn reconcile(previous: &Snapshot, live: &Snapshot, declared: &Snapshot) -> R
     out
 }
 
+/// Carry tags under `prefix` (e.g. `Discovered.`) from `previous` into
+/// `declared`: tags a monitoring run gave columns itself, which no declared
+/// catalog holds. They stay with the column, run after run, for as long as it
+/// exists; a column the declared catalog does not list is added to it, with
+/// those tags only. Columns still `New` carry nothing.
+///
+/// ```
+/// use veil_monitor::{keep_tags, Kind, LiveColumn, Snapshot};
+/// let row = |c: &str| LiveColumn { schema: "main".into(), table: "t".into(), kind: Kind::Table,
+///     fingerprint: None, column: c.into(), data_type: "VARCHAR".into() };
+/// let mut previous = Snapshot::from_live([row("a"), row("contact")], "applied");
+/// previous.sources.get_mut("main.t").unwrap().columns[1].tags = vec!["Discovered.Entity.EmailAddress".into()];
+/// let mut declared = Snapshot::from_live([row("a")], "dbt");
+/// keep_tags(&mut declared, &previous, "Discovered.");
+/// assert_eq!(declared.sources["main.t"].column("contact").unwrap().tags, ["Discovered.Entity.EmailAddress"]);
+/// ```
+pub fn keep_tags(declared: &mut Snapshot, previous: &Snapshot, prefix: &str) {
+    for (name, before) in &previous.sources {
+        for column in before.columns.iter().filter(|c| !is_new(&c.tags)) {
+            let kept: Vec<String> = column.tags.iter().filter(|t| t.starts_with(prefix)).cloned().collect();
+            if !kept.is_empty() {
+                declared.tag_column(name, &column.name, &kept);
+            }
+        }
+    }
+}
+
 /// The snapshot `veil apply` stores: everything the engine has now counts as
 /// known (no `New` tags) except tables the declared catalog does not know.
 /// `views` are the secure views the apply made, by source.
@@ -337,6 +364,43 @@ mod tests {
         assert!(next.locked_sources.is_empty());
         assert_eq!(next.rebind, vec!["main.leads".to_string()]);
         assert_eq!(next.locked_columns, vec![("main.leads".into(), "email".into())]);
+    }
+
+    #[test]
+    fn tags_a_run_gave_stay_until_the_column_goes() {
+        let before = live(&[("t", &[("id", "INTEGER")])]);
+        let d = declare(&before, &[("main.t", "", "Sales")]);
+        let after = live(&[("t", &[("id", "INTEGER"), ("contact", "VARCHAR")])]);
+        let locked = reconcile(&applied(&before, &d), &after, &d);
+        assert_eq!(locked.locked_columns, vec![("main.t".into(), "contact".into())]);
+
+        // A run tags it (as discovery does): released, bound with the tag.
+        let mut found = d.clone();
+        let source = found.sources.get_mut("main.t").unwrap();
+        source.columns.push(ColumnSnapshot {
+            name: "contact".into(),
+            data_type: None,
+            tags: vec!["Discovered.Entity.EmailAddress".into()],
+        });
+        let tagged = reconcile(&locked.snapshot, &after, &found);
+        assert_eq!(tagged.released, vec!["main.t.contact".to_string()]);
+
+        // Next runs: the declared catalog has no such tag, yet nothing changes.
+        let mut next = d.clone();
+        keep_tags(&mut next, &tagged.snapshot, "Discovered.");
+        let quiet = reconcile(&tagged.snapshot, &after, &next);
+        assert!(quiet.diff.is_empty() && quiet.rebind.is_empty(), "{:?}", quiet.diff);
+        assert_eq!(
+            quiet.snapshot.sources["main.t"].column("contact").unwrap().tags,
+            ["Discovered.Entity.EmailAddress"]
+        );
+        // Without carrying them the tag would be lost (and the column bound without its mask).
+        let lost = reconcile(&tagged.snapshot, &after, &d);
+        assert!(!lost.diff.is_empty());
+        // A column still New carries nothing; a dropped column nothing to carry.
+        let mut none = d.clone();
+        keep_tags(&mut none, &locked.snapshot, "");
+        assert!(none.sources["main.t"].column("contact").is_none());
     }
 
     #[test]

@@ -250,6 +250,35 @@ impl Snapshot {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// Add `tags` (those it lacks) to a column of source `source`, adding the
+    /// column (untyped) if the source does not list it; nothing if there is no
+    /// such source.
+    ///
+    /// ```
+    /// let mut snap = veil_monitor::Snapshot::default();
+    /// snap.sources.insert("main.t".into(), Default::default());
+    /// snap.tag_column("main.t", "Email", &["PII".into()]);
+    /// snap.tag_column("main.t", "email", &["PII".into(), "Contact".into()]);
+    /// assert_eq!(snap.sources["main.t"].columns[0].tags, ["PII", "Contact"]);
+    /// ```
+    pub fn tag_column(&mut self, source: &str, column: &str, tags: &[String]) {
+        let Some(s) = self.sources.get_mut(source) else { return };
+        let i = match s.columns.iter().position(|c| c.name.eq_ignore_ascii_case(column)) {
+            Some(i) => i,
+            None => {
+                s.columns.push(ColumnSnapshot { name: column.to_owned(), data_type: None, tags: Vec::new() });
+                s.columns.len() - 1
+            }
+        };
+        if let Some(c) = s.columns.get_mut(i) {
+            for t in tags {
+                if !c.tags.contains(t) {
+                    c.tags.push(t.clone());
+                }
+            }
+        }
+    }
+
     /// These sources as veil data sources (to bind them).
     pub fn data_sources<'a>(&'a self, names: impl IntoIterator<Item = &'a str>) -> Vec<DataSource> {
         names

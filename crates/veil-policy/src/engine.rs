@@ -201,7 +201,7 @@ impl Engine {
         Ok(self.access_to(src))
     }
 
-    fn access_to(&self, src: &DataSource) -> Access {
+    pub(crate) fn access_to(&self, src: &DataSource) -> Access {
         let mut parts = Vec::new();
         for i in self.reaching(src) {
             let Some(p) = self.policies.policies().get(i) else {

@@ -120,6 +120,30 @@ impl Framework {
         Ok(Framework { levels: raw.levels.clone(), entities, tables })
     }
 
+    /// Every tag discovery can give a column under this framework: the built-in
+    /// entities and those the framework names, its categories, its levels.
+    ///
+    /// ```
+    /// let tags = veil_policy::Framework::default_framework().discoverable_tags();
+    /// assert!(tags.contains(&"Discovered.Entity.UsSsn".to_string()));
+    /// assert!(tags.contains(&"Discovered.Category.PII.Identifying".to_string()));
+    /// assert!(tags.contains(&"Discovered.Sensitivity.Restricted".to_string()));
+    /// ```
+    pub fn discoverable_tags(&self) -> Vec<String> {
+        let entities =
+            veil_core::classify::Entity::ALL.iter().map(|e| e.name()).chain(self.entities.keys().map(String::as_str));
+        let categories =
+            self.entities.values().chain(self.tables.iter().map(|(_, d)| d)).flat_map(|d| d.categories.iter());
+        let mut out: Vec<String> = entities
+            .map(|e| format!("{ENTITY_TAG}.{e}"))
+            .chain(categories.map(|c| format!("{CATEGORY_TAG}.{c}")))
+            .chain(self.levels.iter().map(|l| format!("{SENSITIVITY_TAG}.{l}")))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The tags of a column holding `entities`, in a table holding `table_entities`:
     /// its entity tags, then the categories and the highest sensitivity derived.
     pub fn tags(&self, entities: &[String], table_entities: &[String]) -> Vec<String> {

@@ -58,11 +58,13 @@ mod catalog;
 mod condition;
 pub mod dsl;
 mod engine;
+mod entities;
 mod error;
 mod explain;
 mod framework;
 mod lint;
 mod mask;
+mod matrix;
 mod plan;
 mod policy;
 mod scim;
@@ -74,10 +76,12 @@ mod yaml;
 pub use catalog::{column_name_matches, Catalog, Column, ColumnType, DataSource, RelationKind};
 pub use condition::Condition;
 pub use engine::{decision_from, Engine, NEW_COLUMN_POLICY, NEW_COLUMN_TAG};
+pub use entities::{entities_from_yaml_str, load_entities};
 pub use error::{Error, Location, Result};
 pub use explain::{describe_mask, describe_rows};
 pub use framework::{Derived, Framework, CATEGORY_TAG, ENTITY_TAG, SENSITIVITY_TAG};
 pub use mask::{HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
+pub use matrix::{ReaderSet, Readers};
 pub use plan::{
     Access, ColumnPlan, Decision, Explanation, MaskCase, Plan, ReaderColumn, ReaderMask, ReaderPlan, Reason, RowFilter,
     RowPredicate, Warning,

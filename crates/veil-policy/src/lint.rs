@@ -62,6 +62,11 @@ impl Known {
                 }
             }
         }
+        // Tags `veil discover` or `veil monitor` may give a column later: a policy
+        // may name them before any column has them (a misspelling still warns).
+        for t in crate::framework::Framework::default_framework().discoverable_tags() {
+            with_ancestors(&t, &mut known.column_tags);
+        }
         for user in directory.users() {
             known.users.insert(user.name.clone());
             let Ok(subject) = directory.subject(&user.name, None) else { continue };

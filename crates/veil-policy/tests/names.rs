@@ -215,3 +215,21 @@ fn a_tagged_column_outside_the_rule_s_circumstances_is_reported() {
     assert!(w.contains("`PII.Email` (m.o.buyer_email)"), "{w}");
     assert!(!w.contains("m.c.email"), "{w}");
 }
+
+#[test]
+fn tags_discovery_can_give_are_known_before_any_column_has_them() {
+    let policies = format!(
+        "{OPEN}---\nname: m\ntype: data\nrules:\n  - {{type: mask, columns: {{tags: [PII.Email, Discovered.Entity.EmailAddress, Discovered.Category.PII]}}, mask: {{type: hash}}}}\n"
+    );
+    let catalog = "sources:\n  - {name: c, columns: [{name: email, type: text, tags: [PII.Email]}]}\n";
+    let e = engine(&policies, "users: [{name: u}]\n", catalog);
+    assert!(warnings(&e).is_empty(), "{:?}", warnings(&e));
+    // A misspelt discovered tag is still a mistake, with the right name offered.
+    let typo = policies.replace("Discovered.Entity.EmailAddress", "Discovered.Entity.EmailAdress");
+    let w = warnings(&engine(&typo, "users: [{name: u}]\n", catalog));
+    assert!(
+        w.iter()
+            .any(|w| w.contains("`Discovered.Entity.EmailAdress`") && w.contains("`Discovered.Entity.EmailAddress`")),
+        "{w:?}"
+    );
+}

@@ -1,4 +1,4 @@
-//! `veil apply`: bind and execute, in DuckDB or PostgreSQL, all or nothing.
+//! `veil apply`: bind and execute, in DuckDB, PostgreSQL or Spark, all or nothing.
 
 use std::process::ExitCode;
 
@@ -12,8 +12,9 @@ use veil_host::{BindOptions, StatementKind};
 
 use super::{pretty_json, ApplyEngine, Binding, Format, Project, Reached, Selector};
 
-/// Generate the bindings and execute them in a DuckDB database (--duckdb) or
-/// in PostgreSQL (--postgres URL: roles, grants, keys; see docs/targets.md).
+/// Generate the bindings and execute them in a DuckDB database (--duckdb), in
+/// PostgreSQL (--postgres URL: roles, grants, keys) or in Spark (--spark URL;
+/// see docs/targets.md).
 ///
 /// With --dry-run nothing changes: veil checks every input against the
 /// database as an apply would, then prints what would change since the last
@@ -36,6 +37,14 @@ pub struct Args {
     /// refusing the database.
     #[arg(long)]
     revoke_public_create: bool,
+    /// Spark: the UDF jar (scripts/build-spark) as the Thrift server reads it, for
+    /// FF1 and tokens.
+    #[arg(long, value_name = "URI", default_value = veil_host::targets::spark::UDF_JAR)]
+    udf_jar: String,
+    /// Spark: a folder the Thrift server and its executors can read, for the derived
+    /// keys' file (readable by veil's user only, removed after the apply).
+    #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
+    key_dir: std::path::PathBuf,
     /// Change nothing: say what would change and which statements would run (DuckDB).
     #[arg(long)]
     dry_run: bool,
@@ -62,10 +71,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let loaded = args.project.load()?;
     let options = args.binding.options_for(args.selector.narrow(&loaded, &args.binding.sources)?)?;
     match reached {
-        Reached::Postgres(_) if args.dry_run => Err(Error::Usage(
-            "--dry-run reaches DuckDB for now; for PostgreSQL review `veil bind --engine postgres`".into(),
+        Reached::Postgres(_) | Reached::Spark(_) if args.dry_run => Err(Error::Usage(
+            "--dry-run reaches DuckDB for now; for PostgreSQL or Spark review `veil bind --engine postgres|spark`"
+                .into(),
         )),
         Reached::Postgres(url) => postgres(&args, &loaded, &options, &url),
+        Reached::Spark(spark) => spark_apply(&args, &loaded, &options, &spark),
         Reached::DuckDb(db) if args.dry_run => dry_run(&args, &loaded, &options, &db),
         Reached::DuckDb(db) => duckdb(&args, &loaded, &options, &db),
     }
@@ -73,20 +84,29 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 fn duckdb(args: &Args, loaded: &Loaded, options: &BindOptions, db: &DuckDb) -> Result<ExitCode> {
     eprintln!("applying to {} ...", db.database.display());
-    let applied = veil_cli::apply::duckdb(&args.project.inputs()?, &loaded.engine, options, db, args.engine.create)?;
+    let applied = veil_cli::apply::duckdb(
+        &args.project.inputs()?,
+        &loaded.engine,
+        options,
+        db,
+        args.engine.create,
+        &mut veil_cli::progress::reporter("apply", "statements"),
+    )?;
     let sources = if options.sources.is_empty() { loaded.engine.catalog().len() } else { options.sources.len() };
     match args.format {
         Format::Json => println!(
             "{}",
             json!({
-                "engine": "duckdb", "database": db.database, "views": applied.views, "schema": options.secure_schema,
-                "sources": sources, "statements": applied.statements, "snapshot_sources": applied.snapshot_sources,
+                "engine": "duckdb", "database": db.database, "views": applied.views,
+                "changed_views": applied.changed_views, "schema": options.secure_schema, "sources": sources,
+                "statements": applied.statements, "snapshot_sources": applied.snapshot_sources,
             })
         ),
         Format::Table => {
             println!(
-                "applied: {} secure views in schema `{}` for {sources} data sources, in one transaction of {} statements",
-                applied.views, options.secure_schema, applied.statements
+                "applied: {} secure views ({} created or replaced, the others already as bound) in schema `{}` for \
+                 {sources} data sources, in one transaction of {} statements",
+                applied.views, applied.changed_views, options.secure_schema, applied.statements
             );
             if let Some(n) = applied.snapshot_sources {
                 println!("recorded: catalog snapshot of {n} sources in {}", veil_cli::monitor::SNAPSHOT_TABLE);
@@ -94,6 +114,42 @@ fn duckdb(args: &Args, loaded: &Loaded, options: &BindOptions, db: &DuckDb) -> R
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn spark_apply(
+    args: &Args,
+    loaded: &Loaded,
+    options: &BindOptions,
+    spark: &veil_cli::spark::Spark,
+) -> Result<ExitCode> {
+    let jar = udf_jar_uri(&args.udf_jar);
+    let keyring = args.engine.keyring()?;
+    eprintln!("applying to Spark {}:{} as {} ...", spark.host, spark.port, spark.user);
+    let applied = veil_cli::spark::apply(&loaded.engine, options, spark, &keyring, &jar, &args.key_dir)?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            json!({
+                "engine": "spark", "views": applied.views, "schema": options.secure_schema, "keys": applied.keys,
+                "generation": applied.generation, "statements": applied.statements,
+            })
+        ),
+        Format::Table => println!(
+            "applied: {} secure views in schema `{}`, {} derived keys, facts generation {}, in {} statements",
+            applied.views, options.secure_schema, applied.keys, applied.generation, applied.statements
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A local path as a `file://` URI (absolute), anything with a scheme as given.
+fn udf_jar_uri(jar: &str) -> String {
+    if jar.contains("://") {
+        return jar.to_string();
+    }
+    let path = std::path::Path::new(jar);
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    format!("file://{}", absolute.display())
 }
 
 fn dry_run(args: &Args, loaded: &Loaded, options: &BindOptions, db: &DuckDb) -> Result<ExitCode> {

@@ -30,7 +30,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if values == 0 {
         return Err(Error::Usage("--values must be at least 1".into()));
     }
-    let results = veil_benches::run_all(values, repeats, |name| eprintln!("measuring {name} ..."));
+    let progress = veil_cli::progress::Progress::start("bench", "function groups", veil_benches::GROUPS as u64);
+    let mut started = 0;
+    let results = veil_benches::run_all(values, repeats, |_| {
+        progress.set_done(started);
+        started += 1;
+    });
+    progress.finish();
     match format {
         Format::Table => {
             println!("{:<34} {:>12} {:>14} {:>12}", "function", "ns/value", "values/s", "vs sha256");

@@ -74,6 +74,10 @@ pub struct Args {
     /// binary or in its repository].
     #[arg(long, value_name = "DIR")]
     module: Option<PathBuf>,
+    /// Spark: the UDF jar (scripts/build-spark) as the Thrift server reads it, for
+    /// FF1 and tokens (`CREATE FUNCTION … USING JAR`).
+    #[arg(long, value_name = "URI", default_value = veil_host::targets::spark::UDF_JAR)]
+    udf_jar: String,
 }
 
 /// The engines of veil-host's registry, with what veil makes on each.
@@ -114,6 +118,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         account_host: Some(args.account_host),
         modules: Some(args.module.unwrap_or_else(|| locate::dist(std::path::Path::new("singlestore")))),
         database: args.database,
+        udf_jar: Some(args.udf_jar),
     };
     let target = (entry.make)(&loaded.engine, &options, &engine_options)?;
     let bindings = veil_host::bind(&loaded.engine, target.as_ref(), &options)?;

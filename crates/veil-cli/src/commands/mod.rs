@@ -337,43 +337,39 @@ pub enum EngineKind {
     Duckdb,
     /// A PostgreSQL database.
     Postgres,
+    /// A Spark Thrift server running veil's guard (apply and verify).
+    Spark,
 }
 
-/// Where `veil apply` and `veil verify` go: a DuckDB file, or a PostgreSQL database.
+/// Where `veil apply`, `verify` and `test` go: a DuckDB file, a PostgreSQL
+/// database or a Spark Thrift server.
 #[derive(Args, Clone)]
 pub struct ApplyEngine {
-    /// The engine [default: --duckdb or --postgres if given, else veil.yml's
-    /// `engine`, else duckdb].
+    /// The engine [default: --duckdb, --postgres or --spark if given, else
+    /// veil.yml's `engine`, else duckdb].
     #[arg(long, value_enum, value_name = "ENGINE")]
     pub engine: Option<EngineKind>,
-    /// The DuckDB database file [default: veil.yml's, else the dbt profile's DuckDB path].
-    #[arg(long, value_name = "FILE", conflicts_with = "postgres")]
-    pub duckdb: Option<PathBuf>,
+    /// DuckDB: the database, extension, keyring and Python (the keyring serves
+    /// every engine).
+    #[command(flatten)]
+    pub duck: Engine,
     /// A PostgreSQL connection URL (postgresql://user@host:port/db) of a superuser or
     /// a role that may create roles; applies in one transaction [default: veil.yml's].
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "duckdb")]
     pub postgres: Option<String>,
-    /// dbt's target: the output of the dbt profile whose DuckDB path to use
-    /// [default: veil.yml's `dbt.target`, DBT_TARGET, the profile's target].
-    #[arg(long, value_name = "NAME")]
-    pub target: Option<String>,
-    /// The veil DuckDB extension [default: veil.yml's, VEIL_EXTENSION, else
-    /// beside the veil binary or in its repository's dist/].
-    #[arg(long, value_name = "FILE")]
-    pub extension: Option<PathBuf>,
-    /// The keyring file (`<key id> = <64 hex digits>` per line) [default: veil.yml's `keyring`].
-    #[arg(long, env = "VEIL_KEYRING", value_name = "FILE")]
-    pub keyring: Option<PathBuf>,
-    /// Python interpreter with the `duckdb` package [default: veil.yml's,
-    /// VEIL_PYTHON, the one dbt runs under, python3].
-    #[arg(long, value_name = "PATH")]
-    pub python: Option<String>,
-    /// How long to wait while another process holds the DuckDB database.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    pub lock_timeout: u64,
+    /// A Spark Thrift server (jdbc:hive2://HOST:PORT[/DATABASE]) running veil's
+    /// guard; veil logs in as --spark-user (see docs/targets.md).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["duckdb", "postgres"])]
+    pub spark: Option<String>,
+    /// Spark: the user veil logs in as, an admin of the guard (spark.veil.admins).
+    #[arg(long, default_value = "veil_admin", value_name = "USER")]
+    pub spark_user: String,
+    /// Spark: that user's password, when the server authenticates (CUSTOM or LDAP).
+    #[arg(long, env = "VEIL_SPARK_PASSWORD", hide_env_values = true, value_name = "PASSWORD")]
+    pub spark_password: Option<String>,
     /// Make the DuckDB database file if it does not exist (without it, a missing
     /// file is an error, so a mistyped path never yields an empty database).
-    #[arg(long, conflicts_with = "postgres")]
+    #[arg(long, conflicts_with_all = ["postgres", "spark"])]
     pub create: bool,
 }
 
@@ -383,15 +379,25 @@ pub enum Reached {
     DuckDb(DuckDb),
     /// A PostgreSQL connection URL.
     Postgres(String),
+    /// A Spark Thrift server.
+    Spark(Box<veil_cli::spark::Spark>),
 }
 
 impl ApplyEngine {
+    /// Whether a flag names an engine (`--engine`, `--duckdb`, `--postgres`, `--spark`).
+    pub fn named(&self) -> bool {
+        self.engine.is_some() || self.duck.duckdb.is_some() || self.postgres.is_some() || self.spark.is_some()
+    }
+
     /// Which engine: the one a flag names, else veil.yml's.
     fn kind(&self) -> Result<EngineKind> {
+        if self.spark.is_some() {
+            return Ok(EngineKind::Spark);
+        }
         if self.postgres.is_some() {
             return Ok(EngineKind::Postgres);
         }
-        if self.duckdb.is_some() {
+        if self.duck.duckdb.is_some() {
             return Ok(EngineKind::Duckdb);
         }
         if let Some(kind) = self.engine {
@@ -400,16 +406,17 @@ impl ApplyEngine {
         match config()?.engine.as_deref() {
             None | Some("duckdb") => Ok(EngineKind::Duckdb),
             Some("postgres") => Ok(EngineKind::Postgres),
+            Some("spark") => Ok(EngineKind::Spark),
             Some(other) => Err(Error::Usage(format!(
-                "veil.yml names engine `{other}`; apply, verify and test reach `duckdb` or `postgres` (other engines: veil bind --engine)"
+                "veil.yml names engine `{other}`; apply, verify and test reach `duckdb`, `postgres` or `spark` (other engines: veil bind --engine)"
             ))),
         }
     }
 
-    /// The engine reached: DuckDB (with its runner) or PostgreSQL (its URL).
+    /// The engine reached: DuckDB (with its runner), PostgreSQL (its URL) or Spark.
     ///
     /// # Errors
-    /// As [`Engine::runner`]; [`Error::Usage`] when PostgreSQL has no URL.
+    /// As [`Engine::runner`]; [`Error::Usage`] when PostgreSQL or Spark has no URL.
     pub fn reach(&self) -> Result<Reached> {
         match self.kind()? {
             EngineKind::Postgres => {
@@ -417,7 +424,15 @@ impl ApplyEngine {
                 url.map(Reached::Postgres)
                     .ok_or_else(|| missing("PostgreSQL URL", "--postgres URL", "engines: {postgres: {url: URL}}"))
             }
-            EngineKind::Duckdb => Ok(Reached::DuckDb(self.duckdb()?.runner()?)),
+            EngineKind::Spark => {
+                let url = self.spark.as_deref().ok_or_else(|| {
+                    Error::Usage("no Spark Thrift server: give --spark jdbc:hive2://HOST:PORT".into())
+                })?;
+                let mut spark = veil_cli::spark::Spark::new(url, &self.spark_user, self.spark_password.clone())?;
+                spark.python = locate::python(self.duck.python.as_deref().or(config()?.duckdb_python.as_deref()));
+                Ok(Reached::Spark(Box::new(spark)))
+            }
+            EngineKind::Duckdb => Ok(Reached::DuckDb(self.duck.runner()?)),
         }
     }
 
@@ -426,19 +441,7 @@ impl ApplyEngine {
     /// # Errors
     /// [`Error::Usage`] when no keyring is named anywhere.
     pub fn keyring(&self) -> Result<PathBuf> {
-        keyring_file(self.keyring.as_deref())
-    }
-
-    /// The DuckDB side of these arguments.
-    fn duckdb(&self) -> Result<Engine> {
-        Ok(Engine {
-            duckdb: self.duckdb.clone(),
-            target: self.target.clone(),
-            extension: self.extension.clone(),
-            keyring: self.keyring.clone(),
-            python: self.python.clone(),
-            lock_timeout: self.lock_timeout,
-        })
+        keyring_file(self.duck.keyring.as_deref())
     }
 }
 

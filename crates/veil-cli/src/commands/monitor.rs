@@ -6,14 +6,18 @@ use std::time::{Duration, Instant};
 use veil_cli::monitor::{requested, run_once, Options};
 use veil_cli::Result;
 
+use super::discover::DiscoveryArgs;
 use super::{key_and_schema, Engine, Format, Project};
 
 /// Detect schema changes since the last apply, lock what is new, bind again what changed.
 ///
 /// New tables and views are tagged `New` and get no secure view (nobody reads them);
 /// new columns are tagged `New` and read as NULL by everyone. Both stay locked until the
-/// catalog (dbt or --catalog) gives them tags of their own; the next run then applies
-/// their policies. Only changed sources are bound again, in one transaction with the
+/// catalog (dbt, --catalog or --tags) gives them tags of their own; the next run then
+/// applies their policies. Before that, each run samples the new columns and classifies
+/// them as `veil discover` does: a column is tagged (Discovered.*) and released at once
+/// when a mask rule of the policies reaches the tags found; otherwise it stays locked
+/// (--no-discover turns this off). Only changed sources are bound again, in one transaction with the
 /// new snapshot (table veil.catalog_snapshot). A transform job can ask for a run with
 /// `INSERT INTO veil.monitor_requests (requested_by) VALUES ('my job')`, answered by
 /// `veil monitor --watch` within --poll seconds. See docs/monitoring.md.
@@ -35,6 +39,11 @@ pub struct Args {
     /// With --watch: look for rows in veil.monitor_requests every SECONDS and run at once.
     #[arg(long, value_name = "SECONDS", requires = "watch")]
     poll: Option<u64>,
+    #[command(flatten)]
+    discovery: DiscoveryArgs,
+    /// Do not run discovery on new columns: they wait for tags from the catalog.
+    #[arg(long)]
+    no_discover: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -42,9 +51,10 @@ pub struct Args {
 
 /// Run `veil monitor`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let Args { project, engine, key_id, schema, watch, poll, format } = args;
+    let Args { project, engine, key_id, schema, watch, poll, discovery, no_discover, format } = args;
+    let discovery = if no_discover { None } else { Some(discovery.discovery()?) };
     let (key_id, secure_schema) = key_and_schema(key_id.as_deref(), schema.as_deref())?;
-    let options = Options { secure_schema, key_id };
+    let options = Options { secure_schema, key_id, discovery };
     let db = engine.runner()?;
     let inputs = project.inputs()?;
     let once = || -> Result<()> {

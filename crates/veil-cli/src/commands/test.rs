@@ -54,7 +54,7 @@ struct EngineCheck {
 
 /// Run `veil test`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let with_engine = args.engine.engine.is_some() || args.engine.duckdb.is_some() || args.engine.postgres.is_some();
+    let with_engine = args.engine.named();
     let loaded = args.project.load()?;
     let inputs = args.project.inputs()?;
     let path = match &args.tests {
@@ -163,6 +163,10 @@ fn against_engine(
             let report = veil_cli::verify::run(engine, &mut verifier, key_id, schema, &sources, progress)?;
             Ok(EngineCheck { engine: "postgres".into(), probes: report.probes, problems: report.problems })
         }
+        Reached::Spark(_) => Err(Error::Usage(
+            "veil test reaches DuckDB or PostgreSQL; for Spark run `veil verify --spark URL` (with --spark-credentials)"
+                .into(),
+        )),
     }
 }
 

@@ -34,24 +34,30 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Spark: readers' passwords (`user:password` lines), when the server authenticates.
+    #[arg(long, value_name = "FILE")]
+    spark_credentials: Option<std::path::PathBuf>,
 }
 
 /// Run `veil verify`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let Args { project, engine, selector, key_id, schema, sources, format } = args;
+    let Args { project, engine, selector, key_id, schema, sources, format, spark_credentials } = args;
     let (key_id, schema) = key_and_schema(key_id.as_deref(), schema.as_deref())?;
     let reached = engine.reach()?;
     let loaded = project.load()?;
     let sources = selector.narrow(&loaded, &sources)?;
-    let progress = |done, total| {
-        eprint!("\rverifying: {done}/{total} reader x source probes");
-        if done == total {
-            eprintln!();
+    let progress = veil_cli::progress::reporter("verify", "probes");
+    let report = match reached {
+        Reached::Spark(spark) => {
+            let mut spark = *spark;
+            if let Some(path) = &spark_credentials {
+                spark = spark.with_credentials(path)?;
+            }
+            let mut verifier = veil_cli::spark::Verifier::new(spark, &key_id)?;
+            verify(&loaded.engine, &mut verifier, &key_id, &schema, &sources, progress)?
         }
-    };
-    let report = match &reached {
         Reached::Postgres(url) => {
-            let mut verifier = pg::Verifier::connect(url)?;
+            let mut verifier = pg::Verifier::connect(&url)?;
             let mut report = verify(&loaded.engine, &mut verifier, &key_id, &schema, &sources, progress)?;
             // What would let a reader run code with veil's rights now (drift since apply).
             let options =
@@ -66,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             report
         }
-        Reached::DuckDb(db) => verify(&loaded.engine, &mut db.clone(), &key_id, &schema, &sources, progress)?,
+        Reached::DuckDb(mut db) => verify(&loaded.engine, &mut db, &key_id, &schema, &sources, progress)?,
     };
     match format {
         Format::Json => println!("{}", pretty_json(&report)),

@@ -131,12 +131,24 @@ impl Class {
 impl FormatPreserving {
     /// Derive the FF1 key for `scope`.
     pub fn new(key: &Key, scope: &Scope) -> Self {
-        let derived = key.derive(Purpose::Ff1, scope);
+        Self::from_derived(&key.derive(Purpose::Ff1, scope), scope)
+    }
+
+    /// The masker for a key already derived for `scope` (`key.derive(Purpose::Ff1,
+    /// scope)`), for engines that store derived keys and never the master key.
+    ///
+    /// ```
+    /// use veil_core::{Key, Purpose, Scope, mask::FormatPreserving};
+    /// let (key, scope) = (Key::from_bytes([7; 32]), Scope::source("shop.customers"));
+    /// let derived = FormatPreserving::from_derived(&key.derive(Purpose::Ff1, &scope), &scope);
+    /// assert_eq!(derived.encrypt("4111-1111").unwrap(), FormatPreserving::new(&key, &scope).encrypt("4111-1111").unwrap());
+    /// ```
+    pub fn from_derived(derived: &[u8; 32], scope: &Scope) -> Self {
         let tweak = scope.encode();
         let class = |radix: u16, class: u8| {
             let mut t = tweak.clone();
             t.push(class);
-            Class { ff1: Ff1::aes256(&derived, u32::from(radix)), tweak: t }
+            Class { ff1: Ff1::aes256(derived, u32::from(radix)), tweak: t }
         };
         Self {
             digits: class(10, DIGIT_CLASS),

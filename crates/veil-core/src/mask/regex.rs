@@ -24,6 +24,8 @@ const SIZE_LIMIT: usize = 1 << 20;
 pub struct RegexMask {
     regex: Regex,
     replacement: String,
+    /// The replacement names no capture (no `$`): copied as is, captures unneeded.
+    literal: bool,
 }
 
 impl RegexMask {
@@ -36,7 +38,45 @@ impl RegexMask {
             .size_limit(SIZE_LIMIT)
             .build()
             .map_err(|e| Error::InvalidRegex { pattern: pattern.to_owned(), reason: e.to_string() })?;
-        Ok(Self { regex, replacement: replacement.to_owned() })
+        Ok(Self { regex, replacement: replacement.to_owned(), literal: !replacement.contains('$') })
+    }
+
+    /// Mask one value into `out` (cleared first, its allocation reused): `false`
+    /// when nothing matched, and then the value is its own mask and `out` is
+    /// left empty. The same text as [`RegexMask::apply`].
+    ///
+    /// ```
+    /// use veil_core::mask::RegexMask;
+    /// let ip = RegexMask::new(r"\d+$", "XXX").unwrap();
+    /// let mut out = String::new();
+    /// assert!(ip.apply_into("164.16.13.118", &mut out) && out == "164.16.13.XXX");
+    /// assert!(!ip.apply_into("no digits at the end.", &mut out) && out.is_empty());
+    /// ```
+    pub fn apply_into(&self, value: &str, out: &mut String) -> bool {
+        out.clear();
+        let mut last = 0;
+        let mut matched = false;
+        if self.literal {
+            for m in self.regex.find_iter(value) {
+                out.push_str(value.get(last..m.start()).unwrap_or_default());
+                out.push_str(&self.replacement);
+                last = m.end();
+                matched = true;
+            }
+        } else {
+            for caps in self.regex.captures_iter(value) {
+                let Some(m) = caps.get(0) else { continue };
+                out.push_str(value.get(last..m.start()).unwrap_or_default());
+                caps.expand(&self.replacement, out);
+                last = m.end();
+                matched = true;
+            }
+        }
+        if !matched {
+            return false;
+        }
+        out.push_str(value.get(last..).unwrap_or_default());
+        true
     }
 
     /// Mask one value; borrows when nothing matched.

@@ -38,7 +38,20 @@ pub struct Tokenizer {
 impl Tokenizer {
     /// Derive the token key for `scope`.
     pub fn new(key: &Key, scope: &Scope) -> Self {
-        Self { key: key.derive(Purpose::Token, scope), associated: scope.encode() }
+        Self::from_derived(&key.derive(Purpose::Token, scope), scope)
+    }
+
+    /// The tokenizer for a key already derived for `scope` (`key.derive(Purpose::Token,
+    /// scope)`), for engines that store derived keys and never the master key.
+    ///
+    /// ```
+    /// use veil_core::{Key, Purpose, Scope, mask::Tokenizer};
+    /// let (key, scope) = (Key::from_bytes([7; 32]), Scope::source("hr.employees"));
+    /// let derived = Tokenizer::from_derived(&key.derive(Purpose::Token, &scope), &scope);
+    /// assert_eq!(derived.mask(b"x"), Tokenizer::new(&key, &scope).mask(b"x"));
+    /// ```
+    pub fn from_derived(derived: &[u8; 32], scope: &Scope) -> Self {
+        Self { key: *derived, associated: scope.encode() }
     }
 
     /// Tokenize one value.

@@ -14,6 +14,7 @@ use crate::keyring;
 use crate::vector::BoxError;
 
 mod attribute_in;
+mod classify;
 mod fpe;
 mod hash;
 mod in_sample;
@@ -49,6 +50,7 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     con.register_scalar_function::<attribute_in::AttributeIn>(attribute_in::NAME)?;
     con.register_scalar_function::<in_window::InWindow>(in_window::NAME)?;
     con.register_scalar_function::<in_sample::InSample>(in_sample::NAME)?;
+    con.register_scalar_function::<classify::Classify>(classify::NAME)?;
     Ok(())
 }
 
@@ -165,7 +167,7 @@ impl<T> PerText<T> {
 /// an unmapped page — a microcode assist that made a per-row cache check cost
 /// ~90 ns (found with perf; it was 75% of `veil_trunc_date`).
 #[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && (a.is_empty() || a == b)
 }
 

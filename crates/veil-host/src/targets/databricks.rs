@@ -56,12 +56,7 @@ impl Databricks {
     pub fn new(engine: &Engine, key_id: &str) -> Self {
         let directory = engine.directory();
         let groups = directory.users().flat_map(|u| u.groups.iter().cloned()).collect();
-        let mut purposes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (project, ps) in directory.projects() {
-            for p in ps {
-                purposes.entry(p.clone()).or_default().insert(project.to_string());
-            }
-        }
+        let purposes = warehouse::projects_by_purpose(engine);
         Self { groups, purposes, key_id: key_id.to_string(), exempt: Vec::new(), database: None }
     }
 
@@ -125,6 +120,84 @@ impl Databricks {
     }
 }
 
+// The Databricks family's SQL (Databricks, Spark) for keyed masks, samples, dates and
+// time windows, over an expression for the key derived for the scope.
+
+/// The text a keyed hash of `c` reads, as veil-core writes the value; `engine`
+/// names the engine in refusals.
+pub(crate) fn hash_text(
+    t: &dyn Target,
+    ctx: &MaskContext<'_>,
+    c: &str,
+    engine: &str,
+    scope: HashScope,
+) -> Result<String> {
+    let refuse = |why: String| warehouse::unsupported(t.name(), ctx, &why);
+    if scope == HashScope::Project {
+        return Err(refuse(format!(
+            "a project-scoped hash: {engine} mask functions cannot read which project a reader acts \
+             under as text; use the source scope, or bind this policy to DuckDB"
+        )));
+    }
+    match ctx.column_type {
+        ColumnType::Text => Ok(c.to_string()),
+        ColumnType::Integer => Ok(format!("CAST({c} AS STRING)")),
+        _ => Err(refuse(format!(
+            "a keyed hash of a column that is not text or integer: {engine} writes these \
+             values as text differently from veil-core; cast the column to text in dbt"
+        ))),
+    }
+}
+
+/// veil's keyed hash (HMAC-SHA-256 as lowercase hex) of `text` under `key`.
+pub(crate) fn keyed_hash(key: &str, text: &str) -> String {
+    format!("lower(hex(hmac({key}, encode({text}, 'UTF-8'))))")
+}
+
+/// Rows whose `row_key` falls in a `percent` sample under `key`: as veil-core, the
+/// first 8 bytes of the HMAC, big-endian, below its threshold.
+pub(crate) fn in_sample(key: &str, row_key: &str, percent: f64) -> String {
+    if percent >= 100.0 {
+        return "TRUE".into();
+    }
+    let threshold = veil_core::rows::sample_threshold(percent);
+    format!("substr(hex(hmac({key}, encode({row_key}, 'UTF-8'))), 1, 16) < '{threshold:016X}'")
+}
+
+/// A date or timestamp truncated to `unit`, in the column's type.
+pub(crate) fn trunc(t: &dyn Target, unit: veil_policy::TimeUnit, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
+    let unit = warehouse::time_unit(unit);
+    let ty = t.sql_type(ctx.column_type)?;
+    match ctx.column_type {
+        ColumnType::Date | ColumnType::Timestamp => Ok(format!("CAST(date_trunc('{unit}', {c}) AS {ty})")),
+        _ => Err(warehouse::unsupported(
+            t.name(),
+            ctx,
+            "date truncation of a column that is not a date or timestamp; type the column in dbt",
+        )),
+    }
+}
+
+/// Rows whose `column_sql` lies within the last `seconds` (in the session's time zone).
+pub(crate) fn time_window(column_sql: &str, seconds: u64) -> String {
+    format!(
+        "CAST({column_sql} AS TIMESTAMP_NTZ) >= TIMESTAMPADD(SECOND, -{seconds}, CAST(current_timestamp() AS TIMESTAMP_NTZ))"
+    )
+}
+
+/// The Databricks family's (Spark SQL's) names for the column types veil writes.
+pub(crate) const TYPES: TypeNames = TypeNames {
+    text: "STRING",
+    integer: "BIGINT",
+    float: "DOUBLE",
+    decimal: "DECIMAL",
+    decimal_space: false,
+    boolean: "BOOLEAN",
+    date: "DATE",
+    timestamp: "TIMESTAMP_NTZ",
+    brackets: false,
+};
+
 fn hex_literal(bytes: &[u8]) -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
     format!("X'{hex}'")
@@ -169,17 +242,7 @@ impl Target for Databricks {
     }
 
     fn types(&self) -> TypeNames {
-        TypeNames {
-            text: "STRING",
-            integer: "BIGINT",
-            float: "DOUBLE",
-            decimal: "DECIMAL",
-            decimal_space: false,
-            boolean: "BOOLEAN",
-            date: "DATE",
-            timestamp: "TIMESTAMP_NTZ",
-            brackets: false,
-        }
+        TYPES
     }
 
     fn ident_quote(&self) -> IdentQuote {
@@ -243,24 +306,8 @@ impl Target for Databricks {
         let refuse = |why: &str| warehouse::unsupported("databricks", ctx, why);
         Ok(match mask {
             Mask::Hash { scope, per_reader } => {
-                if *scope == HashScope::Project {
-                    return Err(refuse(
-                        "a project-scoped hash: Databricks mask functions cannot read which project a reader acts \
-                         under as text; use the source scope, or bind this policy to DuckDB",
-                    ));
-                }
-                let text = match ctx.column_type {
-                    ColumnType::Text => c.to_string(),
-                    ColumnType::Integer => format!("CAST({c} AS STRING)"),
-                    _ => {
-                        return Err(refuse(
-                            "a keyed hash of a column that is not text or integer: Databricks writes these \
-                             values as text differently from veil-core; cast the column to text in dbt",
-                        ))
-                    }
-                };
-                let key = self.derived_key(Purpose::Hash, ctx.source, *per_reader);
-                format!("lower(hex(hmac({key}, encode({text}, 'UTF-8'))))")
+                let text = hash_text(self, ctx, c, "Databricks", *scope)?;
+                keyed_hash(&self.derived_key(Purpose::Hash, ctx.source, *per_reader), &text)
             }
             Mask::FormatPreserving | Mask::Reversible { .. } => {
                 let what = if matches!(mask, Mask::FormatPreserving) {
@@ -274,26 +321,13 @@ impl Target for Databricks {
                      hash or null for this target, or bind this policy to Snowflake, PostgreSQL or DuckDB"
                 )));
             }
-            Mask::Trunc { unit } => {
-                let unit = warehouse::time_unit(*unit);
-                let ty = self.sql_type(ctx.column_type)?;
-                match ctx.column_type {
-                    ColumnType::Date | ColumnType::Timestamp => format!("CAST(date_trunc('{unit}', {c}) AS {ty})"),
-                    _ => {
-                        return Err(refuse(
-                            "date truncation of a column that is not a date or timestamp; type the column in dbt",
-                        ))
-                    }
-                }
-            }
+            Mask::Trunc { unit } => trunc(self, *unit, c, ctx)?,
             _ => return Err(refuse("a mask this target has no translation for; veil never substitutes a weaker one")),
         })
     }
 
     fn time_window(&self, column_sql: &str, seconds: u64) -> String {
-        format!(
-            "CAST({column_sql} AS TIMESTAMP_NTZ) >= TIMESTAMPADD(SECOND, -{seconds}, CAST(current_timestamp() AS TIMESTAMP_NTZ))"
-        )
+        time_window(column_sql, seconds)
     }
 
     fn sample_join(&self, parts: &[String]) -> String {
@@ -301,15 +335,7 @@ impl Target for Databricks {
     }
 
     fn in_sample(&self, row_key: &str, percent: f64, ctx: &MaskContext<'_>) -> Result<String> {
-        if percent >= 100.0 {
-            return Ok("TRUE".into());
-        }
-        // As veil-core: the first 8 bytes of the HMAC, big-endian, below its threshold.
-        let threshold = veil_core::rows::sample_threshold(percent);
-        Ok(format!(
-            "substr(hex(hmac({}, encode({row_key}, 'UTF-8'))), 1, 16) < '{threshold:016X}'",
-            self.derived_key(Purpose::Sample, ctx.source, false)
-        ))
+        Ok(in_sample(&self.derived_key(Purpose::Sample, ctx.source, false), row_key, percent))
     }
 
     fn preamble(&self) -> Vec<String> {

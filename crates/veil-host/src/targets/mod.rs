@@ -8,6 +8,7 @@ mod duckdb;
 pub mod postgres;
 pub mod singlestore;
 pub mod snowflake;
+pub mod spark;
 pub mod warehouse;
 
 pub use duckdb::DuckDb;
@@ -34,6 +35,8 @@ pub struct EngineOptions {
     /// Warehouses: the database (catalog, project) of veil's own schemas; by
     /// default the data sources' database.
     pub database: Option<String>,
+    /// Spark: the UDF jar (`dist/spark/veil-spark-udf.jar`) as the Thrift server reads it.
+    pub udf_jar: Option<String>,
 }
 
 /// The database (catalog, project) veil's own schemas go in on a warehouse:
@@ -79,8 +82,15 @@ pub struct EngineEntry {
 
 /// Every engine, in the order `--help` lists them. Adding an engine is one file
 /// in this folder and one line here.
-pub const ENGINES: &[EngineEntry] =
-    &[duckdb::ENGINE, postgres::ENGINE, snowflake::ENGINE, databricks::ENGINE, bigquery::ENGINE, singlestore::ENGINE];
+pub const ENGINES: &[EngineEntry] = &[
+    duckdb::ENGINE,
+    postgres::ENGINE,
+    snowflake::ENGINE,
+    databricks::ENGINE,
+    bigquery::ENGINE,
+    singlestore::ENGINE,
+    spark::ENGINE,
+];
 
 /// The engine named `name`.
 pub fn engine(name: &str) -> Option<&'static EngineEntry> {
@@ -256,12 +266,19 @@ pub trait Target {
     }
     /// The scope of a keyed hash as text (veil-core's `source:<name>` or
     /// `project:<name>`); NULL for a project-scoped hash of a reader acting under
-    /// no project (the hash is then NULL: fail closed).
+    /// no project, or under one they are not a member of in the facts (a reader
+    /// names the project in the session: naming another project's must not give
+    /// its hashes). The hash is then NULL: fail closed.
     fn hash_scope(&self, ctx: &MaskContext<'_>, scope: veil_policy::HashScope) -> String {
         use veil_policy::HashScope;
         match (scope, &ctx.reader) {
             (HashScope::Source, _) => self.literal(&format!("source:{}", ctx.source)),
-            (HashScope::Project, Reader::Dynamic) => format!("('project:' || {})", self.project()),
+            (HashScope::Project, Reader::Dynamic) => format!(
+                "(SELECT 'project:' || m.project FROM {} m WHERE m.user_name = {} AND m.project = {})",
+                self.facts_table("user_projects"),
+                self.reader(),
+                self.project()
+            ),
             (HashScope::Project, Reader::Known { project: Some(p), .. }) => self.literal(&format!("project:{p}")),
             (HashScope::Project, Reader::Known { project: None, .. }) => self.cast("NULL", self.types().text),
         }
@@ -313,6 +330,16 @@ pub trait Target {
     /// Statements that (re)create table `name` (quoted) with `columns`, empty.
     fn replace_table(&self, name: &str, columns: &str) -> Vec<String> {
         vec![format!("CREATE OR REPLACE TABLE {name} ({columns});")]
+    }
+    /// Statements that (re)create the facts relation `name` (quoted) with `columns`
+    /// (`name TYPE, …`) holding `rows` (each `(…)` of literals): by default
+    /// [`Target::replace_table`] and one `INSERT`.
+    fn facts_relation(&self, name: &str, columns: &str, rows: &[String]) -> Vec<String> {
+        let mut out = self.replace_table(name, columns);
+        if !rows.is_empty() {
+            out.push(format!("INSERT INTO {name} VALUES\n  {};", rows.join(",\n  ")));
+        }
+        out
     }
     /// The SQL creating one secure view, and the query it stands for; `None`
     /// for a plain `CREATE OR REPLACE VIEW` ([`crate::render::plain_view`]).

@@ -67,6 +67,11 @@ const MAX_IDENT_BYTES: usize = 63;
 #[derive(Clone, Debug, Default)]
 pub struct Postgres;
 
+/// A `DO` block of loops over `r record` (each statement of `loops` ends its line).
+fn record_loops(loops: &str) -> String {
+    format!("DO {};", dollar_quote(&format!("DECLARE r record;\nBEGIN\n{loops}END")))
+}
+
 /// The role mirroring veil group `group`.
 fn group_role(group: &str) -> String {
     format!("{GROUP_ROLE_PREFIX}{group}")
@@ -457,20 +462,15 @@ impl Postgres {
         // Memberships: exactly the directory's. Revoke first, then grant.
         access(
             out,
-            format!(
-                "DO {};",
-                dollar_quote(&format!(
-                    "DECLARE r record;\nBEGIN\n\
-                     FOR r IN SELECT g.rolname AS grp, m.rolname AS member FROM pg_auth_members a\n\
-                     \x20 JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member\n\
-                     \x20 WHERE g.rolname = {} OR g.rolname LIKE {} LOOP\n\
-                     \x20 EXECUTE format('REVOKE %I FROM %I', r.grp, r.member);\n\
-                     END LOOP;\n\
-                     END",
-                    t.literal(READER_ROLE),
-                    t.literal(&format!("{}%", GROUP_ROLE_PREFIX.replace('%', "\\%").replace('_', "\\_"))),
-                ))
-            ),
+            record_loops(&format!(
+                "FOR r IN SELECT g.rolname AS grp, m.rolname AS member FROM pg_auth_members a\n\
+                 \x20 JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member\n\
+                 \x20 WHERE g.rolname = {} OR g.rolname LIKE {} LOOP\n\
+                 \x20 EXECUTE format('REVOKE %I FROM %I', r.grp, r.member);\n\
+                 END LOOP;\n",
+                t.literal(READER_ROLE),
+                t.literal(&format!("{}%", GROUP_ROLE_PREFIX.replace('%', "\\%").replace('_', "\\_"))),
+            )),
         );
         if !users.is_empty() {
             let list: Vec<String> = users.iter().map(|u| t.quote_ident(u)).collect();
@@ -524,23 +524,18 @@ impl Postgres {
         // Drop what the last apply made: views in the secure schema, functions in veil.
         access(
             out,
-            format!(
-                "DO {};",
-                dollar_quote(&format!(
-                    "DECLARE r record;\nBEGIN\n\
-                     FOR r IN SELECT c.oid::regclass AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n\
-                     \x20 WHERE n.nspname = {} AND c.relkind = 'v' LOOP\n\
-                     \x20 EXECUTE format('DROP VIEW %s CASCADE', r.name);\n\
-                     END LOOP;\n\
-                     FOR r IN SELECT p.oid::regprocedure AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace\n\
-                     \x20 WHERE n.nspname = {} LOOP\n\
-                     \x20 EXECUTE format('DROP FUNCTION %s CASCADE', r.name);\n\
-                     END LOOP;\n\
-                     END",
-                    t.literal(&options.secure_schema),
-                    t.literal(FACTS_SCHEMA),
-                ))
-            ),
+            record_loops(&format!(
+                "FOR r IN SELECT c.oid::regclass AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n\
+                 \x20 WHERE n.nspname = {} AND c.relkind = 'v' LOOP\n\
+                 \x20 EXECUTE format('DROP VIEW %s CASCADE', r.name);\n\
+                 END LOOP;\n\
+                 FOR r IN SELECT p.oid::regprocedure AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace\n\
+                 \x20 WHERE n.nspname = {} LOOP\n\
+                 \x20 EXECUTE format('DROP FUNCTION %s CASCADE', r.name);\n\
+                 END LOOP;\n",
+                t.literal(&options.secure_schema),
+                t.literal(FACTS_SCHEMA),
+            )),
         );
         // Everything from here on is created by, and owned by, veil_owner.
         out.push(StatementKind::Setup, None, format!("SET ROLE {owner};"));
@@ -550,7 +545,7 @@ impl Postgres {
 
         for s in sources {
             let Some(view) = bind.views.get(&s.name).cloned() else { continue };
-            let readers = entitled(engine, &s.name)?;
+            let readers = super::warehouse::entitled(engine, &s.name)?;
             if readers.is_empty() {
                 out.push(
                     StatementKind::Comment,
@@ -758,27 +753,6 @@ pub fn base_tables(engine: &Engine, options: &BindOptions) -> Result<Vec<(String
         .into_iter()
         .filter_map(|s| Some((s.schema.clone()?, s.identifier.clone())))
         .collect())
-}
-
-/// Readers entitled to `source` under no project or any of their projects.
-fn entitled(engine: &Engine, source: &str) -> Result<Vec<String>> {
-    let directory = engine.directory();
-    let mut readers = Vec::new();
-    for user in directory.users() {
-        let projects = std::iter::once(None).chain(user.projects.iter().map(|p| Some(p.as_str())));
-        let mut allowed = false;
-        for project in projects {
-            let Ok(subject) = directory.subject(&user.name, project) else { continue };
-            if engine.plan_for(&subject, source)?.allowed {
-                allowed = true;
-                break;
-            }
-        }
-        if allowed {
-            readers.push(user.name.clone());
-        }
-    }
-    Ok(readers)
 }
 
 /// HMAC-SHA-256 of the UTF-8 bytes of `message_sql` under the key whose pads are the

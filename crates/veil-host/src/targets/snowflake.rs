@@ -60,13 +60,7 @@ pub struct Snowflake {
 impl Snowflake {
     /// The target for an engine's directory: projects become roles.
     pub fn new(engine: &Engine, key_id: &str) -> Self {
-        let directory = engine.directory();
-        let mut purposes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (project, ps) in directory.projects() {
-            for p in ps {
-                purposes.entry(p.clone()).or_default().insert(project.to_string());
-            }
-        }
+        let purposes = warehouse::projects_by_purpose(engine);
         Self { purposes, key_id: key_id.to_string(), udfs: Udfs::absent(), exempt: Vec::new(), database: None }
     }
 

@@ -136,6 +136,17 @@ pub fn content_name(prefix: &str, text: &str) -> String {
     format!("{prefix}_{h:016x}")
 }
 
+/// The projects serving each purpose (a reader acts under a purpose through one of them).
+pub fn projects_by_purpose(engine: &Engine) -> BTreeMap<String, BTreeSet<String>> {
+    let mut purposes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (project, ps) in engine.directory().projects() {
+        for p in ps {
+            purposes.entry(p.clone()).or_default().insert(project.to_string());
+        }
+    }
+    purposes
+}
+
 /// Readers entitled to `source` under no project or any of their projects.
 ///
 /// # Errors

@@ -11,12 +11,21 @@
 //! match reaches the entity's threshold (lower when the name hints at it), or,
 //! for entities whose values alone are ambiguous (dates of birth, person names,
 //! postal codes, bare digit strings as phone numbers), when the name hints at it
-//! and the values fit. Pure: no I/O; the engine samples, veil classifies.
+//! and the values fit. Users add entities of their own ([`CustomEntity`]: a
+//! value regex and/or one of veil's [`Validator`]s, column-name patterns, a
+//! minimum share), checked by a [`Classifier`] beside the built-in ones.
+//! Pure: no I/O; the engine samples, veil classifies.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
 use regex::Regex;
+
+mod column;
+mod custom;
+
+pub use column::{classify_column, Classifier, Finding, Thresholds};
+pub use custom::{CustomEntity, EntityError, EntitySpec, Validator};
 
 /// An entity veil can find, by its tag name under `Discovered.Entity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -200,7 +209,7 @@ fn card(value: &str) -> bool {
     }
     // A known issuer prefix (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro).
     let prefix = |n: usize| digits.iter().take(n).fold(0u32, |acc, d| acc * 10 + u32::from(*d));
-    let (p1, p2, p4) = (prefix(1), prefix(2), prefix(4));
+    let (p1, p2, p3, p4) = (prefix(1), prefix(2), prefix(3), prefix(4));
     p1 == 4
         || (51..=55).contains(&p2)
         || (2221..=2720).contains(&p4)
@@ -209,9 +218,11 @@ fn card(value: &str) -> bool {
         || p4 == 6011
         || p2 == 65
         || p2 == 35
-        || p2 == 36
+        || matches!(p4, 2131 | 1800)
+        || matches!(p2, 36 | 38 | 39)
+        || (300..=305).contains(&p3)
         || p2 == 62
-        || matches!(p2, 50 | 56..=58)
+        || matches!(p2, 50 | 56..=58 | 63 | 67)
 }
 
 fn iban(value: &str) -> bool {
@@ -240,15 +251,35 @@ fn ssn(value: &str) -> bool {
     area != "000" && area != "666" && !area.starts_with('9') && group != "00" && serial != "0000"
 }
 
+/// `value` without a trailing extension (`x123`, `ext. 123`, `extension 123`).
+fn without_extension(value: &str) -> &str {
+    let lower = value.to_ascii_lowercase();
+    let digits_from = lower.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits_from == lower.len() || lower.len() - digits_from > 6 {
+        return value;
+    }
+    let head = lower.get(..digits_from).unwrap_or_default().trim_end();
+    for mark in ["extension", "ext.", "ext", "x"] {
+        if let Some(rest) = head.strip_suffix(mark) {
+            if rest.ends_with(|c: char| c.is_ascii_digit() || c == ' ' || c == ')') {
+                return value.get(..rest.trim_end().len()).unwrap_or(value);
+            }
+        }
+    }
+    value
+}
+
 fn phone(value: &str) -> bool {
+    let value = without_extension(value);
     if !matches(&patterns().phone, value) {
         return false;
     }
     let digits = value.bytes().filter(u8::is_ascii_digit).count();
     let plus = value.starts_with('+');
     let separated = value.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'/'));
-    // A bare digit string is a phone number only by name (order ids look alike).
-    (8..=15).contains(&digits) && (plus || separated) && !is_date_like(value)
+    // A bare digit string is a phone number only by name (order ids look alike);
+    // dates and dotted IPv4 addresses are not phone numbers.
+    (8..=15).contains(&digits) && (plus || separated) && !is_date_like(value) && value.parse::<Ipv4Addr>().is_err()
 }
 
 fn is_date_like(value: &str) -> bool {
@@ -305,6 +336,20 @@ pub fn classify_value(value: &str) -> Entities {
     out
 }
 
+/// The first entity (in [`Entity::ALL`] order) that `value` matches on its
+/// own, if any: what the DuckDB extension's `veil_classify(value)` returns.
+/// Entities that need a column's name (dates of birth, postal codes, person
+/// names) are never found from a value alone.
+///
+/// ```
+/// use veil_core::classify::{value_entity, Entity};
+/// assert_eq!(value_entity(" jane@example.com "), Some(Entity::EmailAddress));
+/// assert_eq!(value_entity("4111 1111 1111 1112"), None, "Luhn fails");
+/// ```
+pub fn value_entity(value: &str) -> Option<Entity> {
+    classify_value(value).iter().next()
+}
+
 /// How a column's type bears on discovery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueKind {
@@ -318,143 +363,6 @@ pub enum ValueKind {
     Other,
 }
 
-/// One entity found in a column, with its evidence.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Finding {
-    /// The entity.
-    pub entity: Entity,
-    /// 0–1: the share of matching values, raised by a name hint.
-    pub confidence: f64,
-    /// Share of the non-NULL sampled values that match (0–1).
-    pub share: f64,
-    /// Whether the column's name hints at the entity.
-    pub name_hint: bool,
-    /// Non-NULL values sampled.
-    pub sampled: usize,
-}
-
-/// Thresholds: the share of matching values needed to report an entity.
-#[derive(Clone, Copy, Debug)]
-pub struct Thresholds {
-    /// Without a name hint.
-    pub values_only: f64,
-    /// With a name hint.
-    pub with_hint: f64,
-    /// Fewest non-NULL values to say anything from values.
-    pub min_values: usize,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds { values_only: 0.8, with_hint: 0.5, min_values: 3 }
-    }
-}
-
-/// Lower-case words of a column name, split at `_`, `-`, `.`, spaces and
-/// lower-to-upper case changes; also the whole name, lower case.
-fn words(name: &str) -> Vec<String> {
-    let mut out = vec![name.to_lowercase()];
-    let mut word = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if matches!(c, '_' | '-' | '.' | ' ') {
-            if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
-            }
-            prev_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && prev_lower && !word.is_empty() {
-            out.push(std::mem::take(&mut word));
-        }
-        prev_lower = c.is_lowercase();
-        word.extend(c.to_lowercase());
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
-}
-
-fn hinted(entity: Entity, words: &[String]) -> bool {
-    let whole = words.first().map_or("", String::as_str);
-    entity.name_hints().iter().any(|h| whole == *h || words.iter().skip(1).any(|w| w == h))
-        // `first_name`, `date_of_birth`: a hint spanning words.
-        || entity.name_hints().iter().any(|h| h.contains('_') && whole.contains(h))
-}
-
-/// Classify a column from its name, kind and sampled values (`None` = NULL).
-/// `this_year` bounds plausible birth years. Findings are sorted by confidence,
-/// highest first; NULL-only, empty and non-text columns yield name-based
-/// findings only where the entity allows it, never an error.
-///
-/// ```
-/// use veil_core::classify::{classify_column, Entity, Thresholds, ValueKind};
-/// let values = [Some("jane@example.com"), Some("omar@example.org"), None, Some("li@example.net")];
-/// let found = classify_column("contact", ValueKind::Text, &values, 2026, &Thresholds::default());
-/// assert_eq!(found[0].entity, Entity::EmailAddress);
-/// assert_eq!(found[0].share, 1.0);
-/// ```
-pub fn classify_column(
-    name: &str,
-    kind: ValueKind,
-    values: &[Option<&str>],
-    this_year: i32,
-    thresholds: &Thresholds,
-) -> Vec<Finding> {
-    let words = words(name);
-    let present: Vec<&str> = values.iter().flatten().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
-    let n = present.len();
-    let mut counts = [0usize; Entity::ALL.len()];
-    if matches!(kind, ValueKind::Text | ValueKind::Number | ValueKind::Temporal) {
-        for v in &present {
-            let found = classify_value(v);
-            for (i, e) in Entity::ALL.into_iter().enumerate() {
-                let hit = match e {
-                    Entity::DateOfBirth => birth_date(v, this_year),
-                    Entity::PostalCode => matches(&patterns().postal, v),
-                    Entity::PersonName => kind == ValueKind::Text && matches(&patterns().name, v),
-                    // A bare number is a phone number by name only.
-                    Entity::PhoneNumber => {
-                        found.contains(e)
-                            || (hinted(e, &words)
-                                && (8..=15).contains(&v.bytes().filter(u8::is_ascii_digit).count())
-                                && v.bytes().all(|b| b.is_ascii_digit() || b == b'+'))
-                    }
-                    _ => found.contains(e),
-                };
-                if hit {
-                    if let Some(c) = counts.get_mut(i) {
-                        *c += 1;
-                    }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (i, e) in Entity::ALL.into_iter().enumerate() {
-        let hint = hinted(e, &words);
-        let share = if n == 0 { 0.0 } else { counts.get(i).copied().unwrap_or(0) as f64 / n as f64 };
-        let enough = n >= thresholds.min_values;
-        let found = if e.values_decide() {
-            enough && share >= if hint { thresholds.with_hint } else { thresholds.values_only }
-        } else {
-            hint && enough && share >= thresholds.with_hint
-                || (e == Entity::DateOfBirth && hint && kind == ValueKind::Temporal && n == 0)
-        };
-        if found {
-            let confidence = if hint { (share + 0.25).min(1.0) } else { share * 0.95 };
-            out.push(Finding { entity: e, confidence, share, name_hint: hint, sampled: n });
-        }
-    }
-    // A card number is also a digit string a phone pattern could take; an SSN never both.
-    if out.iter().any(|f| f.entity == Entity::CardNumber) {
-        out.retain(|f| f.entity != Entity::PhoneNumber || f.name_hint);
-    }
-    out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -464,7 +372,7 @@ mod tests {
         let values: Vec<Option<&str>> = values.iter().map(|v| Some(*v)).collect();
         classify_column(name, ValueKind::Text, &values, 2026, &Thresholds::default())
             .into_iter()
-            .map(|f| f.entity)
+            .filter_map(|f| Entity::parse(&f.entity))
             .collect()
     }
 
@@ -481,11 +389,19 @@ mod tests {
         assert!(luhn(&[4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]));
         assert!(!card("4111 1111 1111 1112"), "Luhn fails");
         assert!(!card("9999 9999 9999 9995"), "no issuer starts with 9");
+        assert!(
+            card("30569309025904") && card("213100000000001") && card("180000000000002"),
+            "Diners 30x, JCB 2131/1800"
+        );
         assert!(iban("GB82 WEST 1234 5698 7654 32"));
         assert!(!iban("GB82 WEST 1234 5698 7654 33"));
         assert!(!ssn("000-12-3456") && !ssn("666-12-3456") && !ssn("900-12-3456") && ssn("123-45-6789"));
         assert!(phone("+49 30 1234567") && phone("(555) 201-3344") && !phone("5552013344"));
         assert!(!phone("2024-01-31"));
+        assert!(!phone("192.168.10.1"), "an IPv4 address");
+        assert!(phone("(510)814-1561x735") && phone("001-711-925-3287 ext. 12") && phone("+1 212 555 0100 x9"));
+        assert!(!phone("555-201-3344x") && !phone("x1234567") && !phone("555-201-3344x1234567"));
+        assert_eq!(value_entity("192.168.10.1"), Some(Entity::IpAddress));
     }
 
     #[test]
@@ -505,7 +421,7 @@ mod tests {
             2026,
             &Thresholds::default(),
         );
-        assert_eq!(dob[0].entity, Entity::DateOfBirth);
+        assert_eq!(dob[0].entity, "DateOfBirth");
     }
 
     #[test]
@@ -520,6 +436,7 @@ mod tests {
 
     #[test]
     fn name_words() {
+        use super::column::{hinted, words};
         assert_eq!(words("customerEmail"), ["customeremail", "customer", "email"]);
         assert!(hinted(Entity::DateOfBirth, &words("DATE_OF_BIRTH")));
         assert!(!hinted(Entity::Url, &words("linkedin_id")));

@@ -1,0 +1,67 @@
+"""`veil apply` writes only the secure views that are not already as bound: a view is
+left alone only when the statement veil would run is the one the last apply recorded,
+the view DuckDB holds is the one that apply made, and the base relation has the same
+columns; anything else (a policy change, a view replaced by hand, a base column added)
+is written again, in the same single transaction."""
+import re
+import shutil
+
+import duckdb
+
+from conftest import connect, engine_args, project_args, veil, as_reader
+
+
+def changed(result):
+    m = re.search(r"applied: (\d+) secure views \((\d+) created or replaced", result.stdout)
+    assert m, result.stdout
+    return int(m.group(1)), int(m.group(2))
+
+
+def test_reapply_writes_only_what_changed(built, tmp_path):
+    database = tmp_path / "shop.duckdb"
+    shutil.copy(built / "target" / "shop.duckdb", database)
+    total, first = changed(veil("apply", *project_args(built), *engine_args(database)))
+    assert first == total > 0
+
+    # Nothing changed: nothing written, readers see the same.
+    c = connect(database)
+    before = as_reader(c, "carol", "SELECT * FROM secure.customers ORDER BY customer_id")
+    c.close()
+    assert changed(veil("apply", *project_args(built), *engine_args(database))) == (total, 0)
+
+    # A view replaced by hand (unmasked) is noticed and made again.
+    c = duckdb.connect(str(database))
+    c.execute("CREATE OR REPLACE VIEW secure.customers AS SELECT * FROM main.customers")
+    c.close()
+    assert changed(veil("apply", *project_args(built), *engine_args(database))) == (total, 1)
+    c = connect(database)
+    assert as_reader(c, "carol", "SELECT * FROM secure.customers ORDER BY customer_id") == before
+    c.close()
+
+    # A base relation whose columns changed: its view is made again (bound to them).
+    c = duckdb.connect(str(database))
+    c.execute("ALTER TABLE main.orders ADD COLUMN note VARCHAR")
+    c.close()
+    assert changed(veil("apply", *project_args(built), *engine_args(database))) == (total, 1)
+
+    # A policy change reaching one source: that view only.
+    policies = tmp_path / "policies"
+    shutil.copytree(built / "policies", policies)
+    masking = policies / "masking.yaml"
+    masking.write_text(masking.read_text() + """
+---
+name: Round payments harder
+type: data
+circumstances: [{type: dataSource, name: main.payments}]
+rules:
+  - type: mask
+    columns: {names: [method]}
+    mask: {type: null}
+""")
+    args = ["--policies", policies, *project_args(built)[2:]]
+    assert changed(veil("apply", *args, *engine_args(database))) == (total, 1)
+    c = connect(database)
+    rows = as_reader(c, "alice", "SELECT method FROM secure.payments")
+    assert rows and all(r["method"] is None for r in rows)
+    c.close()
+    assert "0 problem(s)" in veil("verify", *args, *engine_args(database)).stdout
