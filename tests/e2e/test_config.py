@@ -112,7 +112,7 @@ def test_veil_test_against_plan_and_engine(project, tmp_path):
     shutil.copytree(project, work)
     plan = run("test", cwd=work)
     assert "plan: 20 passed, 0 failed, of 20 expectations" in plan.stdout
-    assert "coverage: 7/7 policies, 10/10 data rules" in plan.stdout
+    assert "coverage: 8/8 policies, 11/11 data rules" in plan.stdout
     run("apply", cwd=work)
     engine = run("test", "--engine", "duckdb", cwd=work)
     assert "0 problem(s)" in engine.stdout
