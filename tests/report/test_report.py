@@ -5,11 +5,11 @@ screenshot, and hostile names that must stay text."""
 import base64
 import io
 import json
-import os
 import shutil
 import socket
 import subprocess
 import time
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -24,14 +24,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C web element identifier
 
-
-def veil_binary():
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    for profile in ("release", "debug"):
-        candidate = target / profile / "veil"
-        if candidate.exists():
-            return candidate
-    raise AssertionError("build veil first: cargo build --release -p veil-cli")
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from conftest import veil_binary  # noqa: E402  (the e2e helpers: which veil binary)
 
 
 def veil(*args, cwd=ROOT):
@@ -82,6 +76,9 @@ class Browser:
         return self.call(method, f"/session/{self.session}{path}", body)
 
     def open(self, path, fragment=""):
+        # A fresh load each time: a change of fragment alone would not run the
+        # page's script again, and its hashchange could land after the next click.
+        self.s("POST", "/url", {"url": "about:blank"})
         self.s("POST", "/url", {"url": path.as_uri() + fragment})
         deadline = time.time() + 20
         while not self.js("return document.body && document.body.dataset.ready === '1'"):
