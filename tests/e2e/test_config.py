@@ -7,6 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import ROOT, veil_binary
@@ -92,6 +93,17 @@ def test_dry_run_then_apply_then_a_policy_change(project, tmp_path):
     run("apply", cwd=work)
     same = run("apply", "--dry-run", "--exit-code", cwd=work)
     assert "no reader gains or loses a source" in same.stdout
+    assert "(0 secure views to create or replace" in same.stdout
+    # A view replaced by hand: access as recorded, but the apply would write it again.
+    con = duckdb.connect(str(work / "target" / "shop.duckdb"))
+    con.execute("CREATE OR REPLACE VIEW secure.customers AS SELECT * FROM main.customers")
+    con.close()
+    tampered = run("apply", "--dry-run", "--exit-code", cwd=work, check=False)
+    assert tampered.returncode == 5, tampered.stderr
+    assert "no reader gains or loses a source" in tampered.stdout
+    assert "(1 secure views to create or replace" in tampered.stdout
+    assert 'CREATE OR REPLACE VIEW "secure"."customers"' in tampered.stdout
+    run("apply", cwd=work)
     # Support loses its exception; legal gains one.
     masking = work / "policies" / "masking.yaml"
     masking.write_text(masking.read_text().replace("exceptFor: {groups: [Support]}", "exceptFor: {groups: [Legal Team]}"))

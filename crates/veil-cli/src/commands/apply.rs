@@ -48,7 +48,8 @@ pub struct Args {
     /// Change nothing: say what would change and which statements would run (DuckDB).
     #[arg(long)]
     dry_run: bool,
-    /// With --dry-run: exit 5 when something would change (for CI), 0 when nothing would.
+    /// With --dry-run: exit 5 when something would change (access, or a secure view
+    /// to write), 0 when nothing would (for CI).
     #[arg(long, requires = "dry_run")]
     exit_code: bool,
     /// With --dry-run: print every statement in full, not one line each.
@@ -169,7 +170,11 @@ fn dry_run(args: &Args, loaded: &Loaded, options: &BindOptions, db: &DuckDb) -> 
                     println!("  {change}");
                 }
             }
-            println!("statements: {} in one transaction ({} secure views)", plan.statements.len(), plan.views);
+            println!(
+                "statements: {} in one transaction ({} secure views to create or replace, the others already as bound)",
+                plan.statements.len(),
+                plan.views
+            );
             for sql in &plan.statements {
                 if args.show_sql {
                     println!("{sql}\n");
@@ -179,7 +184,9 @@ fn dry_run(args: &Args, loaded: &Loaded, options: &BindOptions, db: &DuckDb) -> 
             }
         }
     }
-    if args.exit_code && !plan.changes.is_empty() {
+    // A view to write is a change even when access stays the same (a changed base
+    // table, a view replaced by hand since the last apply).
+    if args.exit_code && (!plan.changes.is_empty() || plan.views > 0) {
         return Ok(ExitCode::from(CHANGES_PENDING));
     }
     Ok(ExitCode::SUCCESS)
