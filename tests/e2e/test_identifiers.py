@@ -110,7 +110,7 @@ def bind(args, tmp_path, target):
     out = tmp_path / f"{target}.sql"
     # The sources span many databases: veil's own schemas go in the one named.
     database = [] if target == "singlestore" else ["--database", "GOV"]
-    result = veil("bind", *args, "--target", target, "--udfs", ROOT / "dist/js/slim",
+    result = veil("bind", *args, "--engine", target, "--udfs", ROOT / "dist/js/slim",
                   "--module", ROOT / "dist/singlestore", *database, "-o", out, check=False)
     return result, out
 

@@ -1,6 +1,6 @@
 """The BigQuery and SingleStore targets' secure views, and the Snowflake target's
 policies on the base tables, read as each reader, must show what the DuckDB
-target's views show. The SQL `veil bind --target bigquery`
+target's views show. The SQL `veil bind --engine bigquery`
 (or `singlestore`) writes for the example is translated to DuckDB by sqlglot and
 run in the applied shop database, against the same facts tables (schema `veil`):
 `SESSION_USER()` becomes the reader DuckDB's views read (`veil_user`; for
@@ -110,7 +110,7 @@ def translated_views(target: str, built, tmp_path) -> dict[str, str]:
         extra = ["--udf-library", "gs://veil/slim", "--udfs", ROOT / "dist" / "js" / "slim"]
     else:
         extra = ["--module", ROOT / "dist" / "singlestore"]
-    veil("bind", "--target", target, *project_args(built), *extra, "-o", out)
+    veil("bind", "--engine", target, *project_args(built), *extra, "-o", out)
     sql = out.read_text()
     if target == "bigquery":
         stmts, prefix, reader = statements(sql, "bigquery"), "CREATE OR REPLACE VIEW", "veil_reader()"
@@ -173,7 +173,7 @@ def policy_views(target: str, policies, tmp_path, con) -> tuple[dict[str, str], 
     out = tmp_path / f"{target}.sql"
     # Unity Catalog attaches nothing to a view (veil refuses them): Databricks binds the tables.
     tables = shop_tables(policies) if target == "databricks" else []
-    veil("bind", "--target", target, *policies, *tables, "--udfs", ROOT / "dist" / "js" / "slim", "-o", out)
+    veil("bind", "--engine", target, *policies, *tables, "--udfs", ROOT / "dist" / "js" / "slim", "-o", out)
     RELATION = "(?:TABLE|VIEW|MATERIALIZED VIEW)"
     if target == "snowflake":
         q, reader_call = '"', "CURRENT_USER()"

@@ -30,7 +30,7 @@ def pg_rows(database, user, table, project=None):
 
 
 def test_the_example_policies_are_refused_naming_policy_and_column(built):
-    result = veil("bind", "--target", "postgres", *project_args(built, "policies"), *source_args(), check=False)
+    result = veil("bind", "--engine", "postgres", *project_args(built, "policies"), *source_args(), check=False)
     assert result.returncode == 1, result.stderr
     assert "policy `protect-customers`" in result.stderr
     assert "no faithful PostgreSQL equivalent" in result.stderr
@@ -118,7 +118,7 @@ def grants(database):
 
 
 def test_generated_sql_holds_no_key_material(built):
-    sql = veil("bind", "--target", "postgres", *project_args(built), *source_args()).stdout
+    sql = veil("bind", "--engine", "postgres", *project_args(built), *source_args()).stdout
     master = KEYRING.read_text().split("default =")[1].split()[0]
     assert master not in sql
     assert "veil.keys" in sql or '"veil"."keys"' in sql

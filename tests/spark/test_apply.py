@@ -69,6 +69,6 @@ def test_a_user_the_guard_does_not_trust_cannot_apply(applied, built):
 
 
 def test_the_bind_sql_holds_no_key_and_names_the_guard(built):
-    sql = veil("bind", "--target", "spark", *project_args(built), "--source", "main.customers").stdout
+    sql = veil("bind", "--engine", "spark", *project_args(built), "--source", "main.customers").stdout
     assert MASTER.hex() not in sql and "veil.spark.Guard" in sql
     assert "CREATE OR REPLACE VIEW `secure`.`customers` WITH SCHEMA BINDING" in sql

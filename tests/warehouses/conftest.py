@@ -24,7 +24,7 @@ def bind(target: str, tmp: Path, policies: Path = ROOT / "examples/shop/policies
     out = tmp / f"{target}.sql"
     subprocess.run(
         [
-            str(veil_binary()), "bind", "--target", target,
+            str(veil_binary()), "bind", "--engine", target,
             "--policies", str(policies),
             "--users", str(ROOT / "examples/shop/users.yaml"),
             "--dbt-target", str(ROOT / "crates/veil-dbt/tests/fixtures/shop"),

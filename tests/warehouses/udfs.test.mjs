@@ -29,7 +29,7 @@ function veil() {
 function bind(target, extra = []) {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'veil-wh-')), `${target}.sql`);
   execFileSync(veil(), [
-    'bind', '--target', target,
+    'bind', '--engine', target,
     '--policies', path.join(root, 'examples/shop/policies'),
     '--users', path.join(root, 'examples/shop/users.yaml'),
     '--dbt-target', path.join(root, 'crates/veil-dbt/tests/fixtures/shop'),

@@ -6,7 +6,9 @@
 //! source bound has its base table or view in the database (a dbt model that was
 //! parsed but not built is named). Then the secure views, the facts about
 //! readers and the catalog snapshot are written in one DuckDB transaction: a
-//! failure or a kill at any point leaves the previous policy whole.
+//! failure or a kill at any point leaves the previous policy whole. The same
+//! transaction records who gets what ([`access::ACCESS_TABLE`]), which
+//! [`duckdb_dry_run`] compares a new policy with.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +17,7 @@ use veil_host::targets::{DuckDb as DuckDbTarget, Target};
 use veil_host::{bind, BindOptions, Mode, StatementKind};
 use veil_policy::Engine;
 
+use crate::access::{self, AccessMap};
 use crate::duckdb::{Access, DuckDb, Query, Session, Step};
 use crate::load::Inputs;
 use crate::{keyring, monitor, Error, Result};
@@ -53,6 +56,9 @@ struct Present {
     views: BTreeMap<String, String>,
     /// What [`APPLIED_TABLE`] says of those views: name -> (statement sha, engine md5).
     applied: BTreeMap<String, (String, String)>,
+    /// The access the last apply into this schema recorded ([`access::ACCESS_TABLE`]),
+    /// as JSON text; none before a first apply.
+    access: Option<String>,
 }
 
 fn text_at(row: &[serde_json::Value], i: usize) -> String {
@@ -89,6 +95,10 @@ fn present(session: &mut Session, schema: &str) -> Result<Present> {
                 "SELECT view_name, statement, engine FROM {APPLIED_TABLE} WHERE schema_name = {schema_literal}"
             ),
         },
+        Query {
+            setup: Vec::new(),
+            sql: format!("SELECT access FROM {} WHERE secure_schema = {schema_literal}", access::ACCESS_TABLE),
+        },
     ])?;
     let rows = |i: usize| answers.get(i).filter(|a| a.ok).map(|a| a.rows.as_slice()).unwrap_or_default();
     Ok(Present {
@@ -99,6 +109,7 @@ fn present(session: &mut Session, schema: &str) -> Result<Present> {
             .collect(),
         views: rows(2).iter().map(|r| (text_at(r, 0), text_at(r, 1))).collect(),
         applied: rows(3).iter().map(|r| (text_at(r, 0), (text_at(r, 1), text_at(r, 2)))).collect(),
+        access: rows(4).first().map(|r| text_at(r, 0)),
     })
 }
 
@@ -139,10 +150,97 @@ pub fn duckdb(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Applied> {
     keyring::read(&db.keyring, &options.key_id)?;
+    let mut session = db.open(Access::Write { create })?;
+    let (steps, mut applied, _) = prepare(inputs, engine, options, db, &mut session)?;
+    session.transaction_in_parts(&steps, STATEMENTS_PER_REQUEST, progress)?;
+    applied.statements = steps.len();
+    Ok(applied)
+}
+
+/// What `veil apply` would do, with nothing changed: the statements of its
+/// transaction, and how access differs from what the last apply recorded.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DryRun {
+    /// The statements the apply would run, in order.
+    pub statements: Vec<String>,
+    /// Secure views it would create or replace (views already as bound are left alone).
+    pub views: usize,
+    /// Whether the database holds a record of the last apply to compare with
+    /// (without one, every reader's access counts as new).
+    pub recorded: bool,
+    /// Readers gaining or losing a source, columns shown differently, row
+    /// filters changed.
+    pub changes: Vec<access::Change>,
+}
+
+/// Everything `veil apply` would check and write, read-only: nothing changes.
+///
+/// # Errors
+/// As [`duckdb`], before its transaction.
+pub fn duckdb_dry_run(inputs: &Inputs, engine: &Engine, options: &BindOptions, db: &DuckDb) -> Result<DryRun> {
+    keyring::read(&db.keyring, &options.key_id)?;
+    let mut session = db.open(Access::Read)?;
+    let (steps, applied, record) = prepare(inputs, engine, options, db, &mut session)?;
+    let new = access::access_map(engine, &options.sources)?;
+    let changes = match (&record, &options.mode) {
+        (_, Mode::Reader { .. }) => Vec::new(),
+        (Some(old), Mode::Dynamic) => {
+            let old = if options.sources.is_empty() {
+                old.clone()
+            } else {
+                old.iter().filter(|(s, _)| options.sources.contains(s)).map(|(s, r)| (s.clone(), r.clone())).collect()
+            };
+            access::diff(&old, &new)
+        }
+        (None, Mode::Dynamic) => access::diff(&AccessMap::new(), &new),
+    };
+    Ok(DryRun {
+        statements: steps.into_iter().map(|s| s.sql).collect(),
+        views: applied.changed_views,
+        recorded: record.is_some(),
+        changes,
+    })
+}
+
+/// The access the last apply into the secure schema recorded ([`Present::access`]), if any.
+fn recorded(present: &Present) -> Result<Option<AccessMap>> {
+    let Some(text) = &present.access else { return Ok(None) };
+    serde_json::from_str(text).map(Some).map_err(|e| {
+        Error::Input(format!(
+            "the access recorded in {} is not readable ({e}); a full `veil apply` records it again",
+            access::ACCESS_TABLE
+        ))
+    })
+}
+
+/// The statements recording `map` as the access of `schema`.
+fn record_statements(map: &AccessMap, schema: &str) -> Vec<String> {
+    let target = DuckDbTarget { extension: None };
+    let json = serde_json::to_string(map).unwrap_or_default();
+    let schema = target.literal(schema);
+    vec![
+        "CREATE SCHEMA IF NOT EXISTS veil;".into(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (secure_schema VARCHAR PRIMARY KEY, access VARCHAR NOT NULL);",
+            access::ACCESS_TABLE
+        ),
+        format!("DELETE FROM {} WHERE secure_schema = {schema};", access::ACCESS_TABLE),
+        format!("INSERT INTO {} VALUES ({schema}, {});", access::ACCESS_TABLE, target.literal(&json)),
+    ]
+}
+
+/// Check every input against the database and build the apply's statements;
+/// also what access the database recorded last.
+fn prepare(
+    inputs: &Inputs,
+    engine: &Engine,
+    options: &BindOptions,
+    db: &DuckDb,
+    session: &mut Session,
+) -> Result<(Vec<Step>, Applied, Option<AccessMap>)> {
     let target = DuckDbTarget { extension: None };
     let bindings = bind(engine, &target, options)?;
-    let mut session = db.open(Access::Write { create })?;
-    let present = present(&mut session, &options.secure_schema)?;
+    let present = present(session, &options.secure_schema)?;
 
     // Every base relation must be there. Tables the catalog lists are; anything
     // else (a view, another database) is probed by reading it.
@@ -232,14 +330,23 @@ pub fn duckdb(
     );
     let mut applied = Applied { views: bindings.views.len(), changed_views: written.len(), ..Applied::default() };
     if matches!(options.mode, Mode::Dynamic) && options.sources.is_empty() {
-        let (store, sources) = monitor::baseline(inputs, &mut session, &options.secure_schema, &bindings.views)?;
+        let (store, sources) = monitor::baseline(inputs, session, &options.secure_schema, &bindings.views)?;
         let about = format!("the catalog snapshot ({})", monitor::SNAPSHOT_TABLE);
         steps.extend(store.into_iter().map(|sql| Step { sql, about: Some(about.clone()) }));
         applied.snapshot_sources = Some(sources);
     }
-    session.transaction_in_parts(&steps, STATEMENTS_PER_REQUEST, progress)?;
-    applied.statements = steps.len();
-    Ok(applied)
+    let record = recorded(&present)?;
+    if matches!(options.mode, Mode::Dynamic) {
+        let map =
+            access::merged(record.clone(), access::access_map(engine, &options.sources)?, !options.sources.is_empty());
+        let about = format!("the record of who gets what ({})", access::ACCESS_TABLE);
+        steps.extend(
+            record_statements(&map, &options.secure_schema)
+                .into_iter()
+                .map(|sql| Step { sql, about: Some(about.clone()) }),
+        );
+    }
+    Ok((steps, applied, record))
 }
 
 /// Statements that record the views just written (and forget those dropped or

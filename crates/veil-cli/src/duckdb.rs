@@ -33,6 +33,11 @@ const RUNNER: &str = include_str!("duckdb_runner.py");
 /// How long a session waits for another process to release the database by default.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What to do about the Python that drives DuckDB, for messages.
+const PYTHON_HELP: &str =
+    "name the Python that has the `duckdb` package (the one dbt-duckdb runs under) with --python, \
+     VEIL_PYTHON or `engines: {duckdb: {python: PATH}}` in veil.yml";
+
 /// Queries per request when progress is shown between requests.
 const QUERIES_PER_REQUEST: usize = 50;
 
@@ -142,7 +147,9 @@ impl Worker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::Engine(format!("cannot run `{python}` (needed to drive DuckDB): {e}")))?;
+            .map_err(|e| {
+                Error::Engine(format!("cannot run `{python}` (needed to drive DuckDB): {e}; {PYTHON_HELP}"))
+            })?;
         STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stderr = child.stderr.take().map(|mut pipe| {
             std::thread::spawn(move || {
@@ -273,6 +280,7 @@ impl DuckDb {
         let db = self.database.display();
         Err(match reply.stage.as_deref() {
             Some("missing") => missing_database(&self.database, access),
+            Some("python") => Error::Engine(format!("`{}` has no duckdb package: {PYTHON_HELP}", self.python)),
             Some("lock") => Error::Engine(format!(
                 "DuckDB `{db}` stayed in use by another process for {}s (DuckDB allows one writer or many \
                  readers, never both): {error}; try again when it is done, or raise --lock-timeout",
@@ -280,7 +288,7 @@ impl DuckDb {
             )),
             Some("load") => Error::Input(format!(
                 "the veil extension `{}` does not load into DuckDB: {error}; rebuild it with scripts/build-extension \
-                 for the duckdb package `{}` runs",
+                 for the duckdb package `{}` runs (or name another Python with --python)",
                 self.extension.display(),
                 self.python
             )),
@@ -346,8 +354,13 @@ impl Session {
             return Ok(reply);
         }
         let said = self.worker.take().map(|mut w| w.finish()).unwrap_or_default();
+        let help = if said.contains("No module named 'duckdb'") {
+            format!("; `{}` has no duckdb package: {PYTHON_HELP}", self.python)
+        } else {
+            String::new()
+        };
         Err(Error::Engine(format!(
-            "`{}` stopped answering while using DuckDB `{}`; it said: {}",
+            "`{}` stopped answering while using DuckDB `{}`; it said: {}{help}",
             self.python,
             self.database.display(),
             said.trim()

@@ -31,7 +31,7 @@ except ImportError:
 
 
 class Refused(Exception):
-    """A session cannot start; `stage` says where (missing, lock, open, load)."""
+    """A session cannot start; `stage` says where (python, missing, lock, open, load)."""
 
     def __init__(self, stage, message):
         super().__init__(message)
@@ -117,7 +117,7 @@ class Session:
         self.database = request["database"]
         self.read_only = request.get("mode", "read") == "read"
         if duckdb is None:
-            raise Refused("load", "the duckdb Python package is not installed: pip install duckdb")
+            raise Refused("python", "the duckdb Python package is not installed")
         if not os.path.exists(self.database) and (self.read_only or not request.get("create")):
             raise Refused("missing", "the database file does not exist")
         timeout = float(request.get("lock_timeout", 30))

@@ -29,6 +29,8 @@ pub struct Loaded {
     pub untyped_columns: Vec<String>,
     /// Warnings from reading the catalog (e.g. two dbt nodes merged into one source).
     pub catalog_warnings: Vec<Warning>,
+    /// dbt's graph, for node selection (none for a catalog YAML).
+    pub dbt_nodes: Option<Vec<veil_dbt::Node>>,
 }
 
 impl Loaded {
@@ -47,6 +49,7 @@ pub fn load(inputs: &Inputs) -> Result<Loaded> {
     let policies = PolicySet::load(&inputs.policies)?;
     let mut users = Directory::load(&inputs.users)?;
     let mut catalog_warnings = Vec::new();
+    let mut dbt_nodes = None;
     let (catalog, untyped_columns) = match (&inputs.dbt_target, &inputs.catalog) {
         (Some(_), Some(_)) => {
             return Err(Error::Usage("give either --dbt-target or --catalog, not both".into()));
@@ -63,6 +66,7 @@ pub fn load(inputs: &Inputs) -> Result<Loaded> {
                     .iter()
                     .map(|message| Warning { location: manifest.clone(), message: message.clone() }),
             );
+            dbt_nodes = Some(artifacts.nodes);
             (artifacts.catalog, artifacts.untyped_columns)
         }
         (None, Some(path)) => (Catalog::load(path)?, Vec::new()),
@@ -76,5 +80,5 @@ pub fn load(inputs: &Inputs) -> Result<Loaded> {
     for file in &inputs.tags {
         catalog_warnings.extend(catalog.add_tags(file)?);
     }
-    Ok(Loaded { engine: Engine::new(policies, users, catalog)?, untyped_columns, catalog_warnings })
+    Ok(Loaded { engine: Engine::new(policies, users, catalog)?, untyped_columns, catalog_warnings, dbt_nodes })
 }

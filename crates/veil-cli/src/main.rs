@@ -3,15 +3,19 @@
 //! This file parses the command line and dispatches; each command is a module of
 //! [`commands`] (its arguments, help text and run).
 //!
-//! Exit codes: 0 success; 1 invalid inputs, denied or failed verification;
-//! 2 usage errors; 3 the engine failed.
+//! Exit codes: 0 success; 1 invalid inputs, failed tests or failed verification;
+//! 2 usage errors; 3 the engine failed; 4 a reader denied (`query`, `explain`);
+//! 5 changes pending (`apply --dry-run --exit-code`).
 
 mod commands;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use commands::{apply, bench, bind, check, diff, discover, explain, monitor, plan, query, snapshot, verify};
+use clap::{CommandFactory, Parser, Subcommand};
+use commands::{
+    apply, bench, bind, check, completions, diff, discover, explain, keygen, monitor, plan, query, report, snapshot,
+    test, verify,
+};
 
 /// veil enforces tag-driven data access policies inside the engines that hold the data.
 ///
@@ -20,17 +24,25 @@ use commands::{apply, bench, bind, check, diff, discover, explain, monitor, plan
 /// value is shown, then generates secure views, masks and row filters for the
 /// engine, and proves they work.
 ///
-/// A typical run, from a dbt project built with dbt-duckdb:
+/// A typical run, in a dbt project (built with dbt-duckdb) holding a veil.yml
+/// that names the policies, the users and the keyring (docs/config.md):
 ///
-///   veil check  --policies policies --users users.yaml --dbt-target target
-///   veil plan   --policies policies --users users.yaml --dbt-target target
-///   veil apply  --policies policies --users users.yaml --dbt-target target --duckdb target/shop.duckdb --keyring keyring.txt
-///   veil verify --policies policies --users users.yaml --dbt-target target --duckdb target/shop.duckdb --keyring keyring.txt
+///   veil check --strict       # every warning is an error (CI)
+///   veil plan                 # who may read what
+///   veil test                 # expected access (tests/*.yaml) against the plan
+///   veil apply --dry-run      # what would change
+///   veil apply                # secure views in the DuckDB file of the dbt profile
+///   veil verify               # every reader x every view, against the plan
+///   veil report -o access.html
 ///
+/// Flags override veil.yml (--policies, --users, --dbt-target, --duckdb, --keyring, ...).
 /// The keyring (`<key id> = <64 hex digits>` per line) can also be named by VEIL_KEYRING.
 #[derive(Parser)]
 #[command(name = "veil", version, about, verbatim_doc_comment)]
 struct Cli {
+    /// The project config [default: veil.yml in this folder or the nearest above].
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +52,8 @@ struct Cli {
 enum Command {
     Check(check::Args),
     Plan(plan::Args),
+    Test(test::Args),
+    Report(report::Args),
     Explain(explain::Args),
     Bind(bind::Args),
     Apply(apply::Args),
@@ -50,12 +64,18 @@ enum Command {
     Monitor(monitor::Args),
     Discover(discover::Args),
     Bench(bench::Args),
+    Keygen(keygen::Args),
+    Completions(completions::Args),
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    commands::set_config_file(cli.config);
+    let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Report(args) => report::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Bind(args) => bind::run(args),
         Command::Apply(args) => apply::run(args),
@@ -66,6 +86,8 @@ fn main() -> ExitCode {
         Command::Monitor(args) => monitor::run(args),
         Command::Discover(args) => discover::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

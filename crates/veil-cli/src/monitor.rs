@@ -495,7 +495,7 @@ pub fn requested(db: &DuckDb) -> Result<bool> {
 ///
 /// # Errors
 /// Unreadable inputs; `db` missing for a database.
-pub fn snapshot_from_arg(arg: &str, db: impl Fn(&Path) -> DuckDb) -> Result<Snapshot> {
+pub fn snapshot_from_arg(arg: &str, db: impl Fn(&Path) -> Result<DuckDb>) -> Result<Snapshot> {
     let (kind, rest) = match arg.split_once(':') {
         Some((k @ ("dbt" | "catalog" | "snapshot" | "duckdb" | "applied"), rest)) => (k.to_string(), rest),
         _ => {
@@ -525,9 +525,9 @@ pub fn snapshot_from_arg(arg: &str, db: impl Fn(&Path) -> DuckDb) -> Result<Snap
             Ok(Snapshot::from_dbt(&artifacts, &format!("dbt:{rest}")))
         }
         "catalog" => Ok(Snapshot::from_catalog(&Catalog::load(path)?, &format!("catalog:{rest}"))),
-        "duckdb" => read_live(&mut db(path).open(Access::Read)?, &["secure"]),
+        "duckdb" => read_live(&mut db(path)?.open(Access::Read)?, &["secure"]),
         "applied" => {
-            let db = db(path);
+            let db = db(path)?;
             read_stored(&db)?.ok_or_else(|| Error::Usage(format!("no snapshot stored in `{rest}` ({SNAPSHOT_TABLE})")))
         }
         _ => {

@@ -17,6 +17,8 @@
 
 mod error;
 mod manifest;
+pub mod select;
 
 pub use error::{Error, Result};
-pub use manifest::{from_texts, load, load_files, DbtArtifacts, Project, Relation, SUPPORTED_MANIFEST_VERSIONS};
+pub use manifest::{from_texts, load, load_files, DbtArtifacts, Node, Project, Relation, SUPPORTED_MANIFEST_VERSIONS};
+pub use select::{select, Selection};

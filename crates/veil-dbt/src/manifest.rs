@@ -42,6 +42,37 @@ pub struct DbtArtifacts {
     /// Things worth saying that are not errors, e.g. two dbt nodes (a seed and a
     /// source) standing for one relation, whose tags were merged.
     pub warnings: Vec<String>,
+    /// dbt's graph: every model, seed, snapshot, source, test and exposure, for
+    /// node selection ([`crate::select`]).
+    pub nodes: Vec<Node>,
+}
+
+/// One node of dbt's graph, as node selection sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Node {
+    /// dbt's unique id, e.g. `model.shop.customers`.
+    pub unique_id: String,
+    /// `model`, `seed`, `snapshot`, `source`, `test`, `exposure`, …
+    pub resource_type: String,
+    /// The node's name (a source's table name).
+    pub name: String,
+    /// The package that defines it.
+    pub package_name: String,
+    /// Fully qualified name: package, folders, name.
+    pub fqn: Vec<String>,
+    /// The file that defines it, relative to the project root.
+    pub original_file_path: String,
+    /// dbt tags.
+    pub tags: Vec<String>,
+    /// `config` as dbt wrote it (for `config.<key>:` selection).
+    pub config: Map<String, Value>,
+    /// Unique ids of the nodes it depends on.
+    pub depends_on: Vec<String>,
+    /// A source's source name (`source: name.table`).
+    pub source_name: Option<String>,
+    /// The veil data source it became, if any (disabled and ephemeral nodes,
+    /// tests and exposures become none).
+    pub data_source: Option<String>,
 }
 
 /// What dbt says about the relation behind a data source, beyond tags.
@@ -116,7 +147,13 @@ struct RawNode {
     #[serde(default)]
     checksum: Value,
     #[serde(default)]
-    package_name: Option<String>,
+    fqn: Vec<String>,
+    #[serde(default)]
+    package_name: String,
+    #[serde(default)]
+    depends_on: Value,
+    #[serde(default)]
+    source_name: Option<String>,
     #[serde(default)]
     patch_path: Option<String>,
 }
@@ -138,6 +175,16 @@ struct RawColumn {
 #[derive(Deserialize)]
 struct RawExposure {
     name: String,
+    #[serde(default)]
+    resource_type: Option<String>,
+    #[serde(default)]
+    fqn: Vec<String>,
+    #[serde(default)]
+    package_name: String,
+    #[serde(default)]
+    original_file_path: String,
+    #[serde(default)]
+    tags: Value,
     #[serde(default)]
     owner: Value,
     #[serde(default)]
@@ -293,8 +340,22 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
     let mut relations = std::collections::BTreeMap::new();
     let mut warnings = Vec::new();
     let nodes = raw.nodes.into_iter().map(|n| (n, false)).chain(raw.sources.into_iter().map(|n| (n, true)));
+    let mut graph = Vec::new();
     for ((id, value), is_source) in nodes {
         let node: RawNode = serde_json::from_value(value).map_err(|e| Error::json(path, &e))?;
+        graph.push(Node {
+            unique_id: id.clone(),
+            resource_type: if is_source { "source".into() } else { node.resource_type.clone() },
+            name: node.name.clone(),
+            package_name: node.package_name.clone(),
+            fqn: node.fqn.clone(),
+            original_file_path: node.original_file_path.clone(),
+            tags: strings(&node.tags),
+            config: node.config.as_object().cloned().unwrap_or_default(),
+            depends_on: strings(node.depends_on.get("nodes").unwrap_or(&Value::Null)),
+            source_name: node.source_name.clone(),
+            data_source: None,
+        });
         if !is_source && !matches!(node.resource_type.as_str(), "model" | "seed" | "snapshot") {
             continue;
         }
@@ -326,7 +387,7 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
             column_types: column_types.cloned().unwrap_or_default(),
             documented_columns: documented_columns(&node),
             name: node.name.clone(),
-            package: node.package_name.clone(),
+            package: Some(node.package_name.clone()).filter(|p| !p.is_empty()),
             properties_file: node
                 .patch_path
                 .as_deref()
@@ -371,9 +432,22 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
     let sources: Vec<DataSource> = sources.into_iter().map(|(s, _)| s).collect();
 
     let mut projects = Vec::new();
-    for (_, value) in raw.exposures {
+    for (id, value) in raw.exposures {
         let exposure: RawExposure = serde_json::from_value(value).map_err(|e| Error::json(path, &e))?;
         let depends: Vec<String> = strings(exposure.depends_on.get("nodes").unwrap_or(&Value::Null));
+        graph.push(Node {
+            unique_id: id,
+            resource_type: exposure.resource_type.clone().unwrap_or_else(|| "exposure".into()),
+            name: exposure.name.clone(),
+            package_name: exposure.package_name.clone(),
+            fqn: exposure.fqn.clone(),
+            original_file_path: exposure.original_file_path.clone(),
+            tags: strings(&exposure.tags),
+            config: exposure.config.as_object().cloned().unwrap_or_default(),
+            depends_on: depends.clone(),
+            source_name: None,
+            data_source: None,
+        });
         projects.push(Project {
             purposes: veil_list(&[&exposure.meta, exposure.config.get("meta").unwrap_or(&Value::Null)], "purposes"),
             owner: exposure
@@ -388,6 +462,10 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
     }
     projects.sort_by(|a, b| a.name.cmp(&b.name));
     untyped.sort();
+    for node in &mut graph {
+        node.data_source = names.get(&node.unique_id).cloned();
+    }
+    graph.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
     Ok(DbtArtifacts {
         catalog: Catalog::from_sources(sources),
         projects,
@@ -395,6 +473,7 @@ fn parse(path: &Path, text: &str, types: Option<&ColumnTypes>) -> Result<DbtArti
         untyped_columns: untyped,
         relations,
         warnings,
+        nodes: graph,
     })
 }
 

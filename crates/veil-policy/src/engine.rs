@@ -337,6 +337,7 @@ impl Engine {
                         mask: Mask::Null,
                         output_type: c.column_type.clone(),
                         policy: NEW_COLUMN_POLICY.to_string(),
+                        rule: None,
                     });
                 }
                 ColumnPlan {
@@ -431,6 +432,7 @@ impl Engine {
                                         mask,
                                         output_type,
                                         policy: p.key.clone(),
+                                        rule: Some(location.clone()),
                                     }),
                                     Err(why) => errors.push(Error::invalid(
                                         placed.location.clone(),
@@ -511,7 +513,7 @@ impl Engine {
                             });
                             RowPredicate::Nothing
                         };
-                        row_filters.push(RowFilter { applies_to, keep, policy: p.key.clone() });
+                        row_filters.push(RowFilter { applies_to, keep, policy: p.key.clone(), rule: location.clone() });
                     }
                 }
             }

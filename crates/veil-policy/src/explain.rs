@@ -47,7 +47,14 @@ pub fn describe_mask(mask: &Mask) -> String {
     }
 }
 
-fn describe_rows(p: &RowPredicate) -> String {
+/// A row filter in words.
+///
+/// ```
+/// use veil_policy::{describe_rows, RowPredicate};
+/// let p = RowPredicate::ValueIn { column: "region".into(), values: vec!["Ohio".into()], hierarchical: false };
+/// assert_eq!(describe_rows(&p), "rows whose `region` is `Ohio`");
+/// ```
+pub fn describe_rows(p: &RowPredicate) -> String {
     match p {
         RowPredicate::MatchAttribute { column, attribute, .. } => {
             format!("rows whose `{column}` matches the reader's `{attribute}`")

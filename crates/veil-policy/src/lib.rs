@@ -67,8 +67,10 @@ mod mask;
 mod matrix;
 mod plan;
 mod policy;
+mod scim;
 pub mod sql;
 mod users;
+mod users_csv;
 mod yaml;
 
 pub use catalog::{column_name_matches, Catalog, Column, ColumnType, DataSource, RelationKind};
@@ -76,7 +78,7 @@ pub use condition::Condition;
 pub use engine::{decision_from, Engine, NEW_COLUMN_POLICY, NEW_COLUMN_TAG};
 pub use entities::{entities_from_yaml_str, load_entities};
 pub use error::{Error, Location, Result};
-pub use explain::describe_mask;
+pub use explain::{describe_mask, describe_rows};
 pub use framework::{Derived, Framework, CATEGORY_TAG, ENTITY_TAG, SENSITIVITY_TAG};
 pub use mask::{HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
 pub use matrix::{ReaderSet, Readers};
@@ -89,3 +91,4 @@ pub use policy::{
     Subscribers,
 };
 pub use users::{Approval, Directory, Subject, User};
+pub use yaml::read_files_with;

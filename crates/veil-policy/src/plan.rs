@@ -63,6 +63,9 @@ pub struct MaskCase {
     pub output_type: ColumnType,
     /// The policy key it comes from.
     pub policy: String,
+    /// Where the rule is written (none for veil's own `New`-column lock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<crate::Location>,
 }
 
 impl MaskCase {
@@ -80,6 +83,7 @@ impl MaskCase {
     ///     mask: Mask::Reversible { unmaskers: legal.clone() },
     ///     output_type: ColumnType::Text,
     ///     policy: "ssn-tokens".into(),
+    ///     rule: None,
     /// };
     /// assert_eq!(token.applies(), Condition::not(legal));
     /// ```
@@ -132,7 +136,12 @@ impl ColumnPlan {
                 mask = Mask::Null;
             }
             let last = case.rows.is_none();
-            chain.push(ReaderMask { rows: case.rows.clone(), mask, policy: case.policy.clone() });
+            chain.push(ReaderMask {
+                rows: case.rows.clone(),
+                mask,
+                policy: case.policy.clone(),
+                rule: case.rule.clone(),
+            });
             if last {
                 break;
             }
@@ -197,6 +206,8 @@ pub struct RowFilter {
     pub keep: RowPredicate,
     /// Policy key.
     pub policy: String,
+    /// Where the rule is written.
+    pub rule: crate::Location,
 }
 
 /// Everything a bindings generator needs for one source and any reader.
@@ -223,6 +234,9 @@ pub struct ReaderMask {
     pub mask: Mask,
     /// Policy key.
     pub policy: String,
+    /// Where the rule is written (none for veil's own `New`-column lock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<crate::Location>,
 }
 
 /// A column for one reader.

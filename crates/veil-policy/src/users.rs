@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::yaml::{self, OneOrMany};
 
 const HELP: &str = "a users file has `users:` (name, groups, attributes, projects), optional `groups:` (name, attributes), `projects:` (name, purposes) and `approvals:` (user, source, approvedBy); see docs/policies.md";
@@ -115,6 +115,47 @@ fn values(raw: BTreeMap<String, OneOrMany<String>>) -> BTreeMap<String, BTreeSet
     raw.into_iter().map(|(k, v)| (k, v.into_vec().into_iter().collect())).collect()
 }
 
+/// Facts read from one users file, whatever its format, before merging.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    /// Users, each with where its name is written.
+    pub users: Vec<(Location, User)>,
+    /// Group attributes members inherit.
+    pub groups: Vec<(String, BTreeMap<String, BTreeSet<String>>)>,
+    /// Projects with their purposes.
+    pub projects: Vec<(String, Vec<String>)>,
+    /// Approvals: user, source, approver.
+    pub approvals: Vec<(String, String, String)>,
+}
+
+impl Parsed {
+    fn from_yaml(path: &Path, raw: RawDirectory) -> Self {
+        Parsed {
+            users: raw
+                .users
+                .into_iter()
+                .map(|u| {
+                    let at = u.name.referenced;
+                    let location = Location::new(path, at.line() as usize, at.column() as usize);
+                    let user = User {
+                        name: u.name.value,
+                        groups: u.groups.into_iter().collect(),
+                        attributes: values(u.attributes),
+                        projects: u.projects.into_iter().collect(),
+                    };
+                    (location, user)
+                })
+                .collect(),
+            groups: raw.groups.into_iter().map(|g| (g.name, values(g.attributes))).collect(),
+            projects: raw.projects.into_iter().map(|p| (p.name, p.purposes)).collect(),
+            approvals: raw.approvals.into_iter().map(|a| (a.user, a.source, a.approved_by)).collect(),
+        }
+    }
+}
+
+/// The formats a users file may have, by its extension.
+const USER_FILE_EXTENSIONS: &[&str] = &["yaml", "yml", "json", "csv"];
+
 impl Directory {
     /// Parse a users file.
     ///
@@ -135,63 +176,77 @@ impl Directory {
     /// defined twice.
     pub fn from_yaml_str(text: &str, path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let docs: Vec<RawDirectory> = yaml::documents(path, text, HELP)?;
-        Self::build(docs.into_iter().map(|d| (path.to_path_buf(), d)).collect())
+        Self::build(Self::parse_yaml(text, path)?)
     }
 
-    fn build(docs: Vec<(std::path::PathBuf, RawDirectory)>) -> Result<Self> {
+    fn parse_yaml(text: &str, path: &Path) -> Result<Vec<Parsed>> {
+        let docs: Vec<RawDirectory> = yaml::documents(path, text, HELP)?;
+        Ok(docs.into_iter().map(|d| Parsed::from_yaml(path, d)).collect())
+    }
+
+    /// Parse one users file of any format veil reads, chosen by its extension:
+    /// `.csv` ([`crate::users_csv`]), `.json` holding SCIM 2.0 resources
+    /// ([`crate::scim`]), otherwise veil's YAML (JSON of the same shape too).
+    ///
+    /// # Errors
+    /// As [`Directory::from_yaml_str`], with file:line:column for CSV and SCIM too.
+    pub fn from_str_as(text: &str, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        Self::build(Self::parse_any(text, path)?)
+    }
+
+    fn parse_any(text: &str, path: &Path) -> Result<Vec<Parsed>> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => Ok(vec![crate::users_csv::parse(text, path)?]),
+            Some("json") if crate::scim::is_scim(text) => Ok(vec![crate::scim::parse(text, path)?]),
+            _ => Self::parse_yaml(text, path),
+        }
+    }
+
+    fn build(docs: Vec<Parsed>) -> Result<Self> {
         let mut dir = Directory::default();
         let mut raw_approvals = Vec::new();
-        for (path, raw) in docs {
-            for g in raw.groups {
-                let entry = dir.group_attributes.entry(g.name).or_default();
-                for (k, v) in values(g.attributes) {
+        let mut defined: BTreeMap<String, Location> = BTreeMap::new();
+        for raw in docs {
+            for (name, attributes) in raw.groups {
+                let entry = dir.group_attributes.entry(name).or_default();
+                for (k, v) in attributes {
                     entry.entry(k).or_default().extend(v);
                 }
             }
-            for p in raw.projects {
-                dir.projects.entry(p.name).or_default().extend(p.purposes);
+            for (name, purposes) in raw.projects {
+                dir.projects.entry(name).or_default().extend(purposes);
             }
-            for u in raw.users {
-                if dir.users.contains_key(&u.name.value) {
-                    let at = u.name.referenced;
+            for (location, user) in raw.users {
+                if let Some(first) = defined.get(&user.name) {
                     return Err(Error::Invalid {
-                        location: crate::Location::new(&path, at.line() as usize, at.column() as usize),
-                        message: format!("user `{}` is defined twice", u.name.value),
+                        location,
+                        message: format!("user `{}` is defined twice (first at {first})", user.name),
                         help: "merge the two entries into one".into(),
                     });
                 }
-                let name = u.name.value;
-                let user = User {
-                    name: name.clone(),
-                    groups: u.groups.into_iter().collect(),
-                    attributes: values(u.attributes),
-                    projects: u.projects.into_iter().collect(),
-                };
-                dir.users.insert(name, user);
+                defined.insert(user.name.clone(), location);
+                dir.users.insert(user.name.clone(), user);
             }
             raw_approvals.extend(raw.approvals);
         }
-        for a in raw_approvals {
-            let approver_groups = dir.users.get(&a.approved_by).map(|u| u.groups.clone()).unwrap_or_default();
-            dir.approvals.entry(a.user).or_default().push(Approval {
-                source: a.source,
-                approver: a.approved_by,
-                approver_groups,
-            });
+        for (user, source, approver) in raw_approvals {
+            let approver_groups = dir.users.get(&approver).map(|u| u.groups.clone()).unwrap_or_default();
+            dir.approvals.entry(user).or_default().push(Approval { source, approver, approver_groups });
         }
         Ok(dir)
     }
 
-    /// Load a users file or a folder of them.
+    /// Load a users file, or a folder of them (every `.yaml`, `.yml`, `.json`
+    /// and `.csv` file below it, merged): veil's YAML, a SCIM 2.0 export (JSON:
+    /// User and Group resources) or CSV (one user per row). See docs/policies.md.
     ///
     /// # Errors
-    /// As [`Directory::from_yaml_str`], plus [`Error::Io`].
+    /// As [`Directory::from_str_as`], plus [`Error::Io`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let mut docs = Vec::new();
-        for (p, text) in yaml::read_files(path.as_ref())? {
-            let parsed: Vec<RawDirectory> = yaml::documents(&p, &text, HELP)?;
-            docs.extend(parsed.into_iter().map(|d| (p.clone(), d)));
+        for (p, text) in yaml::read_files_with(path.as_ref(), USER_FILE_EXTENSIONS)? {
+            docs.extend(Self::parse_any(&text, &p)?);
         }
         Self::build(docs)
     }

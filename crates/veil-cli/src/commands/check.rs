@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use veil_cli::Result;
 
-use super::Project;
+use super::{pretty_json, Format, Project};
 
 /// Validate policies, users and catalog; print warnings. Exit 1 on any error
 /// (and, with --strict, on any warning).
@@ -17,6 +17,9 @@ use super::Project;
 pub struct Args {
     #[command(flatten)]
     project: Project,
+    /// Output format (json: counts and every warning with its location).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 /// Run `veil check`.
@@ -30,7 +33,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         loaded.engine.directory().users().count(),
         catalog.len()
     );
-    if warnings == 0 {
+    if args.format == Format::Json {
+        println!(
+            "{}",
+            pretty_json(&serde_json::json!({
+                "policies": loaded.engine.policies().len(),
+                "users": loaded.engine.directory().users().count(),
+                "sources": catalog.len(),
+                "warnings": loaded.warnings(),
+                "untyped_columns": loaded.untyped_columns,
+            }))
+        );
+    } else if warnings == 0 {
         println!("ok: {counts}, no warnings");
     } else {
         println!(

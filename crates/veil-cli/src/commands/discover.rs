@@ -64,25 +64,26 @@ impl DiscoveryArgs {
 /// No value leaves the engine but the samples read by veil; none is written out.
 #[derive(clap::Args)]
 pub struct Args {
-    /// dbt's target folder (manifest.json; catalog.json for column types).
+    /// dbt's target folder (manifest.json; catalog.json for column types)
+    /// [default: the dbt project's, from veil.yml or dbt_project.yml].
     #[arg(long, value_name = "DIR")]
     dbt_target: Option<PathBuf>,
     /// A catalog YAML file, instead of dbt.
     #[arg(long, value_name = "FILE", conflicts_with = "dbt_target")]
     catalog: Option<PathBuf>,
-    /// The DuckDB database file.
-    #[arg(long, value_name = "FILE", required_unless_present = "postgres")]
+    /// The DuckDB database file [default: veil.yml's, else the dbt profile's DuckDB path].
+    #[arg(long, value_name = "FILE")]
     duckdb: Option<PathBuf>,
     /// A PostgreSQL connection URL (postgresql://user@host:port/db) of a role that
     /// may read the tables; sampled in a read-only transaction.
     #[arg(long, value_name = "URL", conflicts_with = "duckdb")]
     postgres: Option<String>,
-    /// The veil DuckDB extension.
-    #[arg(long, default_value = "dist/veil.duckdb_extension", value_name = "FILE")]
-    extension: PathBuf,
-    /// Python interpreter with the `duckdb` package (the one dbt-duckdb uses).
-    #[arg(long, default_value = "python3", value_name = "PATH")]
-    python: String,
+    /// The veil DuckDB extension [default: as for veil apply].
+    #[arg(long, value_name = "FILE")]
+    extension: Option<PathBuf>,
+    /// Python interpreter with the `duckdb` package [default: as for veil apply].
+    #[arg(long, value_name = "PATH")]
+    python: Option<String>,
     #[command(flatten)]
     discovery: DiscoveryArgs,
     /// Only this data source (repeatable).
@@ -94,10 +95,10 @@ pub struct Args {
     /// Also write the tags as a patch (unified diff) of the dbt project's
     /// properties files, for review: apply it from the project with `git apply`.
     /// The project itself is never changed.
-    #[arg(long, value_name = "FILE", requires = "dbt_target")]
+    #[arg(long, value_name = "FILE")]
     write_dbt: Option<PathBuf>,
     /// The dbt project folder (dbt_project.yml) for --write-dbt; default: the
-    /// folder holding --dbt-target.
+    /// folder holding --dbt-target, else veil.yml's dbt project.
     #[arg(long, value_name = "DIR", requires = "write_dbt")]
     dbt_project: Option<PathBuf>,
     /// Output format of the summary.
@@ -108,36 +109,50 @@ pub struct Args {
 /// Run `veil discover`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let discovery = args.discovery.discovery()?;
-    let artifacts = match (&args.dbt_target, &args.catalog) {
+    let config = super::config()?;
+    let (dbt_target, catalog) = match (&args.dbt_target, &args.catalog) {
+        (None, None) if config.catalog.is_some() => (None, config.catalog.clone()),
+        (None, None) => (config.dbt_target_dir()?, None),
+        (dbt, catalog) => (dbt.clone(), catalog.clone()),
+    };
+    let artifacts = match (&dbt_target, &catalog) {
         (Some(target), None) => Some(veil_dbt::load(target)?),
         (None, Some(_)) => None,
         _ => return Err(Error::Usage("give --dbt-target <dbt project>/target or --catalog <catalog.yaml>".into())),
     };
-    let catalog = match (&artifacts, &args.catalog) {
+    let catalog = match (&artifacts, &catalog) {
         (Some(a), _) => a.catalog.clone(),
         (None, Some(path)) => Catalog::load(path)?,
         (None, None) => Catalog::default(),
     };
     if let Some(path) = &args.write_dbt {
         refuse_yaml(path)?;
+        if artifacts.is_none() {
+            return Err(Error::Usage(
+                "--write-dbt patches a dbt project: give --dbt-target, or run in a project whose veil.yml names one"
+                    .into(),
+            ));
+        }
     }
-    let (report, origin) = match (&args.duckdb, &args.postgres) {
-        (_, Some(url)) => (discover_postgres(url, &catalog, &args.sources, &discovery)?, "PostgreSQL".to_owned()),
-        (Some(database), None) => {
-            let db = DuckDb::new(&args.python, database.clone(), args.extension.clone(), PathBuf::new());
+    let (report, origin) = match &args.postgres {
+        Some(url) => (discover_postgres(url, &catalog, &args.sources, &discovery)?, "PostgreSQL".to_owned()),
+        None => {
+            let database = super::duckdb_file(args.duckdb.as_deref(), None)?;
+            let (extension, python) = super::extension_and_python(args.extension.as_deref(), args.python.as_deref())?;
+            let db = DuckDb::new(&python, database.clone(), extension, PathBuf::new());
             let report = discover_duckdb(&mut db.open(Access::Read)?, &catalog, &args.sources, &discovery)?;
             (report, database.display().to_string())
         }
-        (None, None) => return Err(Error::Usage("give --duckdb FILE or --postgres URL".into())),
     };
     if let Some(path) = &args.output {
         write_file(path, &report.to_tag_file(&origin))?;
     }
-    let patch = match (&args.write_dbt, &artifacts, &args.dbt_target) {
+    let patch = match (&args.write_dbt, &artifacts, &dbt_target) {
         (Some(path), Some(artifacts), Some(target)) => {
-            let root = match &args.dbt_project {
-                Some(dir) => dir.clone(),
-                None => target.canonicalize().ok().and_then(|t| t.parent().map(PathBuf::from)).unwrap_or_default(),
+            let root = match (&args.dbt_project, &config.dbt) {
+                (Some(dir), _) => dir.clone(),
+                (None, Some(dbt)) if args.dbt_target.is_none() => dbt.project_dir.clone(),
+                (None, _) => target.canonicalize().ok().and_then(|t| t.parent().map(PathBuf::from)).unwrap_or_default(),
             };
             let patch = dbt_patch(&root, artifacts, &report.findings)?;
             write_file(path, &patch.to_file())?;

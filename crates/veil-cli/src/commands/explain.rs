@@ -7,6 +7,8 @@ use veil_cli::Result;
 use super::{pretty_json, Format, Project};
 
 /// Explain, in words, what one reader gets from one data source and why.
+///
+/// Exit code 0 when the reader may read the source, 4 when not.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -29,9 +31,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let loaded = args.project.load()?;
     let subject = loaded.engine.directory().subject(&args.user, args.project_name.as_deref())?;
+    let explanation = loaded.engine.explanation(&subject, &args.source)?;
     match args.format {
-        Format::Json => println!("{}", pretty_json(&loaded.engine.explanation(&subject, &args.source)?)),
+        Format::Json => println!("{}", pretty_json(&explanation)),
         Format::Table => println!("{}", loaded.engine.explain(&subject, &args.source)?),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if explanation.decision.allowed { ExitCode::SUCCESS } else { ExitCode::from(veil_cli::DENIED) })
 }

@@ -7,7 +7,7 @@ use veil_cli::monitor::{requested, run_once, Options};
 use veil_cli::Result;
 
 use super::discover::DiscoveryArgs;
-use super::{Engine, Format, Project};
+use super::{key_and_schema, Engine, Format, Project};
 
 /// Detect schema changes since the last apply, lock what is new, bind again what changed.
 ///
@@ -27,12 +27,12 @@ pub struct Args {
     project: Project,
     #[command(flatten)]
     engine: Engine,
-    /// Key id masks use.
-    #[arg(long, default_value = "default", value_name = "ID")]
-    key_id: String,
-    /// Schema of the secure views.
-    #[arg(long, default_value = "secure", value_name = "NAME")]
-    schema: String,
+    /// Key id masks use [default: veil.yml's `key-id`, else `default`].
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    /// Schema of the secure views [default: veil.yml's `schema`, else `secure`].
+    #[arg(long, value_name = "NAME")]
+    schema: Option<String>,
     /// Keep running: a full check every SECONDS (stop with Ctrl-C).
     #[arg(long, value_name = "SECONDS")]
     watch: Option<u64>,
@@ -53,10 +53,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let Args { project, engine, key_id, schema, watch, poll, discovery, no_discover, format } = args;
     let discovery = if no_discover { None } else { Some(discovery.discovery()?) };
-    let options = Options { secure_schema: schema, key_id, discovery };
-    let db = engine.runner();
+    let (key_id, secure_schema) = key_and_schema(key_id.as_deref(), schema.as_deref())?;
+    let options = Options { secure_schema, key_id, discovery };
+    let db = engine.runner()?;
+    let inputs = project.inputs()?;
     let once = || -> Result<()> {
-        let report = run_once(&project.inputs(), &db, &options)?;
+        let report = run_once(&inputs, &db, &options)?;
         match format {
             Format::Json => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
             Format::Table => print!("{}", report.to_text()),

@@ -4,13 +4,15 @@ use std::process::ExitCode;
 
 use veil_cli::Result;
 
-use super::{pretty_json, Format, Project};
+use super::{pretty_json, Format, Project, Selector};
 
 /// Who may read what: one row per data source, readers allowed and denied.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     project: Project,
+    #[command(flatten)]
+    selector: Selector,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -19,7 +21,10 @@ pub struct Args {
 /// Run `veil plan`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let loaded = args.project.load()?;
-    let rows = veil_cli::verify::access_matrix(&loaded.engine)?;
+    let mut rows = veil_cli::verify::access_matrix(&loaded.engine)?;
+    if let Some(selected) = args.selector.sources(&loaded)? {
+        rows.retain(|r| selected.binary_search(&r.source).is_ok());
+    }
     match args.format {
         Format::Json => println!("{}", pretty_json(&rows)),
         Format::Table => {

@@ -11,7 +11,8 @@ use super::{Engine, Format};
 /// Run one query in DuckDB as a reader and print the rows (what that reader sees).
 ///
 /// The database is opened read-only (other readers may hold it at the same time;
-/// a writer is waited for), and only a single query is accepted.
+/// a writer is waited for), and only a single query is accepted. A reader
+/// refused by a secure view exits with code 4.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -40,10 +41,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(p) => format!("SET VARIABLE veil_project = {}", quote(p)),
         None => "RESET VARIABLE veil_project".into(),
     });
-    let answers = engine.runner().query(&[Query { setup, sql }])?;
+    let answers = engine.runner()?.query(&[Query { setup, sql }])?;
     let answer = answers.into_iter().next().ok_or_else(|| Error::Engine("DuckDB gave no answer".into()))?;
     if !answer.ok {
-        return Err(Error::Engine(answer.error.unwrap_or_default()));
+        let error = answer.error.unwrap_or_default();
+        // A secure view's refusal: enforcement at work (exit 4), not the engine failing.
+        if let Some(at) = error.find("veil: reader ").filter(|_| error.contains(" may not read ")) {
+            let refusal = error.get(at..).unwrap_or_default().lines().next().unwrap_or_default();
+            return Err(Error::Denied(refusal.to_owned()));
+        }
+        return Err(Error::Engine(error));
     }
     match format {
         Format::Json => println!("{}", json!({"columns": answer.columns, "rows": answer.rows})),

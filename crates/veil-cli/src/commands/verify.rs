@@ -6,7 +6,7 @@ use veil_cli::verify::{run as verify, Problem};
 use veil_cli::{pg, Error, Result};
 use veil_host::BindOptions;
 
-use super::{pretty_json, ApplyEngine, Format, Project};
+use super::{key_and_schema, pretty_json, ApplyEngine, Format, Project, Reached, Selector};
 
 /// Query every secure view as every reader and compare with the plan.
 ///
@@ -20,12 +20,14 @@ pub struct Args {
     project: Project,
     #[command(flatten)]
     engine: ApplyEngine,
-    /// Key id the views were applied with.
-    #[arg(long, default_value = "default", value_name = "ID")]
-    key_id: String,
-    /// Schema of the secure views.
-    #[arg(long, default_value = "secure", value_name = "NAME")]
-    schema: String,
+    #[command(flatten)]
+    selector: Selector,
+    /// Key id the views were applied with [default: veil.yml's `key-id`, else `default`].
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    /// Schema of the secure views [default: veil.yml's `schema`, else `secure`].
+    #[arg(long, value_name = "NAME")]
+    schema: Option<String>,
     /// Only this data source's view (repeatable; what `apply --source` bound).
     #[arg(long = "source", value_name = "SOURCE")]
     sources: Vec<String>,
@@ -39,20 +41,23 @@ pub struct Args {
 
 /// Run `veil verify`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let Args { project, engine, key_id, schema, sources, format, spark_credentials } = args;
+    let Args { project, engine, selector, key_id, schema, sources, format, spark_credentials } = args;
+    let (key_id, schema) = key_and_schema(key_id.as_deref(), schema.as_deref())?;
+    let reached = engine.reach()?;
     let loaded = project.load()?;
+    let sources = selector.narrow(&loaded, &sources)?;
     let progress = veil_cli::progress::reporter("verify", "probes");
-    let report = match &engine.postgres {
-        None if engine.spark.is_some() => {
-            let mut spark = engine.spark()?.ok_or_else(|| Error::Usage("--spark URL".into()))?;
+    let report = match reached {
+        Reached::Spark(spark) => {
+            let mut spark = *spark;
             if let Some(path) = &spark_credentials {
                 spark = spark.with_credentials(path)?;
             }
             let mut verifier = veil_cli::spark::Verifier::new(spark, &key_id)?;
             verify(&loaded.engine, &mut verifier, &key_id, &schema, &sources, progress)?
         }
-        Some(url) => {
-            let mut verifier = pg::Verifier::connect(url)?;
+        Reached::Postgres(url) => {
+            let mut verifier = pg::Verifier::connect(&url)?;
             let mut report = verify(&loaded.engine, &mut verifier, &key_id, &schema, &sources, progress)?;
             // What would let a reader run code with veil's rights now (drift since apply).
             let options =
@@ -67,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             report
         }
-        None => verify(&loaded.engine, &mut engine.duckdb()?.runner(), &key_id, &schema, &sources, progress)?,
+        Reached::DuckDb(mut db) => verify(&loaded.engine, &mut db, &key_id, &schema, &sources, progress)?,
     };
     match format {
         Format::Json => println!("{}", pretty_json(&report)),
