@@ -9,6 +9,7 @@
 //! failure or a kill at any point leaves the previous policy whole.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use veil_host::render::base_relation;
 use veil_host::targets::{DuckDb as DuckDbTarget, Target};
@@ -141,6 +142,16 @@ pub fn duckdb(
     keyring::read(&db.keyring, &options.key_id)?;
     let target = DuckDbTarget { extension: None };
     let bindings = bind(engine, &target, options)?;
+    // The components the new views call must load in this session (DuckDB binds
+    // a view when it is made) and the earlier ones until the old views are gone.
+    let components = components(engine)?;
+    let file = crate::duckdb::components_file(&db.database);
+    let earlier = read_components(&file)?;
+    let mut during = earlier.clone();
+    during.extend(components.clone());
+    if during != earlier {
+        write_components(&file, &during)?;
+    }
     let mut session = db.open(Access::Write { create })?;
     let present = present(&mut session, &options.secure_schema)?;
 
@@ -239,7 +250,70 @@ pub fn duckdb(
     }
     session.transaction_in_parts(&steps, STATEMENTS_PER_REQUEST, progress)?;
     applied.statements = steps.len();
+    drop(session);
+    // A full apply dropped every view it did not make: only its components remain called.
+    if options.sources.is_empty() && during != components {
+        if components.is_empty() {
+            std::fs::remove_file(&file)
+                .map_err(|e| Error::Input(format!("applied, but cannot remove `{}`: {e}", file.display())))?;
+        } else {
+            write_components(&file, &components)?;
+        }
+    }
     Ok(applied)
+}
+
+/// The components the custom masks of `engine`'s policies (not staged) call, by
+/// the prefix their functions are registered under: absolute paths.
+///
+/// # Errors
+/// [`Error::Input`] for a component that cannot be found or a path the
+/// components file cannot hold (white space, `#`).
+pub fn components(engine: &Engine) -> Result<BTreeMap<String, PathBuf>> {
+    let live: Vec<veil_policy::Policy> = engine.policies().iter().filter(|p| !p.staged).cloned().collect();
+    let mut out = BTreeMap::new();
+    for used in veil_policy::component_masks(&live) {
+        let path = std::fs::canonicalize(used.component).map_err(|e| {
+            Error::Input(format!("{}: cannot find component `{}`: {e}", used.location, used.component.display()))
+        })?;
+        if path.to_string_lossy().contains(|c: char| c.is_whitespace() || c == '#') {
+            return Err(Error::Input(format!(
+                "{}: component path `{}` holds white space or `#`, which a components file cannot; move it",
+                used.location,
+                path.display()
+            )));
+        }
+        out.insert(used.prefix.to_owned(), path);
+    }
+    Ok(out)
+}
+
+/// The entries of a components file (none when it does not exist).
+fn read_components(file: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    if !file.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| Error::Input(format!("cannot read `{}`: {e}", file.display())))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split('#').next()?.split_once('='))
+        .filter_map(|(prefix, rest)| Some((prefix.trim().to_owned(), PathBuf::from(rest.split_whitespace().next()?))))
+        .collect())
+}
+
+/// Write a components file (veil_wasm's format), replacing it whole.
+fn write_components(file: &Path, components: &BTreeMap<String, PathBuf>) -> Result<()> {
+    let mut text = String::from(
+        "# Written by veil apply: the Wasm components the secure views' custom masks call.\n\
+         # Load them before querying the views: VEIL_COMPONENTS=<this file>, then LOAD veil_wasm.\n",
+    );
+    for (prefix, path) in components {
+        text.push_str(&format!("{prefix} = {}\n", path.display()));
+    }
+    let partial = file.with_extension("veil-components.partial");
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, file))
+        .map_err(|e| Error::Input(format!("cannot write `{}`: {e}", file.display())))
 }
 
 /// Statements that record the views just written (and forget those dropped or
