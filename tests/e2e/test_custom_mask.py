@@ -170,3 +170,17 @@ def test_check_points_at_the_mask_of_a_function_the_component_lacks(tmp_path):
     result = veil("check", *project(policies), check=False)
     assert result.returncode == 1
     assert f"{policies / 'iban.yaml'}:7:" in result.stderr and "no export `no-such-mask`" in result.stderr, result.stderr
+
+
+def test_a_full_apply_without_custom_masks_removes_the_components_file(tmp_path):
+    database = new_database(tmp_path)
+    veil("apply", *project(), *engine(database))
+    listed = Path(str(database) + ".veil-components")
+    assert listed.exists()
+    policies = tmp_path / "plain"
+    policies.mkdir()
+    shutil.copy(BANK / "policies" / "subscription.yaml", policies)
+    veil("apply", *project(policies), *engine(database))
+    assert not listed.exists()
+    code, out = query_as(database, "ann", "SELECT iban FROM secure.accounts WHERE id = 1")
+    assert code == 0 and RAW in out, out

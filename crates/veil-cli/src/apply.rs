@@ -293,7 +293,8 @@ fn read_components(file: &Path) -> Result<BTreeMap<String, PathBuf>> {
     if !file.exists() {
         return Ok(BTreeMap::new());
     }
-    let text = std::fs::read_to_string(file).map_err(|e| Error::Input(format!("cannot read `{}`: {e}", file.display())))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| Error::Input(format!("cannot read `{}`: {e}", file.display())))?;
     Ok(text
         .lines()
         .filter_map(|line| line.split('#').next()?.split_once('='))
@@ -350,4 +351,29 @@ fn record_applied(schema: &str, written: &[(String, String)], dropped: &[String]
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_components_file_reads_back_what_was_written_in_veil_wasms_format() {
+        let folder = std::env::temp_dir().join(format!("veil-components-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = crate::duckdb::components_file(&folder.join("db.duckdb"));
+        assert_eq!(file, folder.join("db.duckdb.veil-components"));
+        assert!(super::read_components(&file).unwrap().is_empty());
+        let entries: BTreeMap<String, PathBuf> =
+            [("iban".to_owned(), PathBuf::from("/opt/masks/iban.wasm")), ("zip".into(), PathBuf::from("/z.wasm"))]
+                .into();
+        super::write_components(&file, &entries).unwrap();
+        assert_eq!(super::read_components(&file).unwrap(), entries);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("\niban = /opt/masks/iban.wasm\nzip = /z.wasm\n"), "{text}");
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
 }
