@@ -11,6 +11,7 @@
 //! [`duckdb_dry_run`] compares a new policy with.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use veil_host::render::base_relation;
 use veil_host::targets::{DuckDb as DuckDbTarget, Target};
@@ -150,10 +151,30 @@ pub fn duckdb(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Applied> {
     keyring::read(&db.keyring, &options.key_id)?;
+    // The components the new views call must load in this session (DuckDB binds
+    // a view when it is made) and the earlier ones until the old views are gone.
+    let components = components(engine)?;
+    let file = crate::duckdb::components_file(&db.database);
+    let earlier = read_components(&file)?;
+    let mut during = earlier.clone();
+    during.extend(components.clone());
+    if during != earlier {
+        write_components(&file, &during)?;
+    }
     let mut session = db.open(Access::Write { create })?;
     let (steps, mut applied, _) = prepare(inputs, engine, options, db, &mut session)?;
     session.transaction_in_parts(&steps, STATEMENTS_PER_REQUEST, progress)?;
     applied.statements = steps.len();
+    drop(session);
+    // A full apply dropped every view it did not make: only its components remain called.
+    if options.sources.is_empty() && during != components {
+        if components.is_empty() {
+            std::fs::remove_file(&file)
+                .map_err(|e| Error::Input(format!("applied, but cannot remove `{}`: {e}", file.display())))?;
+        } else {
+            write_components(&file, &components)?;
+        }
+    }
     Ok(applied)
 }
 
@@ -349,6 +370,60 @@ fn prepare(
     Ok((steps, applied, record))
 }
 
+/// The components the custom masks of `engine`'s policies (not staged) call, by
+/// the prefix their functions are registered under: absolute paths.
+///
+/// # Errors
+/// [`Error::Input`] for a component that cannot be found or a path the
+/// components file cannot hold (white space, `#`).
+pub fn components(engine: &Engine) -> Result<BTreeMap<String, PathBuf>> {
+    let live: Vec<veil_policy::Policy> = engine.policies().iter().filter(|p| !p.staged).cloned().collect();
+    let mut out = BTreeMap::new();
+    for used in veil_policy::component_masks(&live) {
+        let path = std::fs::canonicalize(used.component).map_err(|e| {
+            Error::Input(format!("{}: cannot find component `{}`: {e}", used.location, used.component.display()))
+        })?;
+        if path.to_string_lossy().contains(|c: char| c.is_whitespace() || c == '#') {
+            return Err(Error::Input(format!(
+                "{}: component path `{}` holds white space or `#`, which a components file cannot; move it",
+                used.location,
+                path.display()
+            )));
+        }
+        out.insert(used.prefix.to_owned(), path);
+    }
+    Ok(out)
+}
+
+/// The entries of a components file (none when it does not exist).
+fn read_components(file: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    if !file.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let text =
+        std::fs::read_to_string(file).map_err(|e| Error::Input(format!("cannot read `{}`: {e}", file.display())))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split('#').next()?.split_once('='))
+        .filter_map(|(prefix, rest)| Some((prefix.trim().to_owned(), PathBuf::from(rest.split_whitespace().next()?))))
+        .collect())
+}
+
+/// Write a components file (veil_wasm's format), replacing it whole.
+fn write_components(file: &Path, components: &BTreeMap<String, PathBuf>) -> Result<()> {
+    let mut text = String::from(
+        "# Written by veil apply: the Wasm components the secure views' custom masks call.\n\
+         # Load them before querying the views: VEIL_COMPONENTS=<this file>, then LOAD veil_wasm.\n",
+    );
+    for (prefix, path) in components {
+        text.push_str(&format!("{prefix} = {}\n", path.display()));
+    }
+    let partial = file.with_extension("veil-components.partial");
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, file))
+        .map_err(|e| Error::Input(format!("cannot write `{}`: {e}", file.display())))
+}
+
 /// Statements that record the views just written (and forget those dropped or
 /// about to be replaced), in the apply's transaction, after the views.
 fn record_applied(schema: &str, written: &[(String, String)], dropped: &[String]) -> Vec<String> {
@@ -383,4 +458,29 @@ fn record_applied(schema: &str, written: &[(String, String)], dropped: &[String]
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_components_file_reads_back_what_was_written_in_veil_wasms_format() {
+        let folder = std::env::temp_dir().join(format!("veil-components-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = crate::duckdb::components_file(&folder.join("db.duckdb"));
+        assert_eq!(file, folder.join("db.duckdb.veil-components"));
+        assert!(super::read_components(&file).unwrap().is_empty());
+        let entries: BTreeMap<String, PathBuf> =
+            [("iban".to_owned(), PathBuf::from("/opt/masks/iban.wasm")), ("zip".into(), PathBuf::from("/z.wasm"))]
+                .into();
+        super::write_components(&file, &entries).unwrap();
+        assert_eq!(super::read_components(&file).unwrap(), entries);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("\niban = /opt/masks/iban.wasm\nzip = /z.wasm\n"), "{text}");
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
 }

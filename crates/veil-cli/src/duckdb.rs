@@ -30,6 +30,20 @@ use crate::{Error, Result};
 
 const RUNNER: &str = include_str!("duckdb_runner.py");
 
+/// The file name of the sibling extension that loads Wasm components (custom masks).
+pub const WASM_EXTENSION: &str = "veil_wasm.duckdb_extension";
+
+/// The components file of `database` (`<database>.veil-components`): what
+/// `veil apply` writes when the views call custom masks, in veil_wasm's format
+/// (`<prefix> = <absolute path>` a line). Every session veil opens on the
+/// database then loads veil_wasm with it (`VEIL_COMPONENTS`); other clients
+/// must do the same, or the views fail.
+pub fn components_file(database: &std::path::Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".veil-components");
+    PathBuf::from(name)
+}
+
 /// How long a session waits for another process to release the database by default.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -264,10 +278,12 @@ impl DuckDb {
             database: self.database.clone(),
             writable: access != Access::Read,
         };
+        let components = self.components()?;
         let reply = session.request(&json!({
             "op": "open",
             "database": self.database,
             "extension": self.extension,
+            "components": components.as_ref().map(|(file, extension)| json!({"file": file, "extension": extension})),
             "mode": if access == Access::Read { "read" } else { "write" },
             "create": create,
             "lock_timeout": self.lock_timeout.as_secs_f64(),
@@ -292,8 +308,43 @@ impl DuckDb {
                 self.extension.display(),
                 self.python
             )),
+            Some("components") => Error::Input(format!(
+                "the custom masks' components (`{}`, written by veil apply) do not load into DuckDB through \
+                 `{}`: {error}; rebuild veil_wasm with scripts/build-extension, check the components, and apply again",
+                components_file(&self.database).display(),
+                self.wasm_extension().display()
+            )),
             _ => Error::Input(format!("cannot open `{db}` as a DuckDB database: {error}")),
         })
+    }
+
+    /// The sibling extension that registers Wasm components as functions
+    /// (`veil_wasm.duckdb_extension`, next to the veil extension).
+    pub fn wasm_extension(&self) -> PathBuf {
+        self.extension.with_file_name(WASM_EXTENSION)
+    }
+
+    /// What a session loads for custom masks: the database's components file
+    /// ([`components_file`]) and [`DuckDb::wasm_extension`], when the file exists.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when the database has components but veil_wasm is missing.
+    fn components(&self) -> Result<Option<(PathBuf, PathBuf)>> {
+        let file = components_file(&self.database);
+        if !file.is_file() {
+            return Ok(None);
+        }
+        let extension = self.wasm_extension();
+        if !extension.is_file() {
+            return Err(Error::Input(format!(
+                "`{}` lists the components the secure views' custom masks call, and their extension `{}` does \
+                 not exist; build it with scripts/build-extension",
+                file.display(),
+                extension.display()
+            )));
+        }
+        let absolute = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
+        Ok(Some((absolute(file), absolute(extension))))
     }
 
     /// Run queries read-only, each after its own setup; failures are answers, not errors.

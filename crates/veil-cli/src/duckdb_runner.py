@@ -130,6 +130,17 @@ class Session:
                 self.con.execute("LOAD '%s'" % request["extension"].replace("'", "''"))
             except duckdb.Error as e:
                 raise Refused("load", str(e))
+            components = request.get("components")
+            if components:
+                # Custom masks: veil_wasm registers the components the file lists,
+                # reading VEIL_COMPONENTS at this database's first LOAD.
+                os.environ["VEIL_COMPONENTS"] = components["file"]
+                try:
+                    self.con.execute("LOAD '%s'" % components["extension"].replace("'", "''"))
+                except duckdb.Error as e:
+                    raise Refused("components", str(e))
+                finally:
+                    del os.environ["VEIL_COMPONENTS"]
             for setting in request.get("settings", []):
                 # veil's own tuning (e.g. optimizers for verify), never a reader's input.
                 self.con.execute(setting)

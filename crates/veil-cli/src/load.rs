@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use veil_policy::{Catalog, Directory, Engine, PolicySet, Warning};
+use veil_component_host::mask::{self, Arg};
+use veil_component_host::ValueType;
+use veil_policy::{Catalog, ComponentUse, Directory, Engine, Literal, PolicySet, Warning};
 
 use crate::{Error, Result};
 
@@ -47,6 +49,7 @@ impl Loaded {
 /// Every invalid input, with file, line and column.
 pub fn load(inputs: &Inputs) -> Result<Loaded> {
     let policies = PolicySet::load(&inputs.policies)?;
+    veil_policy::check_components(policies.policies(), check_component)?;
     let mut users = Directory::load(&inputs.users)?;
     let mut catalog_warnings = Vec::new();
     let mut dbt_nodes = None;
@@ -81,4 +84,94 @@ pub fn load(inputs: &Inputs) -> Result<Loaded> {
         catalog_warnings.extend(catalog.add_tags(file)?);
     }
     Ok(Loaded { engine: Engine::new(policies, users, catalog)?, untyped_columns, catalog_warnings, dbt_nodes })
+}
+
+/// A custom mask's component checked against the `veil:mask` contract
+/// (wit/mask/mask.wit): the file is a component importing nothing, it exports
+/// the contract's `abi-version`, `function` is a mask (text in and out, veil's
+/// error), and the policy's params are its parameters, in order, of their types.
+fn check_component(used: &ComponentUse<'_>) -> std::result::Result<(), (String, String)> {
+    const CONTRACT: &str =
+        "a custom mask is a component of the `veil:mask` contract: see wit/mask/mask.wit and examples/masks/iban";
+    let file = used.component.display();
+    let bytes = std::fs::read(used.component).map_err(|e| {
+        (format!("cannot read component `{file}`: {e}"), "the path is relative to this policy file".to_owned())
+    })?;
+    let exports =
+        veil_component_host::inspect(&bytes).map_err(|e| (format!("component `{file}`: {e}"), CONTRACT.to_owned()))?;
+    let contract = exports.functions.iter().any(|f| {
+        f.interface.is_none() && f.name == "abi-version" && f.params.is_empty() && f.returns.ty == ValueType::U32
+    });
+    if !contract {
+        return Err((
+            format!(
+                "component `{file}` does not export `abi-version: func() -> u32`: it is not a `veil:mask` component"
+            ),
+            "its world must `include veil:mask/mask@0.1.0`".to_owned(),
+        ));
+    }
+    let function =
+        mask::check(&exports, used.function).map_err(|e| (format!("component `{file}`: {e}"), CONTRACT.to_owned()))?;
+    let params: Vec<(String, Arg)> = used.params.iter().map(|(name, value)| (name.clone(), arg(value))).collect();
+    mask::check_params(function, &params).map_err(|e| {
+        (format!("component `{file}`: {e}"), format!("write `params: {{…}}` as `{}` declares them", function.wit()))
+    })
+}
+
+fn arg(value: &Literal) -> Arg {
+    match value {
+        Literal::Boolean(b) => Arg::Bool(*b),
+        Literal::Integer(i) => Arg::Int(*i),
+        Literal::Float(f) => Arg::Float(*f),
+        Literal::Text(s) => Arg::Text(s.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+    use std::path::PathBuf;
+
+    use veil_policy::PolicySet;
+
+    fn dist(file: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist").join(file)
+    }
+
+    /// What `load` says of one component mask on `dist/<file>`.
+    fn checked(file: &str, function: &str, params: &str) -> Result<(), String> {
+        let text = format!(
+            "name: m\ntype: data\nrules:\n  - type: mask\n    columns: {{names: [iban]}}\n    mask: {{type: component, component: {}, function: {function}{params}}}\n",
+            dist(file).display()
+        );
+        let set = PolicySet::from_yaml_str(&text, "p.yaml").unwrap();
+        veil_policy::check_components(set.policies(), super::check_component).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_component_mask_is_checked_against_the_contract_at_its_location() {
+        assert!(
+            dist("masks/iban.wasm").exists() && dist("test/hostile-import.wasm").exists(),
+            "run scripts/build-wasm"
+        );
+        checked("masks/iban.wasm", "redact-iban", "").unwrap();
+        checked("masks/iban.wasm", "mask-iban", ", params: {keep-last: 4, fill: '*'}").unwrap();
+        let refused = [
+            ("masks/iban.wasm", "nope", "", "no export `nope`; it exports `abi-version`, `redact-iban`, `mask-iban`"),
+            ("masks/iban.wasm", "abi-version", "", "its first parameter must be the value"),
+            ("masks/iban.wasm", "mask-iban", "", "needs parameter `keep-last` (u32)"),
+            ("masks/iban.wasm", "mask-iban", ", params: {keep-last: -1, fill: '*'}", "`u32`, which `-1` is not"),
+            ("masks/iban.wasm", "mask-iban", ", params: {keep-last: 1, fill: '**'}", "`char`"),
+            ("masks/iban.wasm", "redact-iban", ", params: {x: 1}", "takes no parameters besides the value"),
+            ("test/hostile-import.wasm", "x", "", "imports `now`"),
+            ("veil.duckdb_extension", "x", "", "not a valid WebAssembly component"),
+            ("no-such.wasm", "x", "", "cannot read component"),
+        ];
+        for (file, function, params, expected) in refused {
+            let e = checked(file, function, params).expect_err(function);
+            assert!(e.starts_with("p.yaml:6:18: "), "{e}");
+            assert!(e.contains(expected), "{file} {function}: `{expected}` not in {e}");
+        }
+    }
 }

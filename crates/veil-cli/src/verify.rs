@@ -6,8 +6,9 @@
 //! - a reader the plan allows must get exactly the rows and values of the same
 //!   query specialised to that reader (conditions folded by veil-policy, not by
 //!   the engine), compared as multisets in both directions;
-//! - columns the plan masks unconditionally with a null, hash, token or
-//!   format-preserving mask must never show a value of the base column.
+//! - columns the plan masks unconditionally with a null, hash, token,
+//!   format-preserving or custom (component) mask must never show a value of
+//!   the base column.
 //!
 //! Unknown and unset readers must be refused by every view.
 
@@ -498,7 +499,9 @@ pub fn run(
                 let Some(first) = column.chain.first() else { continue };
                 let never_raw = first.rows.is_none()
                     && match &first.mask {
-                        Mask::Null | Mask::Hash { .. } | Mask::FormatPreserving => true,
+                        // A custom mask must change every value it is given: one it
+                        // shows as is (e.g. a component that returns its input) is a leak.
+                        Mask::Null | Mask::Hash { .. } | Mask::FormatPreserving | Mask::Component { .. } => true,
                         Mask::Reversible { unmaskers } => *unmaskers == veil_policy::Condition::Never,
                         _ => false,
                     };

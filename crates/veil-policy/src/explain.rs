@@ -44,6 +44,9 @@ pub fn describe_mask(mask: &Mask) -> String {
             format!("replaced by a reversible token (may unmask: {unmaskers})")
         }
         Mask::FormatPreserving => "encrypted keeping its format (FF1)".into(),
+        Mask::Component { component, function, .. } => {
+            format!("replaced by the custom mask `{function}` of component `{}`", component.display())
+        }
     }
 }
 

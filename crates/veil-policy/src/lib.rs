@@ -80,15 +80,15 @@ pub use entities::{entities_from_yaml_str, load_entities};
 pub use error::{Error, Location, Result};
 pub use explain::{describe_mask, describe_rows};
 pub use framework::{Derived, Framework, CATEGORY_TAG, ENTITY_TAG, SENSITIVITY_TAG};
-pub use mask::{HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
+pub use mask::{component_prefix, HashScope, Keep, Literal, Mask, Rounding, TimeUnit};
 pub use matrix::{ReaderSet, Readers};
 pub use plan::{
     Access, ColumnPlan, Decision, Explanation, MaskCase, Plan, ReaderColumn, ReaderMask, ReaderPlan, Reason, RowFilter,
     RowPredicate, Warning,
 };
 pub use policy::{
-    Applies, Circumstance, ColumnTarget, DataRule, Merge, Operator, PlacedMask, Policy, PolicyBody, PolicySet, RowRule,
-    Subscribers,
+    check_components, component_masks, Applies, Circumstance, ColumnTarget, ComponentUse, DataRule, Merge, Operator,
+    PlacedMask, Policy, PolicyBody, PolicySet, RowRule, Subscribers,
 };
 pub use users::{Approval, Directory, Subject, User};
 pub use yaml::read_files_with;

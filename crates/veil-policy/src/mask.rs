@@ -3,6 +3,7 @@
 //! Each kind lines up with a veil-core function; the bindings generator picks
 //! the function, veil-policy only says which mask with which parameters.
 
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,43 @@ pub enum Mask {
     },
     /// NIST FF1 format-preserving encryption (digits stay digits, letters letters).
     FormatPreserving,
+    /// A custom mask: one function of a WebAssembly component meeting the
+    /// `veil:mask` contract (wit/mask/mask.wit), called with the value as text and
+    /// the policy's `params`; its text replaces the value, NULL stays NULL.
+    Component {
+        /// The component file: the path written, joined to the policy file's folder.
+        component: PathBuf,
+        /// The export called, as its WIT names it (e.g. `redact-iban`).
+        function: String,
+        /// The parameters after the value, by name, in the order written.
+        params: Vec<(String, Literal)>,
+        /// The prefix of the SQL functions the component's exports become on an
+        /// engine that loads components: [`component_prefix`] of the file.
+        prefix: String,
+    },
+}
+
+/// The prefix under which an engine registers a component's exports (DuckDB's
+/// `veil_wasm`: `<prefix>_<export>`, `-` as `_`): the file's stem in lowercase,
+/// other characters than letters, digits and `_` as `_`, led by `mask_` unless it
+/// starts with a letter (and always when it starts with `veil`, veil's own names).
+///
+/// ```
+/// use veil_policy::component_prefix;
+/// assert_eq!(component_prefix("masks/iban.wasm".as_ref()), "iban");
+/// assert_eq!(component_prefix("../My-Masks.v2.wasm".as_ref()), "my_masks_v2");
+/// assert_eq!(component_prefix("veil.wasm".as_ref()), "mask_veil");
+/// assert_eq!(component_prefix("2fa.wasm".as_ref()), "mask_2fa");
+/// ```
+pub fn component_prefix(path: &Path) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let plain: String =
+        stem.chars().map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '_' }).collect();
+    if plain.starts_with(|c: char| c.is_ascii_lowercase()) && !plain.starts_with("veil") {
+        plain
+    } else {
+        format!("mask_{plain}")
+    }
 }
 
 impl Mask {
@@ -150,7 +188,8 @@ impl Mask {
             Mask::Round { .. } | Mask::Trunc { .. } => 4,
             Mask::Email => 3,
             Mask::Reveal { .. } => 2,
-            Mask::Regex { .. } => 1,
+            // What a custom mask hides is its own affair: ranked with regex, the lowest.
+            Mask::Regex { .. } | Mask::Component { .. } => 1,
         }
     }
 
@@ -167,6 +206,7 @@ impl Mask {
             Mask::Trunc { .. } => "trunc",
             Mask::Reversible { .. } => "reversible",
             Mask::FormatPreserving => "format_preserving",
+            Mask::Component { .. } => "component",
         }
     }
 
@@ -174,8 +214,8 @@ impl Mask {
     /// when the mask does not fit a column of type `input`.
     ///
     /// Rules: `null` and `constant` (when the value fits) keep the type; `hash`
-    /// and `reversible` accept any type, casting the value to text, and
-    /// produce text; `regex`, `reveal`, `email` and `format_preserving` need
+    /// `reversible` and `component` accept any type, casting the value to text,
+    /// and produce text; `regex`, `reveal`, `email` and `format_preserving` need
     /// text; `round` needs a number; `trunc` needs a date or timestamp.
     ///
     /// ```
@@ -199,7 +239,8 @@ impl Mask {
         };
         match self {
             Mask::Null => Ok(input.clone()),
-            Mask::Hash { .. } | Mask::Reversible { .. } => Ok(ColumnType::Text),
+            // A custom mask takes the value as text and gives text.
+            Mask::Hash { .. } | Mask::Reversible { .. } | Mask::Component { .. } => Ok(ColumnType::Text),
             Mask::Regex { .. } | Mask::Reveal { .. } | Mask::Email | Mask::FormatPreserving => {
                 need(*input == ColumnType::Text, "text")
             }
@@ -327,9 +368,37 @@ pub(crate) struct RawMask {
     places: Option<i32>,
     unit: Option<TimeUnit>,
     unmaskers: Option<Who>,
+    component: Option<Spanned<String>>,
+    function: Option<Spanned<String>>,
+    params: Option<Params>,
 }
 
-const KINDS: &str = "hash, null, constant, regex, reveal, email, round, trunc, reversible, format_preserving";
+/// A custom mask's `params`: a mapping kept in the order written.
+#[derive(Debug, Default)]
+pub(crate) struct Params(Vec<(String, Literal)>);
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Ordered;
+        impl<'de> serde::de::Visitor<'de> for Ordered {
+            type Value = Params;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping of parameter names to values, e.g. `{keep-last: 4, fill: '*'}`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Params, A::Error> {
+                let mut out: Vec<(String, Literal)> = Vec::new();
+                while let Some((name, value)) = map.next_entry::<String, Literal>()? {
+                    out.push((name, value));
+                }
+                Ok(Params(out))
+            }
+        }
+        deserializer.deserialize_map(Ordered)
+    }
+}
+
+const KINDS: &str =
+    "hash, null, constant, regex, reveal, email, round, trunc, reversible, format_preserving, component";
 
 impl RawMask {
     /// Where the mask is written.
@@ -356,6 +425,9 @@ impl RawMask {
             ("places", self.places.is_some()),
             ("unit", self.unit.is_some()),
             ("unmaskers", self.unmaskers.is_some()),
+            ("component", self.component.is_some()),
+            ("function", self.function.is_some()),
+            ("params", self.params.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, here)| here.then_some(name))
@@ -369,6 +441,7 @@ impl RawMask {
             "round" => &["width", "places"],
             "trunc" => &["unit"],
             "reversible" => &["unmaskers"],
+            "component" => &["component", "function", "params"],
             _ => return Err(Error::invalid(at, format!("unknown mask type `{kind}`"), format!("use one of: {KINDS}"))),
         };
         if let Some(extra) = present.iter().find(|p| !allowed.contains(p)) {
@@ -463,6 +536,35 @@ impl RawMask {
                 Mask::Round { rounding }
             }
             "trunc" => Mask::Trunc { unit: self.unit.ok_or_else(|| missing("unit"))? },
+            "component" => {
+                let component = self.component.as_ref().ok_or_else(|| missing("component"))?;
+                let function = self.function.as_ref().ok_or_else(|| missing("function"))?;
+                let written = Path::new(component.value.trim());
+                if component.value.trim().is_empty() || written.file_stem().is_none() {
+                    return Err(Error::invalid(
+                        text.at(component),
+                        "`component` names no file",
+                        "give the component's path, relative to this policy file: e.g. `masks/iban.wasm`",
+                    ));
+                }
+                if function.value.trim().is_empty() {
+                    return Err(Error::invalid(
+                        text.at(function),
+                        "`function` is empty",
+                        "name the export the mask calls, e.g. `redact-iban`",
+                    ));
+                }
+                let folder = text.path.parent().unwrap_or(Path::new(""));
+                // Without `.` steps, so one file named two ways is one component.
+                let component =
+                    folder.join(written).components().filter(|c| *c != std::path::Component::CurDir).collect();
+                Mask::Component {
+                    component,
+                    function: function.value.clone(),
+                    params: self.params.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+                    prefix: component_prefix(written),
+                }
+            }
             // "reversible": the caller compiles `unmaskers`; without it no one may unmask.
             _ => Mask::Reversible { unmaskers: Condition::Never },
         };

@@ -10,7 +10,7 @@ use veil_core::rows::tag_matches;
 use crate::catalog::{Column, DataSource};
 use crate::dsl::{self, Expr};
 use crate::error::{Error, Location, Result};
-use crate::mask::{Mask, RawMask};
+use crate::mask::{Literal, Mask, RawMask};
 use crate::sql::{self, SqlPredicate};
 use crate::yaml::{self, OneOrMany, Source as Text};
 
@@ -377,6 +377,95 @@ pub struct Policy {
     pub body: PolicyBody,
     /// Where it is written (its `name`).
     pub location: Location,
+}
+
+/// A custom mask ([`Mask::Component`]) as a policy names it.
+#[derive(Clone, Copy, Debug)]
+pub struct ComponentUse<'a> {
+    /// The policy's key.
+    pub policy: &'a str,
+    /// The component file (joined to the policy file's folder).
+    pub component: &'a Path,
+    /// The export called.
+    pub function: &'a str,
+    /// The parameters after the value, in the order written.
+    pub params: &'a [(String, Literal)],
+    /// The prefix of its SQL functions ([`crate::component_prefix`]).
+    pub prefix: &'a str,
+    /// Where the mask is written.
+    pub location: &'a Location,
+}
+
+/// Every custom mask `policies` name (staged ones too: `veil check` checks
+/// them), in load order.
+pub fn component_masks(policies: &[Policy]) -> Vec<ComponentUse<'_>> {
+    let mut out = Vec::new();
+    for policy in policies {
+        let PolicyBody::Data { rules } = &policy.body else { continue };
+        for rule in rules {
+            let DataRule::Mask { cases, otherwise, .. } = rule else { continue };
+            for placed in cases.iter().filter_map(|(_, m)| m.as_ref()).chain(otherwise) {
+                if let Mask::Component { component, function, params, prefix } = &placed.mask {
+                    out.push(ComponentUse {
+                        policy: &policy.key,
+                        component,
+                        function,
+                        params,
+                        prefix,
+                        location: &placed.location,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Check every custom mask of `policies` with `check`, which says what is wrong
+/// with one (`(message, help)`), e.g. that its file is not a `veil:mask`
+/// component; each failure is an error at the mask's file:line:column.
+///
+/// # Errors
+/// [`Error::Invalid`] (or [`Error::Many`]) for each mask `check` refuses.
+pub fn check_components(
+    policies: &[Policy],
+    mut check: impl FnMut(&ComponentUse<'_>) -> std::result::Result<(), (String, String)>,
+) -> Result<()> {
+    let errors = component_masks(policies)
+        .iter()
+        .filter_map(|used| {
+            check(used).err().map(|(message, help)| Error::invalid(used.location.clone(), message, help))
+        })
+        .collect();
+    Error::collect(errors)
+}
+
+/// Two components whose exports would get the same SQL names: each clash in
+/// the policies from index `new` on.
+fn prefix_clashes(policies: &[Policy], new: usize) -> Vec<Error> {
+    let added: Vec<&str> = policies.iter().skip(new).map(|p| p.key.as_str()).collect();
+    let uses = component_masks(policies);
+    let mut errors = Vec::new();
+    for (i, used) in uses.iter().enumerate() {
+        if !added.contains(&used.policy) {
+            continue;
+        }
+        let clash = uses.iter().take(i).find(|u| u.prefix == used.prefix && u.component != used.component);
+        if let Some(first) = clash {
+            errors.push(Error::invalid(
+                used.location.clone(),
+                format!(
+                    "component `{}` would register its functions as `{}_*`, as component `{}` at {} does",
+                    used.component.display(),
+                    used.prefix,
+                    first.component.display(),
+                    first.location
+                ),
+                "the prefix is the file's name: rename one of the files, or name the same file in both",
+            ));
+        }
+    }
+    errors
 }
 
 impl Policy {
@@ -832,6 +921,7 @@ impl PolicySet {
         let input = Text { path, text };
         let raws: Vec<RawPolicy> = yaml::documents(path, text, HELP)?;
         let mut errors = Vec::new();
+        let before = self.policies.len();
         for raw in raws {
             match policy(&input, raw) {
                 Ok(p) => {
@@ -847,6 +937,9 @@ impl PolicySet {
                 }
                 Err(e) => errors.push(e),
             }
+        }
+        if errors.is_empty() {
+            errors = prefix_clashes(&self.policies, before);
         }
         Error::collect(errors)
     }

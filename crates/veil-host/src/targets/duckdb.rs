@@ -152,7 +152,25 @@ impl Target for DuckDb {
             Mask::FormatPreserving => {
                 format!("veil_fpe_encrypt({c}, {key}, {})", self.hash_scope(ctx, HashScope::Source))
             }
+            Mask::Component { .. } => return self.component_mask(mask, &text(c), ctx),
         })
+    }
+
+    /// `system.main."<prefix>_<export>"(<value as text>, <params>…)`: the function
+    /// `veil_wasm` registers for the export (`-` as `_`). Qualified with the
+    /// system catalog, where only an extension can create functions, so a
+    /// session's macro cannot stand in for it; without `veil_wasm` loaded the
+    /// view fails instead of showing the value. NULL stays NULL (the extension
+    /// never calls the mask with NULL).
+    fn component_mask(&self, mask: &Mask, text_sql: &str, _ctx: &MaskContext<'_>) -> Result<String> {
+        let Mask::Component { function, params, prefix, .. } = mask else {
+            return Err(crate::Error::Invalid(format!("mask `{}` is not a custom mask", mask.kind())));
+        };
+        let name = self.quote_ident(&format!("{prefix}_{}", function.replace('-', "_")));
+        let args: Vec<String> = std::iter::once(text_sql.to_owned())
+            .chain(params.iter().map(|(_, value)| crate::render::constant(self, value)))
+            .collect();
+        Ok(format!("system.main.{name}({})", args.join(", ")))
     }
 
     fn time_window(&self, column_sql: &str, seconds: u64) -> String {

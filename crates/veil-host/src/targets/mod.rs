@@ -201,6 +201,34 @@ pub trait Target {
     /// # Errors
     /// [`crate::Error::Unsupported`] when the engine cannot enforce the mask faithfully.
     fn mask(&self, mask: &Mask, column_sql: &str, ctx: &MaskContext<'_>) -> Result<String>;
+    /// The call of a custom mask ([`Mask::Component`]) on `column_sql`: the
+    /// function an engine that loads Wasm components registered for its export.
+    /// Provided: refused, naming policy, column and what to do; only engines that
+    /// load components (DuckDB with `veil_wasm`) write the call.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] on engines that cannot load components.
+    fn component_mask(&self, mask: &Mask, column_sql: &str, ctx: &MaskContext<'_>) -> Result<String> {
+        let _ = column_sql;
+        let what = match mask {
+            Mask::Component { component, function, .. } => {
+                format!("custom mask `{function}` of component `{}`", component.display())
+            }
+            other => format!("mask `{}`", other.kind()),
+        };
+        Err(crate::Error::Unsupported {
+            target: self.name(),
+            what: format!(
+                "policy `{}`, column `{}.{}`: the {what}; custom masks run where veil loads WebAssembly \
+                 components (DuckDB with the veil_wasm extension): bind this source to DuckDB, or mask it \
+                 with a built-in mask for {}",
+                ctx.policy,
+                ctx.source,
+                ctx.column,
+                self.name()
+            ),
+        })
+    }
     /// A row predicate as a boolean expression over the base table's columns:
     /// attribute matches and value lists over the column as text
     /// ([`Target::row_value`]), `where:` clauses printed for the engine, and the

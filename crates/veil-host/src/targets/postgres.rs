@@ -165,6 +165,7 @@ impl Target for Postgres {
     fn mask(&self, mask: &Mask, c: &str, ctx: &MaskContext<'_>) -> Result<String> {
         let ty = self.sql_type(ctx.column_type)?;
         Ok(match mask {
+            Mask::Component { .. } => return self.component_mask(mask, c, ctx),
             Mask::Hash { scope, per_reader } => {
                 // The text form hashed must be the one DuckDB's CAST(… AS VARCHAR) gives.
                 let text = match ctx.column_type {

@@ -385,6 +385,7 @@ impl Target for SingleStore {
         };
         let scope = literal(&format!("source:{}", ctx.source));
         Ok(match mask {
+            Mask::Component { .. } => return self.component_mask(mask, c, ctx),
             Mask::Null => format!("(NULL :> {ty})"),
             Mask::Constant { value } => {
                 let value = crate::render::constant(self, value);

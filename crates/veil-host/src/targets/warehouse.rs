@@ -312,6 +312,7 @@ pub fn common_mask(t: &dyn Target, d: &Dialect, mask: &Mask, c: &str, ctx: &Mask
                 t.literal(EMAIL_FILL)
             )
         }
+        Mask::Component { .. } => return t.component_mask(mask, c, ctx).map(Some),
         Mask::Hash { .. } | Mask::Trunc { .. } | Mask::Reversible { .. } | Mask::FormatPreserving => return Ok(None),
     }))
 }
