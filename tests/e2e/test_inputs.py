@@ -106,3 +106,18 @@ def test_extension_that_does_not_load(built, database, tmp_path):
     broken.write_bytes(EXTENSION.read_bytes()[:4096])
     refused(built, database, "--keyring", KEYRING, "--extension", broken,
             expect=["does not load", "scripts/build-extension"])
+
+
+@pytest.mark.parametrize("stem,schema", [("veil", "veil"), ("Secure", "secure"), ("main", None)])
+def test_a_database_file_named_like_a_schema(built, tmp_path, stem, schema):
+    """DuckDB names a file's catalog after it: `veil.duckdb` makes `veil.users` ambiguous
+    in every session. Refused before anything is written; `main.duckdb` is fine."""
+    path = tmp_path / f"{stem}.duckdb"
+    shutil.copy(built / "target" / "shop.duckdb", path)
+    if schema is None:
+        result = veil("apply", *project_args(built), "--duckdb", path, "--keyring", KEYRING, "--extension", EXTENSION)
+        assert result.returncode == 0, result.stderr
+        return
+    message = refused(built, path, "--keyring", KEYRING, "--extension", EXTENSION,
+                      expect=[f"schema `{schema}`", "rename the database file"])
+    assert f"{stem}.duckdb" in message

@@ -250,6 +250,30 @@ fn record_statements(map: &AccessMap, schema: &str) -> Vec<String> {
     ]
 }
 
+/// DuckDB names a database file's catalog after the file (`veil.duckdb` is
+/// catalog `veil`); a schema of the same name then makes `"veil"."users"`
+/// ambiguous, and DuckDB refuses it in every session, the readers' included.
+/// Refuse such a file before anything is written, saying what to rename.
+///
+/// # Errors
+/// [`Error::Input`] naming the file, the schema and what to do.
+fn catalog_name_apart(database: &std::path::Path, engine: &Engine, options: &BindOptions) -> Result<()> {
+    let Some(catalog) = database.file_stem().and_then(|s| s.to_str()) else { return Ok(()) };
+    let mut schemas: Vec<(&str, &str)> = vec![
+        (veil_host::render::FACTS_SCHEMA, "veil's facts about readers"),
+        (&options.secure_schema, "the secure views (--schema)"),
+    ];
+    schemas.extend(engine.catalog().sources().filter_map(|s| s.schema.as_deref()).map(|s| (s, "a data source")));
+    match schemas.into_iter().find(|(schema, _)| schema.eq_ignore_ascii_case(catalog) && !catalog.eq_ignore_ascii_case("main")) {
+        Some((schema, what)) => Err(Error::Input(format!(
+            "DuckDB names the catalog of `{}` `{catalog}`, the same as schema `{schema}` ({what}), so `{schema}.<name>` is ambiguous and DuckDB refuses it in every session; rename the database file (e.g. `{catalog}_db.duckdb`){}",
+            database.display(),
+            if what.starts_with("the secure") { " or choose another --schema" } else { "" }
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Check every input against the database and build the apply's statements;
 /// also what access the database recorded last.
 fn prepare(
@@ -261,6 +285,7 @@ fn prepare(
 ) -> Result<(Vec<Step>, Applied, Option<AccessMap>)> {
     let target = DuckDbTarget { extension: None };
     let bindings = bind(engine, &target, options)?;
+    catalog_name_apart(&db.database, engine, options)?;
     let present = present(session, &options.secure_schema)?;
 
     // Every base relation must be there. Tables the catalog lists are; anything
