@@ -121,3 +121,23 @@ fn bigquery_refuses_a_dotted_secure_dataset() {
     let err = veil_host::targets::bigquery::bind(&e, &options, &Udfs::placeholders(), None).unwrap_err().to_string();
     assert!(err.contains("`proj.secure`"), "{err}");
 }
+
+#[test]
+fn duckdb_refuses_names_its_reader_relation_reserves() {
+    for catalog in [
+        "sources:\n  - {name: main.t, schema: main, columns: [{name: \"Veil:groups\", type: text}]}\n",
+        "sources:\n  - {name: main.veil:reader, schema: main, identifier: \"veil:reader\", columns: [{name: id, type: integer}]}\n",
+    ] {
+        let e = engine(OPEN, "users: [{name: kim}]\n", catalog);
+        let err = bind(&e, &DuckDb::default(), &all()).unwrap_err();
+        assert!(matches!(&err, Error::Invalid(m) if m.contains("reserve") && m.contains("veil:")), "{err}");
+    }
+    // One reader's views read no reader relation: nothing reserved.
+    let e = engine(
+        OPEN,
+        "users: [{name: kim}]\n",
+        "sources:\n  - {name: main.t, schema: main, columns: [{name: \"veil:groups\", type: text}]}\n",
+    );
+    let one = BindOptions { mode: veil_host::Mode::Reader { user: "kim".into(), project: None }, ..all() };
+    assert!(bind(&e, &DuckDb::default(), &one).is_ok());
+}
