@@ -184,3 +184,32 @@ def test_a_full_apply_without_custom_masks_removes_the_components_file(tmp_path)
     assert not listed.exists()
     code, out = query_as(database, "ann", "SELECT iban FROM secure.accounts WHERE id = 1")
     assert code == 0 and RAW in out, out
+
+
+def test_the_example_shop_with_a_custom_mask_applies_and_verifies(built, tmp_path):
+    """The example custom mask on the example shop: orders.status through mask-iban for
+    everyone but Analysts, applied and proven by veil verify."""
+    from conftest import engine_args
+
+    policies = tmp_path / "policies"
+    shutil.copytree(built / "policies", policies)
+    (policies / "status_component.yaml").write_text(
+        "name: Order status through the example component\n"
+        "policyKey: status-component\n"
+        "type: data\n"
+        "circumstances: [{type: tags, tag: Sales}]\n"
+        "rules:\n"
+        "  - type: mask\n"
+        "    columns: {names: [status]}\n"
+        f"    mask: {{type: component, component: {IBAN.resolve()}, function: mask-iban, params: {{keep-last: 2, fill: '*'}}}}\n"
+        "    exceptFor: {groups: [Analysts]}\n"
+    )
+    args = ["--policies", policies, "--users", built / "users.yaml", "--dbt-target", built / "target"]
+    database = tmp_path / "shop.duckdb"
+    shutil.copy(built / "target" / "shop.duckdb", database)
+    veil("apply", *args, *engine_args(database))
+    result = veil("verify", *args, *engine_args(database))
+    assert "0 problem(s)" in result.stdout, result.stdout
+    raw = {r[0] for r in duckdb.connect(str(database), read_only=True).execute("SELECT DISTINCT status FROM main.orders").fetchall()}
+    shown = veil("query", *engine_args(database), "--as", "alice", "SELECT DISTINCT status FROM secure.orders").stdout
+    assert "*" in shown and not raw & set(shown.split()), (raw, shown)
