@@ -350,19 +350,21 @@ pub fn condition(c: &Condition, t: &dyn Target) -> String {
     }
 }
 
-/// Rows whose `value_sql` is one of the reader's values for `attribute`, read from
-/// the facts table `attributes` (hierarchically: a reader value reaches the values below it).
+/// Rows whose `value_sql` is one of the values of `attribute` of the reader
+/// `ctx` names, read from the facts table (hierarchically: a reader value
+/// reaches the values below it).
 pub fn match_attribute<T: Target + ?Sized>(
     t: &T,
-    attributes: &str,
-    reader: &str,
     attribute: &str,
     value_sql: &str,
     hierarchical: bool,
+    ctx: &MaskContext<'_>,
 ) -> String {
     let test = if hierarchical { t.tag_match("a.value", value_sql) } else { format!("a.value = {value_sql}") };
     format!(
-        "EXISTS (SELECT 1 FROM {attributes} a WHERE a.user_name = {reader} AND a.key = {} AND {test})",
+        "EXISTS (SELECT 1 FROM {} a WHERE a.user_name = {} AND a.key = {} AND {test})",
+        t.facts_table("user_attributes"),
+        t.reader_of(ctx),
         t.literal(attribute)
     )
 }

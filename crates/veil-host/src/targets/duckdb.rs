@@ -242,15 +242,7 @@ impl Target for DuckDb {
         ctx: &MaskContext<'_>,
     ) -> String {
         if hierarchical || !matches!(ctx.reader, Reader::Dynamic) {
-            let facts = self.facts_table("user_attributes");
-            return crate::render::match_attribute(
-                self,
-                &facts,
-                &self.reader_of(ctx),
-                attribute,
-                value_sql,
-                hierarchical,
-            );
+            return crate::render::match_attribute(self, attribute, value_sql, hierarchical, ctx);
         }
         format!(
             "list_contains({}.{}, {value_sql})",

@@ -264,14 +264,7 @@ pub trait Target {
         hierarchical: bool,
         ctx: &MaskContext<'_>,
     ) -> String {
-        crate::render::match_attribute(
-            self,
-            &self.facts_table("user_attributes"),
-            &self.reader_of(ctx),
-            attribute,
-            value_sql,
-            hierarchical,
-        )
+        crate::render::match_attribute(self, attribute, value_sql, hierarchical, ctx)
     }
     /// A dynamic view's refusal, evaluated once per query before any row: TRUE
     /// for a known reader meeting `condition`, else `deny` (an error). It must
