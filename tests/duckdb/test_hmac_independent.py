@@ -68,3 +68,16 @@ def test_many_rows_match_python(con):
     ).fetchall()
     for value, got in rows:
         assert got == python_hash(VECTORS["key"], value, "shop.t")
+
+
+def test_rows_hashed_in_pairs_match_python_across_lengths_and_nulls(con):
+    # veil_hash pairs up a chunk's non-NULL rows; lengths 0..149 cross every SHA-256
+    # padding boundary, so pairs mix one- to three-block messages, NULLs sit between
+    # pair members and the row count is odd (one row left over per chunk).
+    rows = con.execute(
+        "SELECT v, veil_hash(v, 'k1', 'shop.t') FROM (SELECT CASE WHEN i % 7 = 3 THEN NULL "
+        "ELSE repeat('é', (i * 13) % 75) || repeat('x', i % 2) END v FROM range(4099) r(i))"
+    ).fetchall()
+    assert len(rows) == 4099
+    for value, got in rows:
+        assert got == (None if value is None else python_hash(VECTORS["key"], value, "shop.t"))
