@@ -165,7 +165,7 @@ mod tests {
             ("masks/iban.wasm", "mask-iban", ", params: {keep-last: 1, fill: '**'}", "`char`"),
             ("masks/iban.wasm", "redact-iban", ", params: {x: 1}", "takes no parameters besides the value"),
             ("test/hostile-import.wasm", "x", "", "imports `now`"),
-            ("veil.duckdb_extension", "x", "", "not a valid WebAssembly component"),
+            ("../README.md", "x", "", "not a valid WebAssembly component"),
             ("no-such.wasm", "x", "", "cannot read component"),
         ];
         for (file, function, params, expected) in refused {
