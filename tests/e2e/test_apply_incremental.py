@@ -65,3 +65,61 @@ rules:
     assert rows and all(r["method"] is None for r in rows)
     c.close()
     assert "0 problem(s)" in veil("verify", *args, *engine_args(database)).stdout
+
+
+def test_an_apply_that_changes_nothing_writes_nothing_and_repairs_what_was_altered(built, tmp_path):
+    """Facts about readers, the catalog snapshot and the access record are each
+    written again only when they differ from what the database holds (the facts
+    by DuckDB's digest of their rows, so an edit by hand is noticed): with
+    nothing changed there is no transaction at all."""
+    database = tmp_path / "shop.duckdb"
+    shutil.copy(built / "target" / "shop.duckdb", database)
+    veil("apply", *project_args(built), *engine_args(database))
+
+    def state():
+        c = duckdb.connect(str(database), read_only=True)
+        try:
+            return (
+                c.execute("SELECT taken_at FROM veil.catalog_snapshot").fetchall(),
+                c.execute("SELECT * FROM veil.user_groups ORDER BY ALL").fetchall(),
+                c.execute("SELECT access FROM veil.applied_access").fetchall(),
+            )
+        finally:
+            c.close()
+
+    before = state()
+    again = veil("apply", *project_args(built), *engine_args(database)).stdout
+    assert "nothing written" in again and "unchanged: catalog snapshot" in again, again
+    assert state() == before
+
+    # Facts edited by hand: written again, and only they.
+    c = duckdb.connect(str(database))
+    c.execute("DELETE FROM veil.user_groups WHERE user_name = 'carol'")
+    c.close()
+    out = veil("apply", *project_args(built), *engine_args(database)).stdout
+    assert "in one transaction of" in out and "unchanged: catalog snapshot" in out, out
+    assert state() == before
+
+    # The access record and the snapshot, emptied by hand: both written again.
+    c = duckdb.connect(str(database))
+    c.execute("UPDATE veil.applied_access SET access = '{}'")
+    c.execute("DELETE FROM veil.catalog_snapshot")
+    c.close()
+    out = veil("apply", *project_args(built), *engine_args(database)).stdout
+    assert "recorded: catalog snapshot" in out, out
+    after = state()
+    assert after[1:] == before[1:] and after[0] != before[0]
+
+    # A new reader: the facts change, nothing else about the views.
+    users = tmp_path / "users.yaml"
+    users.write_text((built / "users.yaml").read_text() + "\n  - name: newcomer\n    groups: [Employees, Analysts]\n"
+                     "    attributes: {Country: US, Access: Strictly Confidential}\n")
+    args = [a if a != built / "users.yaml" else users for a in project_args(built)]
+    total, views = changed(veil("apply", *args, *engine_args(database)))
+    assert views == 0
+    c = duckdb.connect(str(database), read_only=True)
+    assert c.execute("SELECT count(*) FROM veil.users WHERE user_name = 'newcomer'").fetchone() == (1,)
+    c.close()
+    c = connect(database)
+    assert as_reader(c, "newcomer", "SELECT count(*) AS n FROM secure.customers")[0]["n"] > 0
+    c.close()

@@ -3,6 +3,7 @@ ATTACH, no INSTALL/LOAD, no settings), runs one query and nothing else."""
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -125,15 +126,22 @@ def test_a_reader_waits_for_a_writer_then_says_so(applied):
         writer.wait()
 
 
-def test_apply_is_not_starved_by_a_stream_of_readers(built, applied):
+def test_apply_is_not_starved_by_a_stream_of_readers(built, applied, tmp_path):
     """Readers that reopen the file back to back always overlap, so DuckDB's lock
     alone would never be free for a writer; the writer's announcement
     (`<database>.veil-lock`) holds new readers back until it is done."""
     from conftest import project_args
 
+    database = tmp_path / "shop.duckdb"
+    shutil.copy(applied, database)
+    # A new reader, so the apply has something to write (an apply that changes
+    # nothing writes nothing).
+    users = tmp_path / "users.yaml"
+    users.write_text((built / "users.yaml").read_text() + "\n  - name: starve-test-reader\n")
+    args = [a if a != built / "users.yaml" else users for a in project_args(built)]
     readers = [
         subprocess.Popen(
-            [sys.executable, "-c", READER_LOOP, str(RUNNER), str(applied), str(EXTENSION), "6"],
+            [sys.executable, "-c", READER_LOOP, str(RUNNER), str(database), str(EXTENSION), "6"],
             stdout=subprocess.PIPE, text=True, env=dict(os.environ, VEIL_KEYRING=str(KEYRING)),
         )
         for _ in range(4)
@@ -141,7 +149,8 @@ def test_apply_is_not_starved_by_a_stream_of_readers(built, applied):
     try:
         time.sleep(1.5)
         started = time.monotonic()
-        veil("apply", *project_args(built), *engine_args(applied), "--lock-timeout", "10")
+        out = veil("apply", *args, *engine_args(database), "--lock-timeout", "10")
+        assert "in one transaction of" in out.stdout, out.stdout
         assert time.monotonic() - started < 8
     finally:
         counts = [r.communicate(timeout=60)[0].split() for r in readers]

@@ -44,15 +44,24 @@ pub struct Applied {
     /// Sources in the catalog snapshot stored with the views (a dynamic apply of
     /// every source stores one; `veil monitor` starts from it).
     pub snapshot_sources: Option<usize>,
+    /// Whether that snapshot was written (it is left alone when the stored one is the same).
+    pub snapshot_written: bool,
 }
+
+/// The table recording the facts about readers the last apply wrote: the SHA-256
+/// of their statements and DuckDB's digest of the tables then ([`FACTS_DIGEST`]).
+/// An apply writes the facts again only when either differs.
+pub const APPLIED_FACTS_TABLE: &str = "veil.applied_facts";
 
 /// What the database holds, read in one round trip before anything changes.
 struct Present {
-    /// Tables (not views) of the current database, as lowercase (schema, name).
+    /// Tables (not views) outside veil's schemas and the secure one, as lowercase (schema, name).
     tables: BTreeSet<(String, String)>,
-    /// Tables and views of the current database, as lowercase (schema, name):
-    /// the md5 of their column names and types in order.
+    /// Tables and views outside veil's schemas and the secure one, as lowercase
+    /// (schema, name): their column names and types in order.
     columns: BTreeMap<(String, String), String>,
+    /// Those relations' columns, as `veil monitor` reads them (the snapshot's input).
+    live: Vec<veil_monitor::LiveColumn>,
     /// Views in the secure schema: name -> md5 of the SQL DuckDB stored.
     views: BTreeMap<String, String>,
     /// What [`APPLIED_TABLE`] says of those views: name -> (statement sha, engine md5).
@@ -60,6 +69,12 @@ struct Present {
     /// The access the last apply into this schema recorded ([`access::ACCESS_TABLE`]),
     /// as JSON text; none before a first apply.
     access: Option<String>,
+    /// The SHA-256 (hex) of the stored catalog snapshot, if there is one.
+    snapshot_sha: Option<String>,
+    /// What [`APPLIED_FACTS_TABLE`] recorded: (statements sha, digest then).
+    facts_applied: Option<(String, String)>,
+    /// [`FACTS_DIGEST`] now (none when a facts table is missing).
+    facts_now: Option<String>,
 }
 
 fn text_at(row: &[serde_json::Value], i: usize) -> String {
@@ -69,48 +84,67 @@ fn text_at(row: &[serde_json::Value], i: usize) -> String {
     }
 }
 
+/// DuckDB's digest of the facts tables' rows (md5 over every row as JSON, sorted).
+fn facts_digest() -> String {
+    let t = DuckDbTarget { extension: None };
+    let rows: Vec<String> = veil_host::render::FACTS_TABLES
+        .iter()
+        .map(|table| {
+            format!(
+                "SELECT {} || ':' || CAST(to_json(x) AS VARCHAR) AS r FROM {} x",
+                t.literal(table),
+                t.facts_table(table)
+            )
+        })
+        .collect();
+    format!("SELECT coalesce(md5(string_agg(r, chr(10) ORDER BY r)), '') FROM ({})", rows.join(" UNION ALL "))
+}
+
 fn present(session: &mut Session, schema: &str) -> Result<Present> {
     let t = DuckDbTarget { extension: None };
     let schema_literal = t.literal(schema);
+    let query = |sql: String| Query { setup: Vec::new(), sql };
     let answers = session.query(&[
-        Query {
-            setup: Vec::new(),
-            sql: "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()".into(),
-        },
-        Query {
-            setup: Vec::new(),
-            sql: "SELECT schema_name, table_name, md5(string_agg(column_name || ' ' || data_type, ', ' \
-                  ORDER BY column_index)) FROM duckdb_columns() WHERE database_name = current_database() GROUP BY ALL"
-                .into(),
-        },
-        Query {
-            setup: Vec::new(),
-            sql: format!(
-                "SELECT view_name, md5(sql) FROM duckdb_views() \
-                 WHERE NOT internal AND database_name = current_database() AND schema_name = {schema_literal}"
-            ),
-        },
-        Query {
-            setup: Vec::new(),
-            sql: format!(
-                "SELECT view_name, statement, engine FROM {APPLIED_TABLE} WHERE schema_name = {schema_literal}"
-            ),
-        },
-        Query {
-            setup: Vec::new(),
-            sql: format!("SELECT access FROM {} WHERE secure_schema = {schema_literal}", access::ACCESS_TABLE),
-        },
+        query(monitor::live_query(&[schema])),
+        query(format!(
+            "SELECT view_name, md5(sql) FROM duckdb_views() \
+             WHERE NOT internal AND database_name = current_database() AND schema_name = {schema_literal}"
+        )),
+        query(format!("SELECT view_name, statement, engine FROM {APPLIED_TABLE} WHERE schema_name = {schema_literal}")),
+        query(format!("SELECT access FROM {} WHERE secure_schema = {schema_literal}", access::ACCESS_TABLE)),
+        query(format!("SELECT sha256(snapshot) FROM {}", monitor::SNAPSHOT_TABLE)),
+        query(format!("SELECT statement, engine FROM {APPLIED_FACTS_TABLE}")),
+        query(facts_digest()),
     ])?;
     let rows = |i: usize| answers.get(i).filter(|a| a.ok).map(|a| a.rows.as_slice()).unwrap_or_default();
+    let live_answer = answers.first().ok_or_else(|| Error::Engine("DuckDB gave no answer".into()))?;
+    if !live_answer.ok {
+        return Err(Error::Engine(format!("reading the catalog: {}", live_answer.error.clone().unwrap_or_default())));
+    }
+    let live = monitor::live_rows(&live_answer.rows);
+    let mut tables = BTreeSet::new();
+    let mut columns: BTreeMap<(String, String), String> = BTreeMap::new();
+    for c in &live {
+        let key = (c.schema.to_lowercase(), c.table.to_lowercase());
+        if c.kind == veil_monitor::Kind::Table {
+            tables.insert(key.clone());
+        }
+        let text = columns.entry(key).or_default();
+        if !text.is_empty() {
+            text.push_str(", ");
+        }
+        text.push_str(&format!("{} {}", c.column, c.data_type));
+    }
     Ok(Present {
-        tables: rows(0).iter().map(|r| (text_at(r, 0).to_lowercase(), text_at(r, 1).to_lowercase())).collect(),
-        columns: rows(1)
-            .iter()
-            .map(|r| ((text_at(r, 0).to_lowercase(), text_at(r, 1).to_lowercase()), text_at(r, 2)))
-            .collect(),
-        views: rows(2).iter().map(|r| (text_at(r, 0), text_at(r, 1))).collect(),
-        applied: rows(3).iter().map(|r| (text_at(r, 0), (text_at(r, 1), text_at(r, 2)))).collect(),
-        access: rows(4).first().map(|r| text_at(r, 0)),
+        tables,
+        columns,
+        live,
+        views: rows(1).iter().map(|r| (text_at(r, 0), text_at(r, 1))).collect(),
+        applied: rows(2).iter().map(|r| (text_at(r, 0), (text_at(r, 1), text_at(r, 2)))).collect(),
+        access: rows(3).first().map(|r| text_at(r, 0)),
+        snapshot_sha: rows(4).first().map(|r| text_at(r, 0)),
+        facts_applied: rows(5).first().map(|r| (text_at(r, 0), text_at(r, 1))),
+        facts_now: rows(6).first().map(|r| text_at(r, 0)),
     })
 }
 
@@ -118,11 +152,16 @@ fn present(session: &mut Session, schema: &str) -> Result<Present> {
 /// view over a relation whose columns changed is made again, so DuckDB binds
 /// it to the new types), hex.
 fn statement_sha(sql: &str, base_columns: Option<&String>) -> String {
+    sha_hex(&[sql.as_bytes(), &[0], base_columns.map(String::as_bytes).unwrap_or_default()])
+}
+
+/// The SHA-256 of the concatenated `parts`, lowercase hex (as DuckDB's `sha256()` writes it).
+fn sha_hex(parts: &[&[u8]]) -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    hasher.update(sql.as_bytes());
-    hasher.update([0]);
-    hasher.update(base_columns.map(String::as_bytes).unwrap_or_default());
+    for part in parts {
+        hasher.update(part);
+    }
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -234,10 +273,9 @@ fn recorded(present: &Present) -> Result<Option<AccessMap>> {
     })
 }
 
-/// The statements recording `map` as the access of `schema`.
-fn record_statements(map: &AccessMap, schema: &str) -> Vec<String> {
+/// The statements recording `json` (an [`AccessMap`]) as the access of `schema`.
+fn record_statements(json: &str, schema: &str) -> Vec<String> {
     let target = DuckDbTarget { extension: None };
-    let json = serde_json::to_string(map).unwrap_or_default();
     let schema = target.literal(schema);
     vec![
         "CREATE SCHEMA IF NOT EXISTS veil;".into(),
@@ -246,7 +284,7 @@ fn record_statements(map: &AccessMap, schema: &str) -> Vec<String> {
             access::ACCESS_TABLE
         ),
         format!("DELETE FROM {} WHERE secure_schema = {schema};", access::ACCESS_TABLE),
-        format!("INSERT INTO {} VALUES ({schema}, {});", access::ACCESS_TABLE, target.literal(&json)),
+        format!("INSERT INTO {} VALUES ({schema}, {});", access::ACCESS_TABLE, target.literal(json)),
     ]
 }
 
@@ -286,7 +324,7 @@ fn prepare(
     let target = DuckDbTarget { extension: None };
     let bindings = bind(engine, &target, options)?;
     catalog_name_apart(&db.database, engine, options)?;
-    let present = present(session, &options.secure_schema)?;
+    let mut present = present(session, &options.secure_schema)?;
 
     // Every base relation must be there. Tables the catalog lists are; anything
     // else (a view, another database) is probed by reading it.
@@ -329,7 +367,19 @@ fn prepare(
     let mut steps: Vec<Step> = Vec::new();
     // Views written by this apply, with their statement's sha.
     let mut written: Vec<(String, String)> = Vec::new();
+    let facts: Vec<&str> =
+        bindings.statements.iter().filter(|s| s.kind == StatementKind::Facts).map(|s| s.sql.as_str()).collect();
+    let facts_sha = sha_hex(&[facts.join("\0").as_bytes()]);
+    let facts_unchanged = facts.is_empty()
+        || present
+            .facts_applied
+            .as_ref()
+            .zip(present.facts_now.as_ref())
+            .is_some_and(|((sha, then), now)| *sha == facts_sha && then == now && !now.is_empty());
     for s in bindings.statements.iter().filter(|s| s.kind != StatementKind::Comment) {
+        if s.kind == StatementKind::Facts && facts_unchanged {
+            continue;
+        }
         let view = match (s.kind, &s.source) {
             (StatementKind::View, Some(source)) => bindings.views.get(source),
             _ => None,
@@ -369,30 +419,73 @@ fn prepare(
             dropped.push(view.clone());
         }
     }
-    steps.extend(
-        record_applied(&options.secure_schema, &written, &dropped)
-            .into_iter()
-            .map(|sql| Step { sql, about: Some(format!("the record of applied views ({APPLIED_TABLE})")) }),
-    );
+    // Records of what was written, each only when its part changed: with nothing
+    // changed an apply runs no transaction at all.
+    let mut records: Vec<Step> = Vec::new();
+    if !written.is_empty() || !dropped.is_empty() {
+        records.extend(
+            record_applied(&options.secure_schema, &written, &dropped)
+                .into_iter()
+                .map(|sql| Step { sql, about: Some(format!("the record of applied views ({APPLIED_TABLE})")) }),
+        );
+    }
+    if !facts_unchanged {
+        records.extend(
+            record_facts(&facts_sha)
+                .into_iter()
+                .map(|sql| Step { sql, about: Some(format!("the record of applied facts ({APPLIED_FACTS_TABLE})")) }),
+        );
+    }
+    let database = session.database().to_path_buf();
     let mut applied = Applied { views: bindings.views.len(), changed_views: written.len(), ..Applied::default() };
     if matches!(options.mode, Mode::Dynamic) && options.sources.is_empty() {
-        let (store, sources) = monitor::baseline(inputs, session, &options.secure_schema, &bindings.views)?;
-        let about = format!("the catalog snapshot ({})", monitor::SNAPSHOT_TABLE);
-        steps.extend(store.into_iter().map(|sql| Step { sql, about: Some(about.clone()) }));
-        applied.snapshot_sources = Some(sources);
+        let snapshot = monitor::baseline(inputs, std::mem::take(&mut present.live), &database, &bindings.views)?;
+        let json = snapshot.to_json();
+        if present.snapshot_sha.as_deref() != Some(sha_hex(&[json.as_bytes()]).as_str()) {
+            applied.snapshot_written = true;
+            let about = format!("the catalog snapshot ({})", monitor::SNAPSHOT_TABLE);
+            records.extend(
+                monitor::store_statements(&json, "veil apply")
+                    .into_iter()
+                    .map(|sql| Step { sql, about: Some(about.clone()) }),
+            );
+        }
+        applied.snapshot_sources = Some(snapshot.sources.len());
     }
     let record = recorded(&present)?;
     if matches!(options.mode, Mode::Dynamic) {
         let map =
             access::merged(record.clone(), access::access_map(engine, &options.sources)?, !options.sources.is_empty());
-        let about = format!("the record of who gets what ({})", access::ACCESS_TABLE);
-        steps.extend(
-            record_statements(&map, &options.secure_schema)
-                .into_iter()
-                .map(|sql| Step { sql, about: Some(about.clone()) }),
-        );
+        let json = serde_json::to_string(&map).unwrap_or_default();
+        if present.access.as_deref() != Some(json.as_str()) {
+            let about = format!("the record of who gets what ({})", access::ACCESS_TABLE);
+            records.extend(
+                record_statements(&json, &options.secure_schema)
+                    .into_iter()
+                    .map(|sql| Step { sql, about: Some(about.clone()) }),
+            );
+        }
     }
+    let changed = !written.is_empty() || !dropped.is_empty() || !records.is_empty();
+    if !changed {
+        steps.clear();
+    }
+    steps.extend(records);
     Ok((steps, applied, record))
+}
+
+/// Statements that record the facts just written (statements sha `sha`, and
+/// DuckDB's digest of them as written), in the apply's transaction, after them.
+fn record_facts(sha: &str) -> Vec<String> {
+    let t = DuckDbTarget { extension: None };
+    vec![
+        "CREATE SCHEMA IF NOT EXISTS veil".to_string(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {APPLIED_FACTS_TABLE} (statement VARCHAR NOT NULL, engine VARCHAR NOT NULL)"
+        ),
+        format!("DELETE FROM {APPLIED_FACTS_TABLE}"),
+        format!("INSERT INTO {APPLIED_FACTS_TABLE} SELECT {}, ({})", t.literal(sha), facts_digest()),
+    ]
 }
 
 /// The components the custom masks of `engine`'s policies (not staged) call, by

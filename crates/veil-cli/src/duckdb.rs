@@ -186,8 +186,13 @@ impl Worker {
 
     /// The reply to `request`, `None` when the runner stopped answering.
     fn request(&mut self, request: &Value) -> Option<Reply> {
+        // One write per request: formatting straight into the pipe would make a
+        // system call for every piece between escapes (hundreds of thousands for
+        // a batch of views).
+        let mut line = serde_json::to_vec(request).unwrap_or_default();
+        line.push(b'\n');
         let sent = match self.stdin.as_mut() {
-            Some(stdin) => writeln!(stdin, "{request}").and_then(|()| stdin.flush()).is_ok(),
+            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()).is_ok(),
             None => false,
         };
         let mut line = String::new();
@@ -221,6 +226,16 @@ fn worker(python: &str, keyring: &std::path::Path) -> Result<Worker> {
     }
 }
 
+/// Start a runner for `python` and `keyring` now, if none is idle, so Python
+/// starts and imports duckdb while veil reads its inputs. Failing to start is
+/// left for the first session to report.
+fn warm(python: &str, keyring: &std::path::Path) {
+    let Ok(mut idle) = IDLE.lock() else { return };
+    if idle.is_none() {
+        *idle = Worker::spawn(python, keyring).ok();
+    }
+}
+
 /// How many runner processes this command started (for tests and benchmarks).
 pub fn runners_started() -> usize {
     STARTED.load(std::sync::atomic::Ordering::Relaxed)
@@ -242,6 +257,12 @@ impl DuckDb {
     /// [`LOCK_TIMEOUT`] for other processes.
     pub fn new(python: &str, database: PathBuf, extension: PathBuf, keyring: PathBuf) -> Self {
         Self { python: python.into(), database, extension, keyring, lock_timeout: LOCK_TIMEOUT }
+    }
+
+    /// Start the runner now (Python and its duckdb import) so it is ready by
+    /// the first [`DuckDb::open`]; call before reading inputs. Nothing is opened.
+    pub fn warm(&self) {
+        warm(&self.python, &self.keyring);
     }
 
     /// Open the database.
@@ -459,7 +480,7 @@ impl Session {
 
     /// As [`Session::transaction`], sending `per_request` statements at a time
     /// and reporting `(done, total)` statements to `progress` between them; the
-    /// transaction is one all the same.
+    /// transaction is one all the same. No steps: no transaction (nothing is written).
     ///
     /// # Errors
     /// As [`Session::transaction`].
@@ -469,8 +490,11 @@ impl Session {
         per_request: usize,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<()> {
-        self.expect_ok(&json!({"op": "begin"}), &[])?;
         progress(0, steps.len());
+        if steps.is_empty() {
+            return Ok(());
+        }
+        self.expect_ok(&json!({"op": "begin"}), &[])?;
         let mut done = 0;
         for part in steps.chunks(per_request.max(1)) {
             let statements: Vec<&str> = part.iter().map(|s| s.sql.as_str()).collect();

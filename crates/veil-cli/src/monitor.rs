@@ -76,18 +76,18 @@ fn quote(text: &str) -> String {
 /// fingerprint. From `duckdb_columns()` and `duckdb_views()` (what
 /// information_schema is made of, without its joins: about 4x faster at 10,000
 /// tables; same names, types and order).
-fn live_query(exclude: &[&str]) -> String {
-    let excluded: Vec<String> = OWN_SCHEMAS.iter().chain(exclude).map(|s| quote(s)).collect();
+pub(crate) fn live_query(exclude: &[&str]) -> String {
+    let excluded = OWN_SCHEMAS.iter().chain(exclude).map(|s| quote(s)).collect::<Vec<_>>().join(", ");
     format!(
         "SELECT c.schema_name, c.table_name, CASE WHEN v.view_name IS NULL THEN 'BASE TABLE' ELSE 'VIEW' END, \
                 v.fingerprint, c.column_name, c.data_type \
          FROM duckdb_columns() c \
          LEFT JOIN (SELECT database_name, schema_name, view_name, 'sql:' || md5(sql) AS fingerprint \
-                    FROM duckdb_views() WHERE NOT internal) v \
+                    FROM duckdb_views() WHERE NOT internal AND database_name = current_database() \
+                      AND schema_name NOT IN ({excluded})) v \
            ON v.database_name = c.database_name AND v.schema_name = c.schema_name AND v.view_name = c.table_name \
-         WHERE NOT c.internal AND c.database_name = current_database() AND c.schema_name NOT IN ({}) \
-         ORDER BY c.schema_name, c.table_name, c.column_index",
-        excluded.join(", ")
+         WHERE NOT c.internal AND c.database_name = current_database() AND c.schema_name NOT IN ({excluded}) \
+         ORDER BY c.schema_name, c.table_name, c.column_index"
     )
 }
 
@@ -99,7 +99,7 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
-fn live_rows(rows: &[Vec<Value>]) -> Vec<LiveColumn> {
+pub(crate) fn live_rows(rows: &[Vec<Value>]) -> Vec<LiveColumn> {
     rows.iter()
         .map(|r| LiveColumn {
             schema: text(r.first()),
@@ -155,9 +155,9 @@ fn stored_from(a: &crate::duckdb::Answer, database: &Path) -> Result<Option<Snap
     }
 }
 
-/// Statements that store `snapshot` as the last applied one and create the
+/// Statements that store `snapshot_json` ([`Snapshot::to_json`]) as the last applied one and create the
 /// request table a transform job can write to.
-pub fn store_statements(snapshot: &Snapshot, by: &str) -> Vec<String> {
+pub fn store_statements(snapshot_json: &str, by: &str) -> Vec<String> {
     vec![
         "CREATE SCHEMA IF NOT EXISTS veil".into(),
         format!("CREATE TABLE IF NOT EXISTS {SNAPSHOT_TABLE} (taken_at TIMESTAMP, taken_by VARCHAR, snapshot VARCHAR)"),
@@ -169,7 +169,7 @@ pub fn store_statements(snapshot: &Snapshot, by: &str) -> Vec<String> {
         format!(
             "INSERT INTO {SNAPSHOT_TABLE} VALUES (current_localtimestamp(), {}, {})",
             quote(by),
-            quote(&snapshot.to_json())
+            quote(snapshot_json)
         ),
     ]
 }
@@ -184,23 +184,23 @@ fn watched(declared: &Snapshot, previous: &Snapshot) -> BTreeSet<String> {
         .collect()
 }
 
-/// For `veil apply`: the statements that store what is applied as the baseline
-/// snapshot (run them in the apply's transaction), and how many sources it holds.
+/// For `veil apply`: the snapshot of what is applied, to store as the baseline
+/// (see [`store_statements`]), from the live catalog apply read
+/// ([`live_query`] without the secure schema) of `database`.
 ///
 /// # Errors
-/// As [`read_live`]; invalid dbt artifacts or catalog file.
+/// Invalid dbt artifacts or catalog file.
 pub fn baseline(
     inputs: &Inputs,
-    session: &mut Session,
-    secure_schema: &str,
+    live: Vec<LiveColumn>,
+    database: &Path,
     views: &BTreeMap<String, String>,
-) -> Result<(Vec<String>, usize)> {
+) -> Result<Snapshot> {
     let declared = declared(inputs)?;
-    let mut live = read_live(session, &[secure_schema])?;
+    let mut live = Snapshot::from_live(live, &format!("duckdb:{}", database.display()));
     let schemas = watched(&declared.snapshot, &Snapshot::default());
     live.sources.retain(|_, s| s.schema.as_ref().is_some_and(|x| schemas.contains(x)));
-    let snapshot = veil_monitor::baseline(&live, &declared.snapshot, views);
-    Ok((store_statements(&snapshot, "veil apply"), snapshot.sources.len()))
+    Ok(veil_monitor::baseline(&live, &declared.snapshot, views))
 }
 
 /// How to run the monitor.
@@ -461,7 +461,7 @@ fn run_in(session: &mut Session, inputs: &Inputs, declared: &Declared, options: 
         }
         statements.extend(bindings.statements.into_iter().filter(|s| s.kind != StatementKind::Comment).map(|s| s.sql));
     }
-    statements.extend(store_statements(&run.snapshot, "veil monitor"));
+    statements.extend(store_statements(&run.snapshot.to_json(), "veil monitor"));
     if let Some(Value::String(until)) = requested_until {
         statements
             .push(format!("DELETE FROM {REQUESTS_TABLE} WHERE requested_at <= CAST({} AS TIMESTAMP)", quote(&until)));

@@ -12,6 +12,10 @@ use crate::{Error, Result};
 /// Schema of the tables holding facts about readers (dynamic mode).
 pub const FACTS_SCHEMA: &str = "veil";
 
+/// The tables of facts about readers in [`FACTS_SCHEMA`], as [`facts`] writes them.
+pub const FACTS_TABLES: [&str; 6] =
+    ["users", "user_groups", "user_attributes", "user_projects", "project_purposes", "approvals"];
+
 /// Whom the views are for.
 #[derive(Clone, Debug)]
 pub enum Mode {
@@ -230,14 +234,15 @@ pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Section) {
         .flat_map(|(project, purposes)| purposes.iter().map(move |p| (project, p)))
         .map(|(project, p)| format!("({}, {})", t.literal(project), t.literal(p)))
         .collect();
+    let [users_t, groups_t, attributes_t, projects_t, purposes_t, approvals_t] = FACTS_TABLES;
     let tables: [(&str, &str, Vec<String>); 6] = [
-        ("users", "user_name VARCHAR NOT NULL", users),
-        ("user_groups", "user_name VARCHAR NOT NULL, group_name VARCHAR NOT NULL", groups),
-        ("user_attributes", "user_name VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL", attributes),
-        ("user_projects", "user_name VARCHAR NOT NULL, project VARCHAR NOT NULL", memberships),
-        ("project_purposes", "project VARCHAR NOT NULL, purpose VARCHAR NOT NULL", purposes),
+        (users_t, "user_name VARCHAR NOT NULL", users),
+        (groups_t, "user_name VARCHAR NOT NULL, group_name VARCHAR NOT NULL", groups),
+        (attributes_t, "user_name VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL", attributes),
+        (projects_t, "user_name VARCHAR NOT NULL, project VARCHAR NOT NULL", memberships),
+        (purposes_t, "project VARCHAR NOT NULL, purpose VARCHAR NOT NULL", purposes),
         (
-            "approvals",
+            approvals_t,
             "user_name VARCHAR NOT NULL, source VARCHAR NOT NULL, approver VARCHAR NOT NULL, approver_group VARCHAR",
             approvals,
         ),

@@ -101,16 +101,22 @@ fn duckdb(args: &Args, loaded: &Loaded, options: &BindOptions, db: &DuckDb) -> R
                 "engine": "duckdb", "database": db.database, "views": applied.views,
                 "changed_views": applied.changed_views, "schema": options.secure_schema, "sources": sources,
                 "statements": applied.statements, "snapshot_sources": applied.snapshot_sources,
+                "snapshot_written": applied.snapshot_written,
             })
         ),
         Format::Table => {
+            let how = match applied.statements {
+                0 => "nothing written: the database already holds this policy".to_string(),
+                n => format!("in one transaction of {n} statements"),
+            };
             println!(
                 "applied: {} secure views ({} created or replaced, the others already as bound) in schema `{}` for \
-                 {sources} data sources, in one transaction of {} statements",
-                applied.views, applied.changed_views, options.secure_schema, applied.statements
+                 {sources} data sources, {how}",
+                applied.views, applied.changed_views, options.secure_schema
             );
             if let Some(n) = applied.snapshot_sources {
-                println!("recorded: catalog snapshot of {n} sources in {}", veil_cli::monitor::SNAPSHOT_TABLE);
+                let verb = if applied.snapshot_written { "recorded" } else { "unchanged" };
+                println!("{verb}: catalog snapshot of {n} sources in {}", veil_cli::monitor::SNAPSHOT_TABLE);
             }
         }
     }

@@ -323,10 +323,12 @@ impl Engine {
         let database = duckdb_file(self.duckdb.as_deref(), self.target.as_deref())?;
         let keyring = keyring_file(self.keyring.as_deref())?;
         let (extension, python) = extension_and_python(self.extension.as_deref(), self.python.as_deref())?;
-        Ok(DuckDb {
+        let db = DuckDb {
             lock_timeout: std::time::Duration::from_secs(self.lock_timeout),
             ..DuckDb::new(&python, database, extension, keyring)
-        })
+        };
+        db.warm();
+        Ok(db)
     }
 }
 
