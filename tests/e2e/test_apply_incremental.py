@@ -123,3 +123,20 @@ def test_an_apply_that_changes_nothing_writes_nothing_and_repairs_what_was_alter
     c = connect(database)
     assert as_reader(c, "newcomer", "SELECT count(*) AS n FROM secure.customers")[0]["n"] > 0
     c.close()
+
+
+def test_each_command_starts_one_python(built, tmp_path):
+    """apply, verify and monitor each start Python once (started before the
+    inputs are read, then kept for every session of the command)."""
+    import sys
+
+    log = tmp_path / "started.log"
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\necho started >> '{log}'\nexec '{sys.executable}' \"$@\"\n")
+    python.chmod(0o755)
+    database = tmp_path / "shop.duckdb"
+    shutil.copy(built / "target" / "shop.duckdb", database)
+    for command in ("apply", "verify", "monitor", "apply"):
+        log.write_text("")
+        veil(command, *project_args(built), *engine_args(database), "--python", python)
+        assert log.read_text().count("started") == 1, (command, log.read_text())
