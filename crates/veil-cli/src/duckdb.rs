@@ -236,6 +236,17 @@ fn warm(python: &str, keyring: &std::path::Path) {
     }
 }
 
+/// End the idle runner before veil exits, and wait until it is gone, so every
+/// file lock it held is free when veil returns (a runner may still be closing
+/// a read-only database it answered `close` for). Call once, at the end.
+pub fn shutdown() {
+    let idle = IDLE.lock().ok().and_then(|mut idle| idle.take());
+    if let Some(mut worker) = idle {
+        let _ = worker.child.kill();
+        worker.finish();
+    }
+}
+
 /// How many runner processes this command started (for tests and benchmarks).
 pub fn runners_started() -> usize {
     STARTED.load(std::sync::atomic::Ordering::Relaxed)

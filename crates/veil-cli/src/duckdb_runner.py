@@ -281,6 +281,15 @@ def main():
             send({"ok": True})
             continue
         if op == "close":
+            if session is not None and session.read_only:
+                # A reader's close frees DuckDB's catalog (0.4 s at 10,000 views):
+                # answer first, so veil goes on; a next request is read once it is
+                # done, and a veil that is finishing kills this process (harmless
+                # for a read-only session) and waits for it to be gone.
+                send({"ok": True})
+                session.close()
+                session = None
+                continue
             if session is not None:
                 session.close()
                 session = None

@@ -89,6 +89,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(args),
         Command::Completions(args) => completions::run(args, Cli::command()),
     };
+    veil_cli::duckdb::shutdown();
     match result {
         Ok(code) => code,
         Err(e) => {
