@@ -89,6 +89,19 @@ def test_create_makes_the_file_but_still_needs_the_models(built, tmp_path):
     con.close()
 
 
+def test_create_with_a_broken_policy_makes_no_file(built, tmp_path):
+    """The database is opened ahead of reading the inputs only when it exists:
+    a policy that does not load leaves no new file behind."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "broken.yaml").write_text("name: x\ntype: data\nrules: [\n")
+    new = tmp_path / "new.duckdb"
+    result = veil("apply", "--policies", policies, *project_args(built)[2:], "--duckdb", new, "--keyring", KEYRING,
+                  "--extension", EXTENSION, "--create", check=False)
+    assert result.returncode != 0 and "broken.yaml" in result.stderr, result.stderr
+    assert not new.exists()
+
+
 def test_a_file_that_is_not_a_database(built, tmp_path):
     text = tmp_path / "notes.duckdb"
     text.write_text("not a database")

@@ -148,6 +148,8 @@ struct Worker {
     /// What it was started with (interpreter, keyring): a worker serves only
     /// sessions that would start it the same way.
     started_as: (String, PathBuf),
+    /// An `open` request sent ahead ([`DuckDb::open_ahead`]) whose reply is unread.
+    pending: Option<Value>,
 }
 
 impl Worker {
@@ -181,23 +183,51 @@ impl Worker {
             stdout: BufReader::new(stdout),
             stderr,
             started_as: (python.to_string(), keyring.to_path_buf()),
+            pending: None,
         })
     }
 
     /// The reply to `request`, `None` when the runner stopped answering.
     fn request(&mut self, request: &Value) -> Option<Reply> {
+        if self.send(request) {
+            self.receive()
+        } else {
+            None
+        }
+    }
+
+    /// Send `request`; false when the runner is gone.
+    fn send(&mut self, request: &Value) -> bool {
         // One write per request: formatting straight into the pipe would make a
         // system call for every piece between escapes (hundreds of thousands for
         // a batch of views).
         let mut line = serde_json::to_vec(request).unwrap_or_default();
         line.push(b'\n');
-        let sent = match self.stdin.as_mut() {
+        match self.stdin.as_mut() {
             Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()).is_ok(),
             None => false,
-        };
+        }
+    }
+
+    /// The next reply, `None` when the runner stopped answering.
+    fn receive(&mut self) -> Option<Reply> {
         let mut line = String::new();
-        let read = sent && self.stdout.read_line(&mut line).is_ok_and(|n| n > 0);
+        let read = self.stdout.read_line(&mut line).is_ok_and(|n| n > 0);
         read.then(|| serde_json::from_str::<Reply>(&line).ok()).flatten()
+    }
+
+    /// Settle an `open` sent ahead: the reply to `wanted` when that is what was
+    /// sent (`Some`), else close what was opened and answer `None`.
+    fn settle(&mut self, wanted: &Value) -> Option<Reply> {
+        let sent = self.pending.take()?;
+        let reply = self.receive();
+        if &sent == wanted {
+            return reply;
+        }
+        if reply.is_some_and(|r| r.ok) {
+            let _ = self.request(&json!({"op": "close"}));
+        }
+        None
     }
 
     /// End the runner and return what it wrote to stderr.
@@ -304,23 +334,19 @@ impl DuckDb {
         if !create && !self.database.is_file() {
             return Err(missing_database(&self.database, access));
         }
+        let request = self.open_request(access, settings)?;
+        let mut worker = worker(&self.python, &self.keyring)?;
+        let ahead = worker.settle(&request);
         let mut session = Session {
-            worker: Some(worker(&self.python, &self.keyring)?),
+            worker: Some(worker),
             python: self.python.clone(),
             database: self.database.clone(),
             writable: access != Access::Read,
         };
-        let components = self.components()?;
-        let reply = session.request(&json!({
-            "op": "open",
-            "database": self.database,
-            "extension": self.extension,
-            "components": components.as_ref().map(|(file, extension)| json!({"file": file, "extension": extension})),
-            "mode": if access == Access::Read { "read" } else { "write" },
-            "create": create,
-            "lock_timeout": self.lock_timeout.as_secs_f64(),
-            "settings": settings,
-        }))?;
+        let reply = match ahead {
+            Some(reply) => reply,
+            None => session.request(&request)?,
+        };
         if reply.ok {
             return Ok(session);
         }
@@ -348,6 +374,52 @@ impl DuckDb {
             )),
             _ => Error::Input(format!("cannot open `{db}` as a DuckDB database: {error}")),
         })
+    }
+
+    /// The runner's `open` request for `access` with `settings`.
+    fn open_request(&self, access: Access, settings: &[&str]) -> Result<Value> {
+        let components = self.components()?;
+        Ok(json!({
+            "op": "open",
+            "database": self.database,
+            "extension": self.extension,
+            "components": components.as_ref().map(|(file, extension)| json!({"file": file, "extension": extension})),
+            "mode": if access == Access::Read { "read" } else { "write" },
+            "create": access == Access::Write { create: true },
+            "lock_timeout": self.lock_timeout.as_secs_f64(),
+            "settings": settings,
+        }))
+    }
+
+    /// Ask the runner to open the database now, as [`DuckDb::open_tuned`] with
+    /// the same arguments will, and go on: DuckDB reads its catalog (0.5 s at
+    /// 10,000 views) while veil reads its inputs. The session that then opens
+    /// takes the answer (errors included); one opened otherwise closes it first.
+    /// Nothing happens when the database or extension file is missing (that
+    /// open reports it, or creates the database): no file is made ahead of the
+    /// checks a command makes first.
+    pub fn open_ahead(&self, access: Access, settings: &[&str]) {
+        if !self.extension.is_file() || !self.database.is_file() {
+            return;
+        }
+        let Ok(request) = self.open_request(access, settings) else { return };
+        let Ok(mut idle) = IDLE.lock() else { return };
+        let worker = match idle.take() {
+            Some(w) if w.started_as.0 == self.python && w.started_as.1 == self.keyring && w.pending.is_none() => w,
+            Some(w) => {
+                *idle = Some(w);
+                return;
+            }
+            None => match Worker::spawn(&self.python, &self.keyring) {
+                Ok(w) => w,
+                Err(_) => return,
+            },
+        };
+        let mut worker = worker;
+        if worker.send(&request) {
+            worker.pending = Some(request);
+            *idle = Some(worker);
+        }
     }
 
     /// The sibling extension that registers Wasm components as functions

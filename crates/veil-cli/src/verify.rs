@@ -334,6 +334,13 @@ fn one_by_one(db: &DuckDb, probes: &[Probe], done: &mut dyn FnMut(usize)) -> Res
 const PROBE_SETTINGS: &[&str] =
     &["SET GLOBAL disabled_optimizers = 'join_order,build_side_probe_side,common_subexpressions,common_subplan'"];
 
+/// Open `db` for probing ahead ([`DuckDb::open_ahead`]), as [`Prober::probe`] will.
+pub fn open_ahead(db: &DuckDb) {
+    if std::env::var_os(BASELINE_ENV).is_none() {
+        db.open_ahead(Access::Read, PROBE_SETTINGS);
+    }
+}
+
 /// The probes grouped by who asks, in the order readers first appear.
 fn by_reader(probes: &[Probe]) -> Vec<(Who, Vec<usize>)> {
     let mut groups: Vec<(Who, Vec<usize>)> = Vec::new();

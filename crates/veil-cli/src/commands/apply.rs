@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use veil_cli::access::ACCESS_TABLE;
-use veil_cli::duckdb::DuckDb;
+use veil_cli::duckdb::{Access, DuckDb};
 use veil_cli::load::Loaded;
 use veil_cli::{pg, Error, Result};
 use veil_host::targets::postgres as target;
@@ -68,6 +68,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let reached = args.engine.reach()?;
     if args.revoke_public_create && !matches!(reached, Reached::Postgres(_)) {
         return Err(Error::Usage("--revoke-public-create is for PostgreSQL".into()));
+    }
+    if let Reached::DuckDb(db) = &reached {
+        db.open_ahead(if args.dry_run { Access::Read } else { Access::Write { create: args.engine.create } }, &[]);
     }
     let loaded = args.project.load()?;
     let options = args.binding.options_for(args.selector.narrow(&loaded, &args.binding.sources)?)?;

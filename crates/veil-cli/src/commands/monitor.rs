@@ -56,6 +56,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (key_id, secure_schema) = key_and_schema(key_id.as_deref(), schema.as_deref())?;
     let options = Options { secure_schema, key_id, discovery };
     let db = engine.runner()?;
+    db.open_ahead(veil_cli::duckdb::Access::Read, &[]);
     let inputs = project.inputs()?;
     let once = || -> Result<()> {
         let report = run_once(&inputs, &db, &options)?;

@@ -44,6 +44,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let Args { project, engine, selector, key_id, schema, sources, format, spark_credentials } = args;
     let (key_id, schema) = key_and_schema(key_id.as_deref(), schema.as_deref())?;
     let reached = engine.reach()?;
+    if let Reached::DuckDb(db) = &reached {
+        veil_cli::verify::open_ahead(db);
+    }
     let loaded = project.load()?;
     let sources = selector.narrow(&loaded, &sources)?;
     let progress = veil_cli::progress::reporter("verify", "probes");
