@@ -245,14 +245,10 @@ pub fn duckdb_dry_run(inputs: &Inputs, engine: &Engine, options: &BindOptions, d
     let changes = match (&record, &options.mode) {
         (_, Mode::Reader { .. }) => Vec::new(),
         (Some(old), Mode::Dynamic) => {
-            let old = if options.sources.is_empty() {
-                old.clone()
-            } else {
-                old.iter().filter(|(s, _)| options.sources.contains(s)).map(|(s, r)| (s.clone(), r.clone())).collect()
-            };
+            let old = if options.sources.is_empty() { old.clone() } else { old.only(&options.sources) };
             access::diff(&old, &new)
         }
-        (None, Mode::Dynamic) => access::diff(&AccessMap::new(), &new),
+        (None, Mode::Dynamic) => access::diff(&AccessMap::default(), &new),
     };
     Ok(DryRun {
         statements: steps.into_iter().map(|s| s.sql).collect(),
@@ -265,7 +261,7 @@ pub fn duckdb_dry_run(inputs: &Inputs, engine: &Engine, options: &BindOptions, d
 /// The access the last apply into the secure schema recorded ([`Present::access`]), if any.
 fn recorded(present: &Present) -> Result<Option<AccessMap>> {
     let Some(text) = &present.access else { return Ok(None) };
-    serde_json::from_str(text).map(Some).map_err(|e| {
+    AccessMap::from_json(text).map(Some).map_err(|e| {
         Error::Input(format!(
             "the access recorded in {} is not readable ({e}); a full `veil apply` records it again",
             access::ACCESS_TABLE
@@ -456,7 +452,7 @@ fn prepare(
     if matches!(options.mode, Mode::Dynamic) {
         let map =
             access::merged(record.clone(), access::access_map(engine, &options.sources)?, !options.sources.is_empty());
-        let json = serde_json::to_string(&map).unwrap_or_default();
+        let json = map.to_json();
         if present.access.as_deref() != Some(json.as_str()) {
             let about = format!("the record of who gets what ({})", access::ACCESS_TABLE);
             records.extend(
