@@ -84,7 +84,8 @@ fn text_at(row: &[serde_json::Value], i: usize) -> String {
     }
 }
 
-/// DuckDB's digest of the facts tables' rows (md5 over every row as JSON, sorted).
+/// DuckDB's digest of the facts tables: md5 over their definitions and every
+/// row as JSON, sorted.
 fn facts_digest() -> String {
     let t = DuckDbTarget { extension: None };
     let rows: Vec<String> = veil_host::render::FACTS_TABLES
@@ -97,7 +98,17 @@ fn facts_digest() -> String {
             )
         })
         .collect();
-    format!("SELECT coalesce(md5(string_agg(r, chr(10) ORDER BY r)), '') FROM ({})", rows.join(" UNION ALL "))
+    let names: Vec<String> = veil_host::render::FACTS_TABLES.iter().map(|table| t.literal(table)).collect();
+    // The tables' own definitions too: a facts table replaced by a view (which
+    // could answer differently per reader) or altered is written again.
+    format!(
+        "SELECT md5(coalesce((SELECT string_agg(table_name || ' ' || sql, chr(10) ORDER BY table_name) \
+         FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = {} \
+         AND table_name IN ({})), '') || chr(10) || coalesce((SELECT string_agg(r, chr(10) ORDER BY r) FROM ({})), ''))",
+        t.literal(veil_host::render::FACTS_SCHEMA),
+        names.join(", "),
+        rows.join(" UNION ALL ")
+    )
 }
 
 fn present(session: &mut Session, schema: &str) -> Result<Present> {
