@@ -124,7 +124,7 @@ impl AccessMap {
     pub fn only(&self, sources: &[String]) -> Self {
         AccessMap::build(
             self.readers.clone(),
-            self.sources.keys().filter(|s| sources.contains(s)).map(|s| (s.clone(), self.row(s))).collect::<Vec<_>>(),
+            self.sources.keys().filter(|s| sources.contains(s)).map(|s| (s.clone(), self.row(s))),
         )
     }
 

@@ -49,7 +49,7 @@ pub struct Applied {
 }
 
 /// The table recording the facts about readers the last apply wrote: the SHA-256
-/// of their statements and DuckDB's digest of the tables then ([`FACTS_DIGEST`]).
+/// of their statements and DuckDB's digest of the tables then ([`facts_digest`]).
 /// An apply writes the facts again only when either differs.
 pub const APPLIED_FACTS_TABLE: &str = "veil.applied_facts";
 
@@ -73,7 +73,7 @@ struct Present {
     snapshot_sha: Option<String>,
     /// What [`APPLIED_FACTS_TABLE`] recorded: (statements sha, digest then).
     facts_applied: Option<(String, String)>,
-    /// [`FACTS_DIGEST`] now (none when a facts table is missing).
+    /// [`facts_digest`] now (none when a facts table is missing).
     facts_now: Option<String>,
 }
 
@@ -212,7 +212,7 @@ pub fn duckdb(
         write_components(&file, &during)?;
     }
     let mut session = db.open(Access::Write { create })?;
-    let (steps, mut applied, _) = prepare(inputs, engine, options, db, &mut session)?;
+    let Prepared { steps, mut applied, .. } = prepare(inputs, engine, options, db, &mut session)?;
     session.transaction_in_parts(&steps, STATEMENTS_PER_REQUEST, progress)?;
     applied.statements = steps.len();
     drop(session);
@@ -251,15 +251,14 @@ pub struct DryRun {
 pub fn duckdb_dry_run(inputs: &Inputs, engine: &Engine, options: &BindOptions, db: &DuckDb) -> Result<DryRun> {
     keyring::read(&db.keyring, &options.key_id)?;
     let mut session = db.open(Access::Read)?;
-    let (steps, applied, record) = prepare(inputs, engine, options, db, &mut session)?;
-    let new = access::access_map(engine, &options.sources)?;
-    let changes = match (&record, &options.mode) {
-        (_, Mode::Reader { .. }) => Vec::new(),
-        (Some(old), Mode::Dynamic) => {
+    let Prepared { steps, applied, record, access: new } = prepare(inputs, engine, options, db, &mut session)?;
+    let changes = match (&record, &new) {
+        (_, None) => Vec::new(),
+        (Some(old), Some(new)) => {
             let old = if options.sources.is_empty() { old.clone() } else { old.only(&options.sources) };
-            access::diff(&old, &new)
+            access::diff(&old, new)
         }
-        (None, Mode::Dynamic) => access::diff(&AccessMap::default(), &new),
+        (None, Some(new)) => access::diff(&AccessMap::default(), new),
     };
     Ok(DryRun {
         statements: steps.into_iter().map(|s| s.sql).collect(),
@@ -319,15 +318,27 @@ fn catalog_name_apart(database: &std::path::Path, engine: &Engine, options: &Bin
     }
 }
 
+/// What [`prepare`] found and would write.
+struct Prepared {
+    /// The apply's statements (none: nothing to write).
+    steps: Vec<Step>,
+    /// What the apply reports.
+    applied: Applied,
+    /// The access the database recorded last.
+    record: Option<AccessMap>,
+    /// The access the bindings give, of the sources bound (dynamic mode only).
+    access: Option<AccessMap>,
+}
+
 /// Check every input against the database and build the apply's statements;
-/// also what access the database recorded last.
+/// also what access the database recorded last and what the bindings give.
 fn prepare(
     inputs: &Inputs,
     engine: &Engine,
     options: &BindOptions,
     db: &DuckDb,
     session: &mut Session,
-) -> Result<(Vec<Step>, Applied, Option<AccessMap>)> {
+) -> Result<Prepared> {
     let target = DuckDbTarget { extension: None };
     let bindings = bind(engine, &target, options)?;
     catalog_name_apart(&db.database, engine, options)?;
@@ -460,9 +471,11 @@ fn prepare(
         applied.snapshot_sources = Some(snapshot.sources.len());
     }
     let record = recorded(&present)?;
+    let mut new_access = None;
     if matches!(options.mode, Mode::Dynamic) {
-        let map =
-            access::merged(record.clone(), access::access_map(engine, &options.sources)?, !options.sources.is_empty());
+        let new = access::access_map(engine, &options.sources)?;
+        let map = access::merged(record.clone(), new.clone(), !options.sources.is_empty());
+        new_access = Some(new);
         let json = map.to_json();
         if present.access.as_deref() != Some(json.as_str()) {
             let about = format!("the record of who gets what ({})", access::ACCESS_TABLE);
@@ -473,12 +486,12 @@ fn prepare(
             );
         }
     }
-    let changed = !written.is_empty() || !dropped.is_empty() || !records.is_empty();
-    if !changed {
+    // Views written or dropped always come with their record.
+    if records.is_empty() {
         steps.clear();
     }
     steps.extend(records);
-    Ok((steps, applied, record))
+    Ok(Prepared { steps, applied, record, access: new_access })
 }
 
 /// Statements that record the facts just written (statements sha `sha`, and

@@ -403,22 +403,12 @@ impl DuckDb {
             return;
         }
         let Ok(request) = self.open_request(access, settings) else { return };
-        let Ok(mut idle) = IDLE.lock() else { return };
-        let worker = match idle.take() {
-            Some(w) if w.started_as.0 == self.python && w.started_as.1 == self.keyring && w.pending.is_none() => w,
-            Some(w) => {
-                *idle = Some(w);
-                return;
-            }
-            None => match Worker::spawn(&self.python, &self.keyring) {
-                Ok(w) => w,
-                Err(_) => return,
-            },
-        };
-        let mut worker = worker;
-        if worker.send(&request) {
+        let Ok(mut worker) = worker(&self.python, &self.keyring) else { return };
+        if worker.pending.is_none() && worker.send(&request) {
             worker.pending = Some(request);
-            *idle = Some(worker);
+        }
+        if let Ok(mut idle) = IDLE.lock() {
+            idle.get_or_insert(worker);
         }
     }
 
