@@ -125,6 +125,38 @@ def test_an_apply_that_changes_nothing_writes_nothing_and_repairs_what_was_alter
     c.close()
 
 
+def test_the_shared_reader_view_and_its_facts_edited_by_hand_are_written_again(built, tmp_path):
+    """Every secure view reads its reader from `veil.reader` over `veil.reader_facts`:
+    a reader given a group there by hand, or the view replaced, is noticed by the
+    facts digest and written again by the next apply."""
+    database = tmp_path / "shop.duckdb"
+    shutil.copy(built / "target" / "shop.duckdb", database)
+    veil("apply", *project_args(built), *engine_args(database))
+    query = "SELECT * FROM secure.customers ORDER BY customer_id"
+    c = connect(database)
+    before = as_reader(c, "carol", query)
+    c.close()
+
+    edits = [
+        "UPDATE veil.reader_facts SET groups = list_append(groups, 'Support') WHERE user_name = 'carol'",
+        "CREATE OR REPLACE VIEW veil.reader AS SELECT true AS \"veil:known\", "
+        "['Legal Team', 'Support'] AS \"veil:groups\", CAST([] AS VARCHAR[]) AS \"veil:purposes\", "
+        "MAP {'Access': ['Customer']} AS \"veil:attributes\"",
+    ]
+    for edit in edits:
+        c = duckdb.connect(str(database))
+        c.execute(edit)
+        c.close()
+        c = connect(database)
+        assert as_reader(c, "carol", query) != before, edit  # the edit took effect
+        c.close()
+        out = veil("apply", *project_args(built), *engine_args(database)).stdout
+        assert "in one transaction of" in out, out
+        c = connect(database)
+        assert as_reader(c, "carol", query) == before, edit
+        c.close()
+
+
 def test_each_command_starts_one_python(built, tmp_path):
     """apply, verify and monitor each start Python once (started before the
     inputs are read, then kept for every session of the command)."""

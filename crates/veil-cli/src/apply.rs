@@ -84,11 +84,13 @@ fn text_at(row: &[serde_json::Value], i: usize) -> String {
     }
 }
 
-/// DuckDB's digest of the facts tables: md5 over their definitions and every
-/// row as JSON, sorted.
+/// DuckDB's digest of the facts tables (those the reader view reads included):
+/// md5 over their definitions, the reader view's, and every row as JSON, sorted.
 fn facts_digest() -> String {
     let t = DuckDbTarget { extension: None };
-    let rows: Vec<String> = veil_host::render::FACTS_TABLES
+    let tables: Vec<&str> =
+        veil_host::render::FACTS_TABLES.into_iter().chain([veil_host::targets::DUCKDB_READER_FACTS]).collect();
+    let rows: Vec<String> = tables
         .iter()
         .map(|table| {
             format!(
@@ -98,15 +100,20 @@ fn facts_digest() -> String {
             )
         })
         .collect();
-    let names: Vec<String> = veil_host::render::FACTS_TABLES.iter().map(|table| t.literal(table)).collect();
-    // The tables' own definitions too: a facts table replaced by a view (which
-    // could answer differently per reader) or altered is written again.
+    let names: Vec<String> = tables.iter().map(|table| t.literal(table)).collect();
+    // The tables' own definitions too, and the reader view's: a facts table
+    // replaced by a view (which could answer differently per reader), altered, or
+    // the reader view edited or dropped is written again.
+    let schema = t.literal(veil_host::render::FACTS_SCHEMA);
     format!(
-        "SELECT md5(coalesce((SELECT string_agg(table_name || ' ' || sql, chr(10) ORDER BY table_name) \
-         FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = {} \
-         AND table_name IN ({})), '') || chr(10) || coalesce((SELECT string_agg(r, chr(10) ORDER BY r) FROM ({})), ''))",
-        t.literal(veil_host::render::FACTS_SCHEMA),
+        "SELECT md5(coalesce((SELECT string_agg(name || ' ' || sql, chr(10) ORDER BY name) FROM (\
+           SELECT 'table ' || table_name AS name, sql FROM duckdb_tables() \
+           WHERE database_name = current_database() AND schema_name = {schema} AND table_name IN ({}) \
+           UNION ALL SELECT 'view ' || view_name, sql FROM duckdb_views() \
+           WHERE database_name = current_database() AND schema_name = {schema} AND view_name = {})), '') \
+         || chr(10) || coalesce((SELECT string_agg(r, chr(10) ORDER BY r) FROM ({})), ''))",
         names.join(", "),
+        t.literal(veil_host::targets::DUCKDB_READER_VIEW),
         rows.join(" UNION ALL ")
     )
 }

@@ -252,6 +252,9 @@ pub fn facts(directory: &Directory, t: &dyn Target, out: &mut Section) {
             out.push(StatementKind::Facts, None, sql);
         }
     }
+    for sql in t.facts_views() {
+        out.push(StatementKind::Facts, None, sql);
+    }
 }
 
 /// What a dynamic view reads about its reader: the attribute keys its

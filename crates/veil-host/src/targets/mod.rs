@@ -11,7 +11,7 @@ pub mod snowflake;
 pub mod spark;
 pub mod warehouse;
 
-pub use duckdb::DuckDb;
+pub use duckdb::{DuckDb, READER_FACTS as DUCKDB_READER_FACTS, READER_VIEW as DUCKDB_READER_VIEW};
 pub use postgres::Postgres;
 
 /// Settings an engine's constructor may read (from the command line); each
@@ -384,6 +384,11 @@ pub trait Target {
             out.push(format!("INSERT INTO {name} VALUES\n  {};", rows.join(",\n  ")));
         }
         out
+    }
+    /// Statements run after the facts tables are written, in the same section:
+    /// relations over them that every dynamic view shares. None by default.
+    fn facts_views(&self) -> Vec<String> {
+        Vec::new()
     }
     /// The SQL creating one secure view, and the query it stands for; `None`
     /// for a plain `CREATE OR REPLACE VIEW` ([`crate::render::plain_view`]).
