@@ -318,7 +318,7 @@ impl Target for DuckDb {
              coalesce(r.groups, {empty_list}) AS {},\n  \
              coalesce(r.purposes[CAST({} AS VARCHAR)], {empty_list}) AS {},\n  \
              coalesce(r.attributes, {empty_map}) AS {}\n\
-             FROM (SELECT 1) one LEFT JOIN {} r ON r.user_name = {};",
+             FROM (SELECT 1) one LEFT JOIN {} r ON r.user_name = CAST({} AS VARCHAR);",
             self.facts_table(READER_VIEW),
             self.quote_ident(KNOWN),
             self.quote_ident(GROUPS),
