@@ -346,6 +346,28 @@ fn prepare(
     db: &DuckDb,
     session: &mut Session,
 ) -> Result<Prepared> {
+    let snapshot = matches!(options.mode, Mode::Dynamic) && options.sources.is_empty();
+    // The declared catalog the snapshot starts from is read again from its files
+    // (the engine keeps no snapshot of it): beside binding and the catalog read,
+    // not after them.
+    std::thread::scope(|scope| {
+        let declared = snapshot.then(|| scope.spawn(|| monitor::declared(inputs)));
+        let declared = move || match declared.map(std::thread::ScopedJoinHandle::join) {
+            Some(Ok(declared)) => declared.map(Some),
+            Some(Err(_)) => Err(Error::Engine("reading the declared catalog failed".into())),
+            None => Ok(None),
+        };
+        prepare_in(engine, options, db, session, declared)
+    })
+}
+
+fn prepare_in(
+    engine: &Engine,
+    options: &BindOptions,
+    db: &DuckDb,
+    session: &mut Session,
+    declared: impl FnOnce() -> Result<Option<monitor::Declared>>,
+) -> Result<Prepared> {
     let target = DuckDbTarget { extension: None };
     let bindings = bind(engine, &target, options)?;
     catalog_name_apart(&db.database, engine, options)?;
@@ -463,8 +485,8 @@ fn prepare(
     }
     let database = session.database().to_path_buf();
     let mut applied = Applied { views: bindings.views.len(), changed_views: written.len(), ..Applied::default() };
-    if matches!(options.mode, Mode::Dynamic) && options.sources.is_empty() {
-        let snapshot = monitor::baseline(inputs, std::mem::take(&mut present.live), &database, &bindings.views)?;
+    if let Some(declared) = declared()? {
+        let snapshot = monitor::baseline(&declared, std::mem::take(&mut present.live), &database, &bindings.views);
         let json = snapshot.to_json();
         if present.snapshot_sha.as_deref() != Some(sha_hex(&[json.as_bytes()]).as_str()) {
             applied.snapshot_written = true;

@@ -185,22 +185,18 @@ fn watched(declared: &Snapshot, previous: &Snapshot) -> BTreeSet<String> {
 }
 
 /// For `veil apply`: the snapshot of what is applied, to store as the baseline
-/// (see [`store_statements`]), from the live catalog apply read
-/// ([`live_query`] without the secure schema) of `database`.
-///
-/// # Errors
-/// Invalid dbt artifacts or catalog file.
+/// (see [`store_statements`]), from the [`declared`] catalog and the live catalog
+/// apply read ([`live_query`] without the secure schema) of `database`.
 pub fn baseline(
-    inputs: &Inputs,
+    declared: &Declared,
     live: Vec<LiveColumn>,
     database: &Path,
     views: &BTreeMap<String, String>,
-) -> Result<Snapshot> {
-    let declared = declared(inputs)?;
+) -> Snapshot {
     let mut live = Snapshot::from_live(live, &format!("duckdb:{}", database.display()));
     let schemas = watched(&declared.snapshot, &Snapshot::default());
     live.sources.retain(|_, s| s.schema.as_ref().is_some_and(|x| schemas.contains(x)));
-    Ok(veil_monitor::baseline(&live, &declared.snapshot, views))
+    veil_monitor::baseline(&live, &declared.snapshot, views)
 }
 
 /// How to run the monitor.
