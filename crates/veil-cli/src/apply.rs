@@ -75,6 +75,10 @@ struct Present {
     facts_applied: Option<(String, String)>,
     /// [`facts_digest`] now (none when a facts table is missing).
     facts_now: Option<String>,
+    /// Relations in veil's facts schema, as lowercase name -> whether it is a view.
+    facts_kinds: BTreeMap<String, bool>,
+    /// Tables (not views) in the secure schema, lowercase.
+    secure_tables: BTreeSet<String>,
 }
 
 fn text_at(row: &[serde_json::Value], i: usize) -> String {
@@ -133,6 +137,16 @@ fn present(session: &mut Session, schema: &str) -> Result<Present> {
         query(format!("SELECT sha256(snapshot) FROM {}", monitor::SNAPSHOT_TABLE)),
         query(format!("SELECT statement, engine FROM {APPLIED_FACTS_TABLE}")),
         query(facts_digest()),
+        query(format!(
+            "SELECT lower(table_name), false FROM duckdb_tables() WHERE database_name = current_database() \
+             AND schema_name = {facts} UNION ALL SELECT lower(view_name), true FROM duckdb_views() \
+             WHERE NOT internal AND database_name = current_database() AND schema_name = {facts}",
+            facts = t.literal(veil_host::render::FACTS_SCHEMA)
+        )),
+        query(format!(
+            "SELECT lower(table_name) FROM duckdb_tables() WHERE database_name = current_database() \
+             AND schema_name = {schema_literal}"
+        )),
     ])?;
     let rows = |i: usize| answers.get(i).filter(|a| a.ok).map(|a| a.rows.as_slice()).unwrap_or_default();
     let live_answer = answers.first().ok_or_else(|| Error::Engine("DuckDB gave no answer".into()))?;
@@ -163,7 +177,27 @@ fn present(session: &mut Session, schema: &str) -> Result<Present> {
         snapshot_sha: rows(4).first().map(|r| text_at(r, 0)),
         facts_applied: rows(5).first().map(|r| (text_at(r, 0), text_at(r, 1))),
         facts_now: rows(6).first().map(|r| text_at(r, 0)),
+        facts_kinds: rows(7)
+            .iter()
+            .map(|r| (text_at(r, 0), r.get(1).and_then(serde_json::Value::as_bool) == Some(true)))
+            .collect(),
+        secure_tables: rows(8).iter().map(|r| text_at(r, 0)).collect(),
     })
+}
+
+/// Statements dropping what holds a facts relation's name as the other kind
+/// than veil makes it (`kinds`: lowercase name -> is a view).
+fn facts_in_the_way(kinds: &BTreeMap<String, bool>) -> Vec<Step> {
+    let t = DuckDbTarget { extension: None };
+    let tables = veil_host::render::FACTS_TABLES.into_iter().chain([veil_host::targets::DUCKDB_READER_FACTS]);
+    let wanted = tables.map(|name| (name, false)).chain([(veil_host::targets::DUCKDB_READER_VIEW, true)]);
+    wanted
+        .filter(|(name, view)| kinds.get(*name).is_some_and(|held| held != view))
+        .map(|(name, view)| Step {
+            sql: format!("DROP {} {};", if view { "TABLE" } else { "VIEW" }, t.facts_table(name)),
+            about: Some(format!("`{}` in the way of the facts about readers", t.facts_table(name))),
+        })
+        .collect()
 }
 
 /// The SHA-256 of a view's statement and of its base relation's columns (a
@@ -372,6 +406,23 @@ fn prepare_in(
     let bindings = bind(engine, &target, options)?;
     catalog_name_apart(&db.database, engine, options)?;
     let mut present = present(session, &options.secure_schema)?;
+    crate::duckdb::refuse_shadowing(session, "nothing was applied")?;
+    let in_the_way: Vec<String> = bindings
+        .views
+        .values()
+        .filter(|view| present.secure_tables.contains(&view.to_lowercase()))
+        .map(|view| format!("`{}.{view}`", options.secure_schema))
+        .collect();
+    if !in_the_way.is_empty() {
+        return Err(Error::Input(format!(
+            "in `{}`, {} {} a table where veil makes a secure view: the schema `{}` holds only veil's views, \
+             and a reader would read such a table as it is; drop or rename it, then apply again; nothing was applied",
+            db.database.display(),
+            in_the_way.join(", "),
+            if in_the_way.len() == 1 { "is" } else { "are" },
+            options.secure_schema
+        )));
+    }
 
     // Every base relation must be there. Tables the catalog lists are; anything
     // else (a view, another database) is probed by reading it.
@@ -423,9 +474,15 @@ fn prepare_in(
             .as_ref()
             .zip(present.facts_now.as_ref())
             .is_some_and(|((sha, then), now)| *sha == facts_sha && then == now && !now.is_empty());
+    // A facts relation held under the other kind (a table where veil makes a
+    // view, or the reverse) would make DuckDB refuse to replace it: drop it first.
+    let mut facts_in_the_way = facts_in_the_way(&present.facts_kinds);
     for s in bindings.statements.iter().filter(|s| s.kind != StatementKind::Comment) {
         if s.kind == StatementKind::Facts && facts_unchanged {
             continue;
+        }
+        if s.kind == StatementKind::Facts {
+            steps.append(&mut facts_in_the_way);
         }
         let view = match (s.kind, &s.source) {
             (StatementKind::View, Some(source)) => bindings.views.get(source),

@@ -610,6 +610,53 @@ impl Drop for Session {
     }
 }
 
+/// Functions and macros stored in the database under the name of a function of
+/// DuckDB or of a loaded extension (the `system` catalog: `getvariable`,
+/// `list_contains`, `veil_hash`, …), as `(schema, name, type)`. An unqualified
+/// call in a secure view finds them first, in every session: a macro
+/// `main.veil_hash(v, k, s) AS v` shows every hashed column as it is.
+const SHADOWING_SQL: &str = "SELECT DISTINCT f.schema_name, f.function_name, f.function_type \
+     FROM duckdb_functions() f WHERE f.database_name = current_database() \
+     AND lower(f.function_name) IN (SELECT lower(function_name) FROM duckdb_functions() WHERE database_name = 'system') \
+     ORDER BY ALL";
+
+/// Refuse a database holding functions named like DuckDB's or veil's own
+/// ([`SHADOWING_SQL`]): secure views over it cannot be vouched for. `what` says
+/// what is refused (e.g. `nothing was applied`).
+///
+/// # Errors
+/// [`Error::Input`] naming each function and the statement that drops it;
+/// [`Error::Engine`] when the catalog cannot be read.
+pub fn refuse_shadowing(session: &mut Session, what: &str) -> Result<()> {
+    let answers = session.query(&[Query { setup: Vec::new(), sql: SHADOWING_SQL.into() }])?;
+    let Some(answer) = answers.first().filter(|a| a.ok) else {
+        return Err(Error::Engine("DuckDB: cannot read duckdb_functions()".into()));
+    };
+    if answer.rows.is_empty() {
+        return Ok(());
+    }
+    use veil_host::targets::Target as _;
+    let t = veil_host::targets::DuckDb { extension: None };
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let found: Vec<String> = answer
+        .rows
+        .iter()
+        .map(|row| {
+            let (schema, name, kind) = (text(row.first()), text(row.get(1)), text(row.get(2)));
+            let drop = if kind == "table_macro" { "DROP MACRO TABLE" } else { "DROP MACRO" };
+            format!("  `{schema}.{name}` ({kind}): {drop} {}.{};", t.quote_ident(&schema), t.quote_ident(&name))
+        })
+        .collect();
+    Err(Error::Input(format!(
+        "`{}` holds {} function(s) named like a function of DuckDB or of the veil extension, which the secure \
+         views call: an unqualified call finds them first, in every session (a macro `veil_hash` returning its \
+         input would show every hashed value):\n{}\ndrop them (or rename them) and run again; {what}",
+        session.database().display(),
+        found.len(),
+        found.join("\n")
+    )))
+}
+
 /// An answer as an aligned text table.
 pub fn table(answer: &Answer) -> String {
     let cell = |v: &Value| match v {

@@ -331,6 +331,7 @@ pub fn run_once(inputs: &Inputs, db: &DuckDb, options: &Options) -> Result<Repor
 /// Look, and when something changed write it; `None` when writing needs a
 /// read-write session and `session` is read-only.
 fn run_in(session: &mut Session, inputs: &Inputs, declared: &Declared, options: &Options) -> Result<Option<Report>> {
+    crate::duckdb::refuse_shadowing(session, "nothing was changed")?;
     let answers = session.query(&[
         Query { setup: Vec::new(), sql: format!("SELECT snapshot FROM {SNAPSHOT_TABLE}") },
         Query { setup: Vec::new(), sql: live_query(&[&options.secure_schema]) },

@@ -224,6 +224,7 @@ impl Prober for DuckDb {
             return one_by_one(self, probes, done);
         }
         let mut session = self.open_tuned(Access::Read, PROBE_SETTINGS)?;
+        crate::duckdb::refuse_shadowing(&mut session, "nothing was verified")?;
         let mut outcomes: Vec<Outcome> = vec![Outcome::default(); probes.len()];
         let readers = by_reader(probes);
         for batch in readers.chunks(READERS_PER_REQUEST) {

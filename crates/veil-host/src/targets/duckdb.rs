@@ -78,12 +78,16 @@ impl Target for DuckDb {
         }
     }
 
+    /// The session's reader as text, in every check alike: a `veil_user` set to
+    /// a number (say 42, bound as an integer) is the reader `42`, never a cast of
+    /// each user name to a number (`'0042' = 42`).
     fn reader(&self) -> String {
-        "getvariable('veil_user')".into()
+        "CAST(getvariable('veil_user') AS VARCHAR)".into()
     }
 
+    /// The project acted under, as text ([`Target::reader`]).
     fn project(&self) -> String {
-        "getvariable('veil_project')".into()
+        "CAST(getvariable('veil_project') AS VARCHAR)".into()
     }
 
     fn tag_match(&self, value_sql: &str, tag_sql: &str) -> String {
@@ -316,9 +320,9 @@ impl Target for DuckDb {
         let view = format!(
             "CREATE OR REPLACE VIEW {} AS\nSELECT\n  r.user_name IS NOT NULL AS {},\n  \
              coalesce(r.groups, {empty_list}) AS {},\n  \
-             coalesce(r.purposes[CAST({} AS VARCHAR)], {empty_list}) AS {},\n  \
+             coalesce(r.purposes[{}], {empty_list}) AS {},\n  \
              coalesce(r.attributes, {empty_map}) AS {}\n\
-             FROM (SELECT 1) one LEFT JOIN {} r ON r.user_name = CAST({} AS VARCHAR);",
+             FROM (SELECT 1) one LEFT JOIN {} r ON r.user_name = {};",
             self.facts_table(READER_VIEW),
             self.quote_ident(KNOWN),
             self.quote_ident(GROUPS),
