@@ -75,6 +75,16 @@ def connect(database):
     return con
 
 
+def edit(database, *statements):
+    """Run statements on the database as someone who can write the file (no veil)."""
+    con = duckdb.connect(str(database))
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+
+
 def as_reader(con, user, sql, project=None):
     if user is None:
         con.execute("RESET VARIABLE veil_user")

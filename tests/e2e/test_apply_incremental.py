@@ -8,7 +8,7 @@ import shutil
 
 import duckdb
 
-from conftest import connect, engine_args, project_args, veil, as_reader
+from conftest import connect, edit, engine_args, project_args, veil, as_reader
 
 
 def changed(result):
@@ -143,17 +143,15 @@ def test_the_shared_reader_view_and_its_facts_edited_by_hand_are_written_again(b
         "['Legal Team', 'Support'] AS \"veil:groups\", CAST([] AS VARCHAR[]) AS \"veil:purposes\", "
         "MAP {'Access': ['Customer']} AS \"veil:attributes\"",
     ]
-    for edit in edits:
-        c = duckdb.connect(str(database))
-        c.execute(edit)
-        c.close()
+    for sql in edits:
+        edit(database, sql)
         c = connect(database)
-        assert as_reader(c, "carol", query) != before, edit  # the edit took effect
+        assert as_reader(c, "carol", query) != before, sql  # the edit took effect
         c.close()
         out = veil("apply", *project_args(built), *engine_args(database)).stdout
         assert "in one transaction of" in out, out
         c = connect(database)
-        assert as_reader(c, "carol", query) == before, edit
+        assert as_reader(c, "carol", query) == before, sql
         c.close()
 
 

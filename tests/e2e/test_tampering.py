@@ -7,7 +7,7 @@ import shutil
 import duckdb
 import pytest
 
-from conftest import as_reader, connect, engine_args, project_args, veil
+from conftest import as_reader, connect, edit, engine_args, project_args, veil
 
 QUERY = "SELECT * FROM secure.customers ORDER BY customer_id"
 
@@ -18,13 +18,6 @@ def database(built, tmp_path):
     shutil.copy(built / "target" / "shop.duckdb", database)
     veil("apply", *project_args(built), *engine_args(database))
     return database
-
-
-def edit(database, *statements):
-    c = duckdb.connect(str(database))
-    for sql in statements:
-        c.execute(sql)
-    c.close()
 
 
 def seen(database, user):

@@ -88,12 +88,17 @@ fn text_at(row: &[serde_json::Value], i: usize) -> String {
     }
 }
 
+/// The tables of facts about readers veil writes in DuckDB: the facts tables and
+/// the one the reader view reads.
+fn facts_tables() -> impl Iterator<Item = &'static str> {
+    veil_host::render::FACTS_TABLES.into_iter().chain([veil_host::targets::DUCKDB_READER_FACTS])
+}
+
 /// DuckDB's digest of the facts tables (those the reader view reads included):
 /// md5 over their definitions, the reader view's, and every row as JSON, sorted.
 fn facts_digest() -> String {
     let t = DuckDbTarget { extension: None };
-    let tables: Vec<&str> =
-        veil_host::render::FACTS_TABLES.into_iter().chain([veil_host::targets::DUCKDB_READER_FACTS]).collect();
+    let tables: Vec<&str> = facts_tables().collect();
     let rows: Vec<String> = tables
         .iter()
         .map(|table| {
@@ -189,8 +194,7 @@ fn present(session: &mut Session, schema: &str) -> Result<Present> {
 /// than veil makes it (`kinds`: lowercase name -> is a view).
 fn facts_in_the_way(kinds: &BTreeMap<String, bool>) -> Vec<Step> {
     let t = DuckDbTarget { extension: None };
-    let tables = veil_host::render::FACTS_TABLES.into_iter().chain([veil_host::targets::DUCKDB_READER_FACTS]);
-    let wanted = tables.map(|name| (name, false)).chain([(veil_host::targets::DUCKDB_READER_VIEW, true)]);
+    let wanted = facts_tables().map(|name| (name, false)).chain([(veil_host::targets::DUCKDB_READER_VIEW, true)]);
     wanted
         .filter(|(name, view)| kinds.get(*name).is_some_and(|held| held != view))
         .map(|(name, view)| Step {

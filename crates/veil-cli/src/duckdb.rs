@@ -637,7 +637,7 @@ pub fn refuse_shadowing(session: &mut Session, what: &str) -> Result<()> {
     }
     use veil_host::targets::Target as _;
     let t = veil_host::targets::DuckDb { extension: None };
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = crate::monitor::text;
     let found: Vec<String> = answer
         .rows
         .iter()

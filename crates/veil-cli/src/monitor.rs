@@ -91,7 +91,8 @@ pub(crate) fn live_query(exclude: &[&str]) -> String {
     )
 }
 
-fn text(v: Option<&Value>) -> String {
+/// A cell as text (NULL and missing: empty).
+pub(crate) fn text(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
